@@ -1,0 +1,38 @@
+//! Loads the conformance vectors (a copy of `shared/spec/vectors.json`, kept in the
+//! repository so the tests stand alone).
+
+#![allow(dead_code)]
+
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+/// Every vector, in file order.
+pub fn vectors() -> &'static [Value] {
+    static VECTORS: OnceLock<Vec<Value>> = OnceLock::new();
+    VECTORS.get_or_init(|| {
+        let text = include_str!("../vectors.json");
+        let file: Value = serde_json::from_str(text).expect("vectors.json is valid JSON");
+        file["vectors"].as_array().expect("vectors array").clone()
+    })
+}
+
+/// The vector with this id; panics if the file has none, so a renamed vector fails loudly.
+pub fn vector(id: &str) -> &'static Value {
+    vectors().iter().find(|v| v["id"] == id).unwrap_or_else(|| panic!("no vector {id}"))
+}
+
+/// Every vector whose id starts with `prefix`.
+pub fn vectors_with_prefix(prefix: &str) -> Vec<&'static Value> {
+    vectors().iter().filter(|v| v["id"].as_str().is_some_and(|id| id.starts_with(prefix))).collect()
+}
+
+/// A JSON value re-serialised compactly, as bytes.
+pub fn bytes(value: &Value) -> Vec<u8> {
+    serde_json::to_vec(value).expect("serialisable")
+}
+
+/// Decodes lowercase or uppercase hex.
+pub fn hex(text: &str) -> Vec<u8> {
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex")).collect()
+}
