@@ -53,7 +53,9 @@ pub fn decode_message(payload: &[u8]) -> Result<IncomingMessage, FormatError> {
     check_version(&object, EXPECTED)?;
     let Some(id) = object.remove("id") else {
         return match object.remove("method") {
-            Some(Value::String(method)) => Ok(IncomingMessage::Notification { params: take_params(&mut object, EXPECTED)?, method }),
+            Some(Value::String(method)) => {
+                Ok(IncomingMessage::Notification { params: take_params(&mut object, EXPECTED)?, method })
+            }
             _ => Err(FormatError::NotJsonRpc { expected: EXPECTED, reason: "neither an id nor a method" }),
         };
     };
@@ -71,7 +73,9 @@ pub fn decode_message(payload: &[u8]) -> Result<IncomingMessage, FormatError> {
         }
         (None, Some(error)) => Err(serde_json::from_value::<RpcError>(error)
             .map_err(|_| FormatError::NotJsonRpc { expected: EXPECTED, reason: "malformed error object" })?),
-        _ => return Err(FormatError::NotJsonRpc { expected: EXPECTED, reason: "need exactly one of result and error" }),
+        _ => {
+            return Err(FormatError::NotJsonRpc { expected: EXPECTED, reason: "need exactly one of result and error" })
+        }
     };
     Ok(IncomingMessage::Response(IncomingResponse { id, outcome }))
 }
@@ -84,9 +88,15 @@ mod tests {
     fn responses_and_notifications() {
         let ok = decode_message(br#"{"jsonrpc":"2.0","id":"a","result":{"x":1}}"#).unwrap();
         assert!(matches!(ok, IncomingMessage::Response(IncomingResponse { id: Some(_), outcome: Ok(_) })));
-        let ldk_error = decode_message(br#"{"jsonrpc":"2.0","id":"a","error":{"code":-32602,"message":"m","data":"text"}}"#).unwrap();
-        assert!(matches!(ldk_error, IncomingMessage::Response(IncomingResponse { outcome: Err(RpcError { code: -32602, .. }), .. })));
-        let null_id = decode_message(br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse error"}}"#).unwrap();
+        let ldk_error =
+            decode_message(br#"{"jsonrpc":"2.0","id":"a","error":{"code":-32602,"message":"m","data":"text"}}"#)
+                .unwrap();
+        assert!(matches!(
+            ldk_error,
+            IncomingMessage::Response(IncomingResponse { outcome: Err(RpcError { code: -32602, .. }), .. })
+        ));
+        let null_id =
+            decode_message(br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse error"}}"#).unwrap();
         assert!(matches!(null_id, IncomingMessage::Response(IncomingResponse { id: None, .. })));
         let notification = decode_message(br#"{"jsonrpc":"2.0","method":"lsps9.hello","params":{"a":1}}"#).unwrap();
         assert!(matches!(notification, IncomingMessage::Notification { .. }));

@@ -171,11 +171,7 @@ impl RpcError {
 
     /// LSPS0 code 1, "Client rejected", with the `data.message` LSPS0 defines.
     pub fn client_rejected(message: impl Into<String>) -> RpcError {
-        RpcError::with_data(
-            codes::CLIENT_REJECTED,
-            "Client rejected",
-            serde_json::json!({ "message": message.into() }),
-        )
+        RpcError::with_data(codes::CLIENT_REJECTED, "Client rejected", serde_json::json!({ "message": message.into() }))
     }
 
     /// The message with everything LSPS0 says to strip before logging or display removed:
@@ -370,7 +366,9 @@ pub fn encode_notification(method: &str, params: &Value) -> Vec<u8> {
 /// Serialising a `Value` or one of our envelopes cannot fail: keys are strings and there are
 /// no non-finite floats in a `Value`.
 fn to_vec<T: Serialize>(value: &T) -> Vec<u8> {
-    serde_json::to_vec(value).unwrap_or_else(|_| br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"Internal error"}}"#.to_vec())
+    serde_json::to_vec(value).unwrap_or_else(|_| {
+        br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"Internal error"}}"#.to_vec()
+    })
 }
 
 #[cfg(test)]

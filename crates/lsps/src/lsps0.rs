@@ -23,8 +23,7 @@ pub struct ListProtocolsResponse {
 impl ListProtocolsResponse {
     /// The answer for an LSP serving `enabled`: sorted, deduplicated, without LSPS0.
     pub fn for_enabled(enabled: &[Protocol]) -> ListProtocolsResponse {
-        let mut protocols: Vec<u16> =
-            enabled.iter().filter(|p| **p != Protocol::Lsps0).map(|p| p.number()).collect();
+        let mut protocols: Vec<u16> = enabled.iter().filter(|p| **p != Protocol::Lsps0).map(|p| p.number()).collect();
         protocols.sort_unstable();
         protocols.dedup();
         ListProtocolsResponse { protocols }
@@ -42,7 +41,8 @@ mod tests {
 
     #[test]
     fn lsps0_is_never_listed_and_order_is_stable() {
-        let answer = ListProtocolsResponse::for_enabled(&[Protocol::Lsps5, Protocol::Lsps0, Protocol::Lsps1, Protocol::Lsps5]);
+        let answer =
+            ListProtocolsResponse::for_enabled(&[Protocol::Lsps5, Protocol::Lsps0, Protocol::Lsps1, Protocol::Lsps5]);
         assert_eq!(answer.protocols, vec![1, 5]);
         assert!(answer.supports(Protocol::Lsps5));
         assert!(!answer.supports(Protocol::Lsps2));

@@ -22,8 +22,7 @@ pub trait Params: Serialize + DeserializeOwned {
 /// * A missing or malformed value → -32602 with `data.property` set to the dotted path of
 ///   the offending field (`opening_fee_params.min_fee_msat`) and a human `data.message`.
 pub fn decode_params<P: Params>(params: Map<String, Value>) -> Result<P, RpcError> {
-    let unrecognized: Vec<String> =
-        params.keys().filter(|name| !P::FIELDS.contains(&name.as_str())).cloned().collect();
+    let unrecognized: Vec<String> = params.keys().filter(|name| !P::FIELDS.contains(&name.as_str())).cloned().collect();
     if !unrecognized.is_empty() {
         return Err(RpcError::unrecognized_params(unrecognized));
     }
@@ -43,10 +42,7 @@ pub fn encode_params<P: Params>(params: &P) -> Value {
 /// parent's path, so the field name is taken from the message (``missing field `x` ``).
 fn property_of(path: &str, message: &str) -> String {
     let parent = if path == "." { "" } else { path };
-    let missing = message
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.split_once('`'))
-        .map(|(name, _)| name);
+    let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split_once('`')).map(|(name, _)| name);
     match (parent, missing) {
         ("", Some(name)) => name.to_owned(),
         (parent, Some(name)) => format!("{parent}.{name}"),

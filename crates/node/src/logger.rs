@@ -10,31 +10,28 @@ use lightning::util::logger::{Level, Logger, Record};
 /// Secrets never pass through here: the seed is never formatted, and LDK does not log key material.
 #[derive(Debug, Clone)]
 pub struct NodeLogger {
-	alias: String,
-	min_level: Level,
+    alias: String,
+    min_level: Level,
 }
 
 impl NodeLogger {
-	/// Creates a logger that prints records at `min_level` or above, prefixed by `alias`.
-	pub fn new(alias: impl Into<String>, min_level: Level) -> Self {
-		Self { alias: alias.into(), min_level }
-	}
+    /// Creates a logger that prints records at `min_level` or above, prefixed by `alias`.
+    pub fn new(alias: impl Into<String>, min_level: Level) -> Self {
+        Self { alias: alias.into(), min_level }
+    }
 
-	/// Logs a line of our own (not from LDK) at `level`.
-	pub fn log_line(&self, level: Level, line: &str) {
-		if level >= self.min_level {
-			eprintln!("[{} {} inbound_node] {}", self.alias, level, line);
-		}
-	}
+    /// Logs a line of our own (not from LDK) at `level`.
+    pub fn log_line(&self, level: Level, line: &str) {
+        if level >= self.min_level {
+            eprintln!("[{} {} inbound_node] {}", self.alias, level, line);
+        }
+    }
 }
 
 impl Logger for NodeLogger {
-	fn log(&self, record: Record) {
-		if record.level >= self.min_level {
-			eprintln!(
-				"[{} {} {}:{}] {}",
-				self.alias, record.level, record.module_path, record.line, record.args
-			);
-		}
-	}
+    fn log(&self, record: Record) {
+        if record.level >= self.min_level {
+            eprintln!("[{} {} {}:{}] {}", self.alias, record.level, record.module_path, record.line, record.args);
+        }
+    }
 }

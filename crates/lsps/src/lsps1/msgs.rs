@@ -22,8 +22,13 @@ impl Params for GetInfoRequest {
 
 /// `lsps1.get_info` result: what the LSP sells (bLIP-51 §"lsps1.get_info").
 ///
-/// Every min/max pair must satisfy min ≤ max. The LSP should change these at most once a day.
+/// Every min/max pair must satisfy min ≤ max ([`GetInfoResponse::validate`]). The LSP should
+/// change these at most once a day.
+///
+/// Decoding also accepts the pre-2024-06 `{"options": {...}}` wrapper (see the `legacy`
+/// module); encoding is always flat.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "super::legacy::GetInfoWire")]
 pub struct GetInfoResponse {
     /// The fewest confirmations the LSP waits for before `channel_ready` (0 = 0-conf).
     pub min_required_channel_confirmations: u16,
@@ -201,7 +206,13 @@ pub struct ChannelInfo {
 }
 
 /// An order: the result of `lsps1.create_order` and `lsps1.get_order`.
+///
+/// Decoding also accepts the pre-2024-06 shape with one flat `payment` object and an
+/// order-level `expires_at`, converted into [`PaymentInfo`] (see the `legacy` module);
+/// encoding is always the current shape. Clients check a received order with
+/// [`check_order`](super::check_order).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "super::legacy::OrderWire")]
 pub struct Order {
     /// Unique id, at most 64 characters (a UUIDv4 at Inbound).
     pub order_id: String,
@@ -230,6 +241,7 @@ pub struct Order {
     pub channel: Option<ChannelInfo>,
 }
 
-fn null_as_empty<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+/// Reads a string that LDK may send as `null`, turning `null` into `""`.
+pub(super) fn null_as_empty<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
     Ok(Option::<String>::deserialize(deserializer)?.unwrap_or_default())
 }

@@ -40,6 +40,12 @@ impl Promise {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Wraps text this crate generated and knows to be valid (hex and `.` only, short).
+    pub(super) fn from_checked_text(text: String) -> Promise {
+        debug_assert!(text.parse::<Promise>().is_ok(), "generated promise {text:?} is not valid");
+        Promise(text)
+    }
 }
 
 /// Why a string is not a valid promise.

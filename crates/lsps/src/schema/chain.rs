@@ -204,7 +204,9 @@ mod tests {
         assert_eq!(scid.0, 0x083a8400034d0001);
         assert_eq!(Scid(983526345394356225).to_string(), "894512x3192x1");
         assert_eq!(Scid(u64::MAX).to_string().parse::<Scid>(), Ok(Scid(u64::MAX)));
-        for bad in ["", "1x2", "1x2x3x4", "16777216x0x0", "0x16777216x0", "0x0x65536", "+1x2x3", "1X2X3", "1x2x-3", "0x0x"] {
+        for bad in
+            ["", "1x2", "1x2x3x4", "16777216x0x0", "0x16777216x0", "0x0x65536", "+1x2x3", "1X2X3", "1x2x-3", "0x0x"]
+        {
             assert!(bad.parse::<Scid>().is_err(), "{bad:?}");
         }
     }
@@ -216,7 +218,14 @@ mod tests {
         assert_eq!(outpoint.to_string(), text);
         let upper: Outpoint = text.to_ascii_uppercase().parse().unwrap();
         assert_eq!(upper, outpoint);
-        for bad in ["", ":0", "abc:0", &text.replace(":0", ":"), &text.replace(":0", ":-1"), &text.replace(":0", ":4294967296")] {
+        for bad in [
+            "",
+            ":0",
+            "abc:0",
+            &text.replace(":0", ":"),
+            &text.replace(":0", ":-1"),
+            &text.replace(":0", ":4294967296"),
+        ] {
             assert!(bad.parse::<Outpoint>().is_err(), "{bad:?}");
         }
     }

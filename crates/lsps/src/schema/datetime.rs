@@ -191,8 +191,7 @@ impl FromStr for DateTime {
             return Err(SchemaError::DateTime("leap seconds are not supported"));
         }
         // Years are at most 9999 (four digits), so these fit easily in i64.
-        let local_secs = days_from_civil(year, month, day) * 86_400
-            + i64::from(hour * 3600 + minute * 60 + second);
+        let local_secs = days_from_civil(year, month, day) * 86_400 + i64::from(hour * 3600 + minute * 60 + second);
         let unix_secs = local_secs - offset_secs;
         if unix_secs < 0 {
             return Err(SchemaError::DateTime("before 1970-01-01"));
@@ -310,9 +309,15 @@ mod tests {
 
     #[test]
     fn chrono_style_for_ldk() {
-        assert_eq!(parse("2025-06-01T13:00:00.511Z").unwrap().to_rfc3339_plus_offset(), "2025-06-01T13:00:00.511+00:00");
+        assert_eq!(
+            parse("2025-06-01T13:00:00.511Z").unwrap().to_rfc3339_plus_offset(),
+            "2025-06-01T13:00:00.511+00:00"
+        );
         assert_eq!(parse("2025-06-01T13:00:00Z").unwrap().to_rfc3339_plus_offset(), "2025-06-01T13:00:00+00:00");
-        assert_eq!(parse("2025-06-01T13:00:00.000001Z").unwrap().to_rfc3339_plus_offset(), "2025-06-01T13:00:00.000001+00:00");
+        assert_eq!(
+            parse("2025-06-01T13:00:00.000001Z").unwrap().to_rfc3339_plus_offset(),
+            "2025-06-01T13:00:00.000001+00:00"
+        );
     }
 
     #[test]

@@ -173,14 +173,17 @@ mod tests {
         assert_eq!(parsed.host, Host::Ipv4(Ipv4Addr::new(203, 0, 113, 7)));
         let onion = format!("{lsp}@{}.onion:9735", "a".repeat(56));
         assert!(matches!(onion.parse::<ConnectionString>().unwrap().host, Host::TorV3(_)));
-        assert!(matches!(format!("{lsp}@lsp.example.com:9735").parse::<ConnectionString>().unwrap().host, Host::Dns(_)));
+        assert!(matches!(
+            format!("{lsp}@lsp.example.com:9735").parse::<ConnectionString>().unwrap().host,
+            Host::Dns(_)
+        ));
         for bad in [
             format!("{lsp}@host"),
             format!("{lsp}@host:0"),
             format!("{lsp}@host:65536"),
             format!("{lsp}@-bad-.com:1"),
             format!("{lsp}@short.onion:1"),
-            format!("nothex@host:1"),
+            "nothex@host:1".to_string(),
             "no-at-sign:1".to_string(),
         ] {
             assert!(bad.parse::<ConnectionString>().is_err(), "{bad}");

@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use bitcoin::{Block, BlockHash, Transaction};
 use lightning::chain::chaininterface::{
-	BroadcasterInterface, ConfirmationTarget, FeeEstimator, FEERATE_FLOOR_SATS_PER_KW,
+    BroadcasterInterface, ConfirmationTarget, FeeEstimator, FEERATE_FLOOR_SATS_PER_KW,
 };
 use lightning::chain::{BestBlock, Confirm};
 use tokio::sync::mpsc;
@@ -52,29 +52,29 @@ pub type ChainFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ChainError>>
 /// Errors from a chain source.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ChainError {
-	/// Could not talk to the backend at all (connection refused, timeout, broken HTTP).
-	#[error("transport: {0}")]
-	Transport(String),
-	/// The backend answered with a JSON-RPC error.
-	#[error("rpc error {code}: {message}")]
-	Rpc {
-		/// The JSON-RPC error code.
-		code: i64,
-		/// The backend's message.
-		message: String,
-	},
-	/// The backend answered with something we could not decode.
-	#[error("invalid response: {0}")]
-	InvalidResponse(String),
-	/// The chain changed under us while syncing (a reorg or a new block mid-way); retry.
-	#[error("chain changed during sync: {0}")]
-	Inconsistent(String),
-	/// A block the consumers know is unknown to the source (wrong network or pruned backend).
-	#[error("block not found: {0}")]
-	BlockNotFound(BlockHash),
-	/// The backend rejected a broadcast transaction.
-	#[error("broadcast rejected: {0}")]
-	BroadcastRejected(String),
+    /// Could not talk to the backend at all (connection refused, timeout, broken HTTP).
+    #[error("transport: {0}")]
+    Transport(String),
+    /// The backend answered with a JSON-RPC error.
+    #[error("rpc error {code}: {message}")]
+    Rpc {
+        /// The JSON-RPC error code.
+        code: i64,
+        /// The backend's message.
+        message: String,
+    },
+    /// The backend answered with something we could not decode.
+    #[error("invalid response: {0}")]
+    InvalidResponse(String),
+    /// The chain changed under us while syncing (a reorg or a new block mid-way); retry.
+    #[error("chain changed during sync: {0}")]
+    Inconsistent(String),
+    /// A block the consumers know is unknown to the source (wrong network or pruned backend).
+    #[error("block not found: {0}")]
+    BlockNotFound(BlockHash),
+    /// The backend rejected a broadcast transaction.
+    #[error("broadcast rejected: {0}")]
+    BroadcastRejected(String),
 }
 
 /// Something that follows the chain block by block: an LDK [`Listen`](lightning::chain::Listen)
@@ -82,21 +82,21 @@ pub enum ChainError {
 ///
 /// The node builds one consumer per LDK object; a [`ChainSource`] never needs to know what they are.
 pub trait ChainConsumer: Send + Sync {
-	/// A short name for logs ("channel manager", "wallet", …).
-	fn name(&self) -> &str;
-	/// The last block this consumer has processed.
-	fn best_block(&self) -> BestBlock;
-	/// Processes a connected block. Blocks arrive in order; the parent of `block` is the consumer's
-	/// current best block.
-	fn block_connected(&self, block: &Block, height: u32);
-	/// Rewinds to `fork_point` (the last block still in the best chain) before a reorg's new
-	/// blocks are connected.
-	fn blocks_disconnected(&self, fork_point: BestBlock);
-	/// The transaction-oriented view of the same consumer, for sources such as Esplora or Electrum
-	/// that do not serve whole blocks. `None` if the consumer only takes full blocks.
-	fn as_confirm(&self) -> Option<&(dyn Confirm + Send + Sync)> {
-		None
-	}
+    /// A short name for logs ("channel manager", "wallet", …).
+    fn name(&self) -> &str;
+    /// The last block this consumer has processed.
+    fn best_block(&self) -> BestBlock;
+    /// Processes a connected block. Blocks arrive in order; the parent of `block` is the consumer's
+    /// current best block.
+    fn block_connected(&self, block: &Block, height: u32);
+    /// Rewinds to `fork_point` (the last block still in the best chain) before a reorg's new
+    /// blocks are connected.
+    fn blocks_disconnected(&self, fork_point: BestBlock);
+    /// The transaction-oriented view of the same consumer, for sources such as Esplora or Electrum
+    /// that do not serve whole blocks. `None` if the consumer only takes full blocks.
+    fn as_confirm(&self) -> Option<&(dyn Confirm + Send + Sync)> {
+        None
+    }
 }
 
 /// A backend that provides chain data, fee estimates and transaction broadcasting.
@@ -107,104 +107,104 @@ pub trait ChainConsumer: Send + Sync {
 /// wants on chain. [`ChainSource::fee_rate_sat_per_kwu`] must answer from a cache, without I/O,
 /// because LDK calls it synchronously while holding locks.
 pub trait ChainSource: Send + Sync {
-	/// The source's current best block. Used to place a brand-new node at the tip.
-	fn best_block(&self) -> ChainFuture<'_, BestBlock>;
+    /// The source's current best block. Used to place a brand-new node at the tip.
+    fn best_block(&self) -> ChainFuture<'_, BestBlock>;
 
-	/// Brings every consumer from its own [`ChainConsumer::best_block`] to the source's tip,
-	/// handling reorgs, and returns the tip. Consumers may start at different heights (for example
-	/// a monitor persisted earlier than the channel manager).
-	fn sync<'a>(&'a self, consumers: &'a [&'a dyn ChainConsumer]) -> ChainFuture<'a, BestBlock>;
+    /// Brings every consumer from its own [`ChainConsumer::best_block`] to the source's tip,
+    /// handling reorgs, and returns the tip. Consumers may start at different heights (for example
+    /// a monitor persisted earlier than the channel manager).
+    fn sync<'a>(&'a self, consumers: &'a [&'a dyn ChainConsumer]) -> ChainFuture<'a, BestBlock>;
 
-	/// Refreshes the cached fee estimates.
-	fn update_fee_estimates(&self) -> ChainFuture<'_, ()>;
+    /// Refreshes the cached fee estimates.
+    fn update_fee_estimates(&self) -> ChainFuture<'_, ()>;
 
-	/// The cached fee rate for `target`, in satoshis per 1000 weight units. Must not block.
-	fn fee_rate_sat_per_kwu(&self, target: ConfirmationTarget) -> u32;
+    /// The cached fee rate for `target`, in satoshis per 1000 weight units. Must not block.
+    fn fee_rate_sat_per_kwu(&self, target: ConfirmationTarget) -> u32;
 
-	/// Hands a transaction to the network. Returning an error is logged by the node; LDK will
-	/// rebroadcast what it still needs.
-	fn broadcast<'a>(&'a self, tx: &'a Transaction) -> ChainFuture<'a, ()>;
+    /// Hands a transaction to the network. Returning an error is logged by the node; LDK will
+    /// rebroadcast what it still needs.
+    fn broadcast<'a>(&'a self, tx: &'a Transaction) -> ChainFuture<'a, ()>;
 
-	/// How often the node polls [`ChainSource::sync`].
-	fn poll_interval(&self) -> Duration {
-		Duration::from_secs(crate::config::DEFAULT_CHAIN_POLL_INTERVAL_SECS)
-	}
+    /// How often the node polls [`ChainSource::sync`].
+    fn poll_interval(&self) -> Duration {
+        Duration::from_secs(crate::config::DEFAULT_CHAIN_POLL_INTERVAL_SECS)
+    }
 }
 
 /// A fee-rate cache keyed by [`ConfirmationTarget`], shared by the implementations in this module.
 #[derive(Debug, Default)]
 pub(crate) struct FeeCache {
-	rates: RwLock<HashMap<ConfirmationTarget, u32>>,
+    rates: RwLock<HashMap<ConfirmationTarget, u32>>,
 }
 
 impl FeeCache {
-	pub(crate) fn get(&self, target: ConfirmationTarget) -> u32 {
-		let rates = match self.rates.read() {
-			Ok(rates) => rates,
-			Err(poisoned) => poisoned.into_inner(),
-		};
-		rates.get(&target).copied().unwrap_or(FALLBACK_FEE_RATE_SAT_PER_KWU)
-	}
+    pub(crate) fn get(&self, target: ConfirmationTarget) -> u32 {
+        let rates = match self.rates.read() {
+            Ok(rates) => rates,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        rates.get(&target).copied().unwrap_or(FALLBACK_FEE_RATE_SAT_PER_KWU)
+    }
 
-	pub(crate) fn set(&self, target: ConfirmationTarget, rate_sat_per_kwu: u32) {
-		let mut rates = match self.rates.write() {
-			Ok(rates) => rates,
-			Err(poisoned) => poisoned.into_inner(),
-		};
-		rates.insert(target, rate_sat_per_kwu.max(FALLBACK_FEE_RATE_SAT_PER_KWU));
-	}
+    pub(crate) fn set(&self, target: ConfirmationTarget, rate_sat_per_kwu: u32) {
+        let mut rates = match self.rates.write() {
+            Ok(rates) => rates,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        rates.insert(target, rate_sat_per_kwu.max(FALLBACK_FEE_RATE_SAT_PER_KWU));
+    }
 }
 
 /// All confirmation targets LDK 0.2 asks about, with the block target we ask the backend for.
 pub(crate) const CONFIRMATION_TARGETS: [(ConfirmationTarget, u16); 8] = [
-	(ConfirmationTarget::MaximumFeeEstimate, 1),
-	(ConfirmationTarget::UrgentOnChainSweep, 6),
-	(ConfirmationTarget::MinAllowedAnchorChannelRemoteFee, 1008),
-	(ConfirmationTarget::MinAllowedNonAnchorChannelRemoteFee, 144),
-	(ConfirmationTarget::AnchorChannelFee, 1008),
-	(ConfirmationTarget::NonAnchorChannelFee, 12),
-	(ConfirmationTarget::ChannelCloseMinimum, 144),
-	(ConfirmationTarget::OutputSpendingFee, 12),
+    (ConfirmationTarget::MaximumFeeEstimate, 1),
+    (ConfirmationTarget::UrgentOnChainSweep, 6),
+    (ConfirmationTarget::MinAllowedAnchorChannelRemoteFee, 1008),
+    (ConfirmationTarget::MinAllowedNonAnchorChannelRemoteFee, 144),
+    (ConfirmationTarget::AnchorChannelFee, 1008),
+    (ConfirmationTarget::NonAnchorChannelFee, 12),
+    (ConfirmationTarget::ChannelCloseMinimum, 144),
+    (ConfirmationTarget::OutputSpendingFee, 12),
 ];
 
 /// LDK [`FeeEstimator`] backed by a [`ChainSource`]'s cache, never below the 253 sat/kWU floor.
 pub struct ChainFeeEstimator {
-	source: Arc<dyn ChainSource>,
+    source: Arc<dyn ChainSource>,
 }
 
 impl ChainFeeEstimator {
-	/// Wraps `source`.
-	pub fn new(source: Arc<dyn ChainSource>) -> Self {
-		Self { source }
-	}
+    /// Wraps `source`.
+    pub fn new(source: Arc<dyn ChainSource>) -> Self {
+        Self { source }
+    }
 }
 
 impl FeeEstimator for ChainFeeEstimator {
-	fn get_est_sat_per_1000_weight(&self, target: ConfirmationTarget) -> u32 {
-		self.source.fee_rate_sat_per_kwu(target).max(FEERATE_FLOOR_SATS_PER_KW)
-	}
+    fn get_est_sat_per_1000_weight(&self, target: ConfirmationTarget) -> u32 {
+        self.source.fee_rate_sat_per_kwu(target).max(FEERATE_FLOOR_SATS_PER_KW)
+    }
 }
 
 /// LDK [`BroadcasterInterface`] that queues transactions for the node's broadcast task, which
 /// hands them to [`ChainSource::broadcast`] asynchronously (LDK calls the broadcaster while
 /// holding locks, so it must not do I/O inline).
 pub struct ChainBroadcaster {
-	queue: mpsc::UnboundedSender<Transaction>,
+    queue: mpsc::UnboundedSender<Transaction>,
 }
 
 impl ChainBroadcaster {
-	/// Creates the broadcaster and the receiving end the node's broadcast task drains.
-	pub fn new() -> (Self, mpsc::UnboundedReceiver<Transaction>) {
-		let (queue, receiver) = mpsc::unbounded_channel();
-		(Self { queue }, receiver)
-	}
+    /// Creates the broadcaster and the receiving end the node's broadcast task drains.
+    pub fn new() -> (Self, mpsc::UnboundedReceiver<Transaction>) {
+        let (queue, receiver) = mpsc::unbounded_channel();
+        (Self { queue }, receiver)
+    }
 }
 
 impl BroadcasterInterface for ChainBroadcaster {
-	fn broadcast_transactions(&self, txs: &[&Transaction]) {
-		for tx in txs {
-			// The receiver only goes away when the node is dropped; nothing to do then.
-			let _ = self.queue.send((*tx).clone());
-		}
-	}
+    fn broadcast_transactions(&self, txs: &[&Transaction]) {
+        for tx in txs {
+            // The receiver only goes away when the node is dropped; nothing to do then.
+            let _ = self.queue.send((*tx).clone());
+        }
+    }
 }

@@ -1,0 +1,74 @@
+//! Two nodes over loopback TCP on a SimChain exchange raw LSPS0 (type 37913) messages.
+
+mod common;
+
+use std::time::Instant;
+
+use common::*;
+use inbound_node::{LspsSendError, NodeRole, SimChain, MAX_LSPS_PAYLOAD_BYTES};
+
+/// Proves: the init exchange reports feature bit 729 (set by the LSP only); a request goes
+/// client → LSP and a response LSP → client byte for byte; a 65,534-byte payload is refused and
+/// logged without being sent, while a maximal 65,533-byte payload and later messages still flow
+/// over the same connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lsps0_raw_round_trip_and_size_limit() {
+    let started = Instant::now();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let chain = SimChain::new();
+    chain.mine_blocks(1);
+    let lsp = start_node(&dir.path().join("lsp"), "lsp", NodeRole::Lsp, &chain, true).await;
+    let client = start_node(&dir.path().join("client"), "client", NodeRole::Wallet, &chain, false).await;
+    let (lsp_id, client_id) = (lsp.node.node_id(), client.node.node_id());
+
+    let address = lsp.node.listening_address().expect("listening");
+    client.node.connect_peer(lsp_id, address, false).await.expect("connect");
+    wait_until("both sides saw init", WAIT, || {
+        lsp.lsps.connected_as(&client_id).is_some() && client.lsps.connected_as(&lsp_id).is_some()
+    })
+    .await;
+    assert_eq!(client.lsps.connected_as(&lsp_id), Some(true), "LSP advertises bit 729");
+    assert_eq!(lsp.lsps.connected_as(&client_id), Some(false), "client does not");
+
+    // Client -> LSP: raw bytes arrive untouched (including whitespace; nothing is parsed).
+    let request =
+        b" {\"jsonrpc\":\"2.0\",\"id\":\"3f1a9c\",\"method\":\"lsps0.list_protocols\",\"params\":{}} ".to_vec();
+    client.node.send_lsps_message(lsp_id, request.clone()).expect("send request");
+    wait_until("LSP got the request", WAIT, || !lsp.lsps.messages().is_empty()).await;
+    assert_eq!(lsp.lsps.messages(), vec![(client_id, request)]);
+
+    // LSP -> client.
+    let response = b"{\"jsonrpc\":\"2.0\",\"id\":\"3f1a9c\",\"result\":{\"protocols\":[2]}}".to_vec();
+    lsp.node.send_lsps_message(client_id, response.clone()).expect("send response");
+    wait_until("client got the response", WAIT, || !client.lsps.messages().is_empty()).await;
+    assert_eq!(client.lsps.messages(), vec![(lsp_id, response)]);
+
+    // One byte over the limit: refused, nothing queued.
+    let too_big = vec![b' '; MAX_LSPS_PAYLOAD_BYTES + 1];
+    assert_eq!(too_big.len(), 65_534);
+    assert_eq!(
+        lsp.node.send_lsps_message(client_id, too_big),
+        Err(LspsSendError::PayloadTooLarge { len_bytes: 65_534 })
+    );
+    assert_eq!(lsp.node.lsps_transport().queued_messages(), 0);
+
+    // Exactly the limit still goes through, and so does a normal message after it.
+    let maximal = vec![b'x'; MAX_LSPS_PAYLOAD_BYTES];
+    lsp.node.send_lsps_message(client_id, maximal.clone()).expect("send maximal");
+    lsp.node.send_lsps_message(client_id, b"{}".to_vec()).expect("send after");
+    wait_until("client got both", WAIT, || client.lsps.messages().len() == 3).await;
+    let received = client.lsps.messages();
+    assert_eq!(received[1].1, maximal);
+    assert_eq!(received[2].1, b"{}".to_vec());
+    assert!(client.node.connected_peers().contains(&lsp_id), "connection survived");
+    assert!(lsp.lsps.disconnected.lock().expect("lock").is_empty());
+
+    // Sending to a peer that is not connected is refused.
+    client.node.disconnect_peer(lsp_id);
+    wait_until("LSP saw the disconnect", WAIT, || !lsp.lsps.disconnected.lock().expect("lock").is_empty()).await;
+    assert_eq!(lsp.node.send_lsps_message(client_id, b"{}".to_vec()), Err(LspsSendError::PeerNotConnected));
+
+    client.node.stop().await.expect("stop client");
+    lsp.node.stop().await.expect("stop lsp");
+    println!("lsps0_raw_round_trip_and_size_limit took {:?}", started.elapsed());
+}

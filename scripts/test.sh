@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace: unit, property, conformance-vector, integration and doc
+# tests, plus one pass of each benchmark in test mode so that benches cannot rot.
+# This is the test command the README names and CI runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== cargo test (workspace)"
+cargo test --workspace --locked
+
+echo "== benchmarks, one iteration each (test mode)"
+cargo test --workspace --locked --benches
+
+echo "== clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
