@@ -8,17 +8,17 @@
 
 mod common;
 
-use common::{bytes, vector, vectors_with_prefix};
+use common::{client_decodes, lsp_decodes, vector, vectors_with_prefix};
 use lsps::bitcoin::Network;
 use lsps::client::{self, IncomingMessage};
-use lsps::jsonrpc::{codes, RpcError};
+use lsps::jsonrpc::codes;
 use lsps::lsps1::{
     check_order, order_total_sat, validate_create_order, CreateOrderRequest, GetInfoResponse, Lsps1Error, Order,
     OrderState, PaymentInfo, PaymentState,
 };
 use lsps::method::{Method, Protocol, Request, Response};
 use lsps::server;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const ENABLED: [Protocol; 2] = [Protocol::Lsps1, Protocol::Lsps2];
 
@@ -41,24 +41,6 @@ const ERROR_VECTORS: [&str; 5] = [
     "lsps1.create_order.client_rejected",
     "lsps1.get_order.not_found",
 ];
-
-/// Decodes a vector's request as the LSP does.
-fn lsp_decodes(vector: &Value) -> Result<Request, RpcError> {
-    let incoming = server::decode_request(&bytes(&vector["request"])).expect("passes the format checks");
-    assert_eq!(incoming.id.as_ref().and_then(|id| id.as_str()), vector["request"]["id"].as_str());
-    incoming.into_request(&ENABLED)
-}
-
-/// Decodes a vector's response as the client does: the `result` or the `error`.
-fn client_decodes(vector: &Value) -> Result<Value, RpcError> {
-    match client::decode_message(&bytes(&vector["response"])).expect("passes the format checks") {
-        IncomingMessage::Response(response) => {
-            assert_eq!(response.id.as_ref().and_then(|id| id.as_str()), vector["response"]["id"].as_str());
-            response.outcome
-        }
-        other => panic!("not a response: {other:?}"),
-    }
-}
 
 fn typed_result(id: &str, method: Method) -> Response {
     let result = client_decodes(vector(id)).expect("a result");

@@ -11,9 +11,8 @@
 
 mod common;
 
-use common::{bytes, hex, vector, vectors_with_prefix};
-use lsps::client::{self, IncomingMessage};
-use lsps::jsonrpc::RpcError;
+use common::{client_decodes, hex, lsp_decodes, vector, vectors_with_prefix};
+use lsps::client;
 use lsps::lsps2::{
     check_menu, decode_extra_fee_tlv, encode_extra_fee_tlv, is_fee_less_than_payment,
     min_final_cltv_expiry_delta_for_jit, opening_fee_msat, select_cheapest, split_opening_fee, validate_buy, BuyMode,
@@ -48,22 +47,6 @@ const OTHER_VECTORS: [&str; 6] = [
     "lsps2.forward_split.simple",
     "lsps2.extra_fee_tlv",
 ];
-
-fn lsp_decodes(vector: &Value) -> Result<Request, RpcError> {
-    let incoming = server::decode_request(&bytes(&vector["request"])).expect("passes the format checks");
-    assert_eq!(incoming.id.as_ref().and_then(|id| id.as_str()), vector["request"]["id"].as_str());
-    incoming.into_request(&ENABLED)
-}
-
-fn client_decodes(vector: &Value) -> Result<Value, RpcError> {
-    match client::decode_message(&bytes(&vector["response"])).expect("passes the format checks") {
-        IncomingMessage::Response(response) => {
-            assert_eq!(response.id.as_ref().and_then(|id| id.as_str()), vector["response"]["id"].as_str());
-            response.outcome
-        }
-        other => panic!("not a response: {other:?}"),
-    }
-}
 
 /// The client of every vector, and the promise secret of `lsps2.promise.ldk_scheme`.
 fn client_id() -> NodeId {

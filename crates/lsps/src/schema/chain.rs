@@ -102,6 +102,27 @@ impl Outpoint {
     }
 }
 
+/// `LSPS0.txid`: a transaction id, 64 hex characters in display (block-explorer) byte order.
+/// Written lowercase; either case is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TxidHex(pub Txid);
+
+impl FromStr for TxidHex {
+    type Err = SchemaError;
+
+    fn from_str(text: &str) -> Result<Self, SchemaError> {
+        parse_txid(text).map(TxidHex)
+    }
+}
+
+impl fmt::Display for TxidHex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+serde_via_str!(TxidHex, "a txid of 64 hex characters");
+
 /// Parses 64 hex characters (either case) as a txid.
 pub(crate) fn parse_txid(text: &str) -> Result<Txid, SchemaError> {
     if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {

@@ -12,7 +12,7 @@
 //! | `LSPS0.onchain_fee_rate`| [`FeeRate`]           | integer, sat per 1,000 weight units  |
 //! | `LSPS0.datetime`        | [`DateTime`]          | `"YYYY-MM-DDThh:mm:ss.mmmZ"`         |
 //! | `LSPS0.onchain_address` | [`OnchainAddress`]    | SegWit address string                |
-//! | `LSPS0.txid`            | [`Txid`]              | 64 hex characters                    |
+//! | `LSPS0.txid`            | [`TxidHex`]           | 64 hex characters                    |
 //! | `LSPS0.outpoint`        | [`Outpoint`]          | `"<txid>:<vout>"`                    |
 //! | `LSPS0.scid`            | [`Scid`]              | `"BBBxTTTxOOO"`                      |
 //! | `LSPS0.pubkey`          | [`NodeId`]            | 66 hex characters                    |
@@ -27,7 +27,7 @@ mod peer;
 
 pub use amount::{FeeRate, MsatAmount, Ppm, SatAmount};
 pub use bitcoin::Txid;
-pub use chain::{OnchainAddress, Outpoint, Scid};
+pub use chain::{OnchainAddress, Outpoint, Scid, TxidHex};
 pub use datetime::DateTime;
 pub use encoding::Blob;
 pub use peer::{ConnectionString, Host, NodeId};

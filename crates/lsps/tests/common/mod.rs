@@ -5,6 +5,10 @@
 
 use std::sync::OnceLock;
 
+use lsps::client::{self, IncomingMessage};
+use lsps::jsonrpc::RpcError;
+use lsps::method::{Protocol, Request};
+use lsps::server;
 use serde_json::Value;
 
 /// Every vector, in file order.
@@ -35,4 +39,22 @@ pub fn bytes(value: &Value) -> Vec<u8> {
 /// Decodes lowercase or uppercase hex.
 pub fn hex(text: &str) -> Vec<u8> {
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex")).collect()
+}
+
+/// Decodes a vector's request as the LSP does (every protocol enabled), checking the id.
+pub fn lsp_decodes(vector: &Value) -> Result<Request, RpcError> {
+    let incoming = server::decode_request(&bytes(&vector["request"])).expect("passes the format checks");
+    assert_eq!(incoming.id.as_ref().and_then(|id| id.as_str()), vector["request"]["id"].as_str());
+    incoming.into_request(&Protocol::ALL)
+}
+
+/// Decodes a vector's response as the client does: the `result` or the `error`.
+pub fn client_decodes(vector: &Value) -> Result<Value, RpcError> {
+    match client::decode_message(&bytes(&vector["response"])).expect("passes the format checks") {
+        IncomingMessage::Response(response) => {
+            assert_eq!(response.id.as_ref().and_then(|id| id.as_str()), vector["response"]["id"].as_str());
+            response.outcome
+        }
+        other => panic!("not a response: {other:?}"),
+    }
 }
