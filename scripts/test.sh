@@ -11,5 +11,8 @@ cargo test --workspace --locked
 echo "== benchmarks, one iteration each (test mode)"
 cargo test --workspace --locked --benches
 
+echo "== formatting"
+cargo fmt --all --check
+
 echo "== clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -1,0 +1,45 @@
+//! # inbound-client
+//!
+//! The wallet side of LSPS: [`LspsClient`] sends JSON-RPC requests to an LSP over the existing
+//! Lightning connection (LSPS0, bLIP-50, `shared/spec/lsps-digest.md` §2) and matches the
+//! answers, keeping LSPS0's client rules: random 128-bit ids, bounded pending calls per LSP
+//! ([`config`]), timeouts, ignoring unknown ids, and muting an LSP that sends garbage until it
+//! reconnects. Later issues add the LSPS1 and LSPS2 purchase flows on top of
+//! [`LspsClient::call`].
+//!
+//! Wiring, in the order the node forces:
+//!
+//! ```no_run
+//! # async fn wire(lsp: bitcoin::secp256k1::PublicKey, address: std::net::SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use inbound_client::{ClientConfig, LspsClient, LspsOutbound};
+//! use inbound_node::{LspsMessageHandler, NodeBuilder, NodeRole, SimChain};
+//!
+//! let client = LspsClient::new(ClientConfig::default());
+//! let mut builder = NodeBuilder::new("/tmp/inbound-wallet");
+//! builder
+//!     .set_role(NodeRole::Wallet)
+//!     .set_chain_source(SimChain::new())
+//!     .set_lsps_message_handler(Arc::clone(&client) as Arc<dyn LspsMessageHandler>);
+//! let node = builder.build().await?;
+//! client.attach(Arc::clone(node.lsps_transport()) as Arc<dyn LspsOutbound>);
+//! node.start().await?;
+//! node.connect_peer(lsp, address, true).await?;
+//! let protocols = client.list_protocols(lsp).await?;
+//! println!("the LSP serves LSPS{protocols:?}");
+//! # Ok(()) }
+//! ```
+
+#![deny(missing_docs)]
+#![deny(rustdoc::broken_intra_doc_links)]
+#![forbid(unsafe_code)]
+
+mod client;
+pub mod config;
+mod error;
+mod node_adapter;
+
+pub use client::LspsClient;
+pub use config::{ClientConfig, DEFAULT_MAX_PENDING_PER_LSP, DEFAULT_REQUEST_TIMEOUT_SECS};
+pub use error::ClientError;
+pub use node_adapter::{LspsOutbound, LspsSendError};

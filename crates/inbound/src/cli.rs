@@ -1,0 +1,147 @@
+//! The command line, and the dispatch from a parsed command to the module that runs it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Config, Overrides, ENV_CONFIG};
+
+/// The Inbound Lightning Service Provider.
+#[derive(Debug, Parser)]
+#[command(name = "inbound", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the LSP daemon until SIGINT or SIGTERM.
+    Serve(ConfigArgs),
+    /// Validate the configuration and print the effective values as TOML (secrets redacted).
+    ConfigCheck(ConfigArgs),
+    /// Run an LSP, a wallet and a payer on a throwaway bcoin regtest chain, try every flow, and
+    /// print one JSON summary on stdout.
+    Demo(DemoArgs),
+    /// Wallet-side commands against an LSP.
+    #[command(subcommand)]
+    Client(ClientCommand),
+}
+
+/// Where the configuration comes from. Flags override `INBOUND_*` variables, which override the
+/// file, which overrides the defaults.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConfigArgs {
+    /// TOML configuration file (see crates/inbound/inbound.example.toml).
+    #[arg(long, short, env = ENV_CONFIG, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Overrides `network` and INBOUND_NETWORK: regtest, signet, testnet or bitcoin.
+    #[arg(long)]
+    pub network: Option<String>,
+    /// Overrides `data_dir` and INBOUND_DATA_DIR.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Overrides `node.listen` and INBOUND_LISTEN (ip:port).
+    #[arg(long, value_name = "IP:PORT")]
+    pub listen: Option<String>,
+    /// Overrides `chain.url` and INBOUND_CHAIN_URL: `http://host:port/`, credentials optional
+    /// (`http://user:password@host:port/`).
+    #[arg(long, value_name = "URL")]
+    pub chain_url: Option<String>,
+}
+
+impl ConfigArgs {
+    /// The flags as the highest configuration layer.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            network: self.network.clone(),
+            data_dir: self.data_dir.clone(),
+            listen: self.listen.clone(),
+            chain_url: self.chain_url.clone(),
+        }
+    }
+
+    /// Loads the configuration: these flags, the process environment, the file, the defaults.
+    ///
+    /// # Errors
+    /// A [`ConfigError`](crate::config::ConfigError) naming the key and where its value came from.
+    pub fn load(&self) -> Result<Config> {
+        let env = Overrides::from_env(|name| std::env::var(name).ok());
+        Ok(Config::load(self.config.as_deref(), &env, &self.overrides())?)
+    }
+}
+
+/// `inbound demo` options.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DemoArgs {
+    /// Keep the nodes' data directories (printed at the end) instead of deleting them.
+    #[arg(long)]
+    pub keep_dirs: bool,
+}
+
+/// `inbound client …`.
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Connect a wallet node to an LSP and print the LSP's `lsps0.list_protocols` answer as JSON.
+    ListProtocols(ListProtocolsArgs),
+}
+
+/// `inbound client list-protocols` options.
+#[derive(Debug, Clone, Args)]
+pub struct ListProtocolsArgs {
+    /// The LSP, as <node_id>@<host:port>.
+    #[arg(long, value_name = "NODE_ID@HOST:PORT")]
+    pub lsp: String,
+    /// The wallet node's data directory. Default: a temporary one, deleted at exit (the wallet
+    /// then has a new node id every run).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The chain backend's RPC URL (default: INBOUND_CHAIN_URL, else bitcoind's default for the network).
+    #[arg(long, value_name = "URL")]
+    pub chain_url: Option<String>,
+    /// The network of the wallet node; must match the LSP's.
+    #[arg(long, default_value = "regtest")]
+    pub network: String,
+    /// How long to wait for the connection and for the answer.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub timeout_secs: u64,
+}
+
+/// Runs `cli` to completion and returns the process exit code. Logging is set up here, with a
+/// default filter per command (the daemon tells more than the one-shot commands).
+pub async fn run(cli: Cli) -> ExitCode {
+    let default_filter = match &cli.command {
+        Command::Serve(_) => "info",
+        Command::ConfigCheck(_) | Command::Demo(_) | Command::Client(_) => "warn",
+    };
+    crate::logging::init(default_filter);
+    let result = match cli.command {
+        Command::Serve(args) => match args.load() {
+            Ok(config) => crate::serve::run(config).await,
+            Err(error) => Err(error),
+        },
+        Command::ConfigCheck(args) => config_check(&args),
+        Command::Demo(args) => return crate::demo::run(args).await,
+        Command::Client(ClientCommand::ListProtocols(args)) => crate::client::list_protocols(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config_check(args: &ConfigArgs) -> Result<()> {
+    let config = args.load()?;
+    print!(
+        "# Effective configuration (flags > INBOUND_* variables > file > defaults); secrets redacted.\n{}",
+        config.to_redacted_toml()
+    );
+    Ok(())
+}

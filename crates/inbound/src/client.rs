@@ -1,0 +1,101 @@
+//! `inbound client …`: wallet-side commands. Each starts a wallet node (role wallet, no
+//! listening), connects to the LSP, does one thing over LSPS and prints JSON on stdout.
+//! Issues 4 and 5 add `buy-jit-channel` and `order-channel` next to `list-protocols`.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use inbound_node::bitcoin::secp256k1::PublicKey;
+use serde_json::json;
+
+use crate::cli::ListProtocolsArgs;
+use crate::config::{Config, FileConfig, Overrides};
+use crate::lsp::{bitcoind_rpc_config, start_wallet, WalletOptions};
+
+/// Alias of the wallet node the client commands start.
+pub const CLIENT_ALIAS: &str = "inbound-client";
+
+/// `inbound client list-protocols`: prints `{"lsp": "<node id>", "protocols": [...]}`.
+///
+/// # Errors
+/// A bad `--lsp`, an unreachable chain backend or LSP, or no answer within the timeout.
+pub async fn list_protocols(args: ListProtocolsArgs) -> Result<()> {
+    let (lsp_id, address) = resolve_lsp(&args.lsp).await?;
+    // Only the chain URL is taken from the environment: the daemon's INBOUND_DATA_DIR must never
+    // become a wallet's data directory (the two would share a seed).
+    let env =
+        Overrides { chain_url: Overrides::from_env(|name| std::env::var(name).ok()).chain_url, ..Overrides::default() };
+    let flags =
+        Overrides { network: Some(args.network.clone()), chain_url: args.chain_url.clone(), ..Overrides::default() };
+    let config = Config::resolve(FileConfig::default(), "defaults", &env, &flags)?;
+
+    let temporary_dir;
+    let data_dir = match &args.data_dir {
+        Some(dir) => dir.clone(),
+        None => {
+            temporary_dir = tempfile::Builder::new()
+                .prefix("inbound-client-")
+                .tempdir()
+                .context("creating a temporary data directory")?;
+            temporary_dir.path().to_path_buf()
+        }
+    };
+    let wallet = start_wallet(WalletOptions {
+        data_dir,
+        network: config.network,
+        alias: CLIENT_ALIAS.to_string(),
+        chain: bitcoind_rpc_config(&config.chain)?,
+    })
+    .await?;
+
+    let timeout = Duration::from_secs(args.timeout_secs.max(1));
+    let outcome = async {
+        tokio::time::timeout(timeout, wallet.node.connect_peer(lsp_id, address, false))
+            .await
+            .map_err(|_| anyhow!("timed out after {timeout:?} connecting to {lsp_id}@{address}"))?
+            .with_context(|| format!("connecting to {lsp_id}@{address}"))?;
+        tokio::time::timeout(timeout, wallet.client.list_protocols(lsp_id))
+            .await
+            .map_err(|_| anyhow!("timed out after {timeout:?} waiting for lsps0.list_protocols"))?
+            .context("lsps0.list_protocols")
+    }
+    .await;
+    if let Err(error) = wallet.stop().await {
+        tracing::warn!("{error:#}");
+    }
+    let protocols = outcome?;
+    println!("{}", json!({ "lsp": lsp_id.to_string(), "protocols": protocols }));
+    Ok(())
+}
+
+/// Splits `<node_id>@<host:port>` and resolves the host.
+///
+/// # Errors
+/// If either half is malformed or the host does not resolve.
+pub async fn resolve_lsp(text: &str) -> Result<(PublicKey, SocketAddr)> {
+    let (node_id, host_port) = parse_lsp(text)?;
+    let address = tokio::net::lookup_host(host_port)
+        .await
+        .with_context(|| format!("resolving {host_port}"))?
+        .next()
+        .ok_or_else(|| anyhow!("{host_port} resolves to no address"))?;
+    Ok((node_id, address))
+}
+
+/// Splits `<node_id>@<host:port>` without resolving anything.
+///
+/// # Errors
+/// If there is no `@`, the node id is not a public key, or the address has no port.
+pub fn parse_lsp(text: &str) -> Result<(PublicKey, &str)> {
+    let Some((node_id, host_port)) = text.split_once('@') else {
+        bail!("--lsp {text:?}: expected <node_id>@<host:port>");
+    };
+    let node_id = PublicKey::from_str(node_id)
+        .map_err(|e| anyhow!("--lsp: {node_id:?} is not a node id (33-byte hex public key): {e}"))?;
+    if host_port.rsplit_once(':').is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err()) {
+        bail!("--lsp: {host_port:?} is not host:port");
+    }
+    Ok((node_id, host_port))
+}

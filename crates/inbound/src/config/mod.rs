@@ -1,0 +1,353 @@
+//! The daemon's configuration: defaults, the TOML file, `INBOUND_*` environment variables and
+//! command-line flags, layered like ldk-server.
+//!
+//! Priority, highest first: command-line flags, then environment variables, then the TOML file,
+//! then the built-in defaults below. Only the four settings an operator typically changes per
+//! machine have flags and variables; everything else comes from the file.
+//!
+//! | key | default | flag | environment variable |
+//! |---|---|---|---|
+//! | `network` | [`DEFAULT_NETWORK`] (regtest) | `--network` | `INBOUND_NETWORK` |
+//! | `data_dir` | [`DEFAULT_DATA_DIR`] | `--data-dir` | `INBOUND_DATA_DIR` |
+//! | `node.listen` | [`DEFAULT_LISTEN`] | `--listen` | `INBOUND_LISTEN` |
+//! | `node.alias` | [`DEFAULT_ALIAS`] | | |
+//! | `chain.backend` | `"bitcoind"` | | |
+//! | `chain.url` | per network: [`default_chain_url`] | `--chain-url` | `INBOUND_CHAIN_URL` |
+//! | `chain.user`, `chain.password` | none | | |
+//! | `chain.cookie_file` | none | | |
+//! | `chain.poll_interval_secs` | [`DEFAULT_CHAIN_POLL_INTERVAL_SECS`] | | |
+//! | `lsps.enabled` | `[]` (LSPS0 only, always on) | | |
+//! | `limits.max_pending_per_peer` | [`DEFAULT_MAX_PENDING_PER_PEER`] | | |
+//! | `limits.max_pending_total` | [`DEFAULT_MAX_PENDING_TOTAL`] | | |
+//! | `limits.lsps_queue_per_peer` | [`DEFAULT_LSPS_QUEUE_PER_PEER`] | | |
+//! | `limits.lsps_queue_total` | [`DEFAULT_LSPS_QUEUE_TOTAL`] | | |
+//!
+//! Loading has two stages, as in ripgrep: [`Config::resolve`] merges and validates without any
+//! I/O, and only the wiring reads what the configuration points at (the cookie file, the data
+//! directory). [`Config::load`] adds reading the TOML file in front of the first stage.
+
+mod file;
+mod render;
+mod resolve;
+
+pub use render::{redacted_url, REDACTED};
+
+pub use file::{
+    BackendName, ChainSection, FileConfig, LimitsSection, LspsSection, NetworkName, NodeSection, ProtocolName,
+};
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use inbound_node::bitcoin::Network;
+use lsps::method::Protocol;
+use url::Url;
+
+use resolve::{network_of, parse_network, resolve_chain, resolve_limits, resolve_lsps};
+
+/// Default network. Regtest, so that a forgotten `network` key can never put real money at stake.
+pub const DEFAULT_NETWORK: Network = Network::Regtest;
+/// Default data directory, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = "inbound-data";
+/// Default peer listening address: all interfaces, the usual Lightning port.
+pub const DEFAULT_LISTEN: &str = inbound_node::config::DEFAULT_LISTEN_ADDRESS;
+/// Default alias in log lines.
+pub const DEFAULT_ALIAS: &str = inbound_node::config::DEFAULT_ALIAS;
+/// Default Bitcoin Core RPC endpoint on mainnet.
+pub const DEFAULT_CHAIN_URL_BITCOIN: &str = "http://127.0.0.1:8332/";
+/// Default Bitcoin Core RPC endpoint on testnet3.
+pub const DEFAULT_CHAIN_URL_TESTNET: &str = "http://127.0.0.1:18332/";
+/// Default Bitcoin Core RPC endpoint on signet.
+pub const DEFAULT_CHAIN_URL_SIGNET: &str = "http://127.0.0.1:38332/";
+/// Default Bitcoin Core RPC endpoint on regtest.
+pub const DEFAULT_CHAIN_URL_REGTEST: &str = "http://127.0.0.1:18443/";
+/// Default period between looks at the chain tip.
+pub const DEFAULT_CHAIN_POLL_INTERVAL_SECS: u64 = inbound_node::config::DEFAULT_CHAIN_POLL_INTERVAL_SECS;
+/// Default bound on one peer's LSPS requests in progress at the LSP.
+pub const DEFAULT_MAX_PENDING_PER_PEER: usize = inbound_service::DEFAULT_MAX_PENDING_PER_PEER;
+/// Default bound on all peers' LSPS requests in progress at the LSP.
+pub const DEFAULT_MAX_PENDING_TOTAL: usize = inbound_service::DEFAULT_MAX_PENDING_TOTAL;
+/// Default bound on outbound LSPS messages queued for one peer.
+pub const DEFAULT_LSPS_QUEUE_PER_PEER: usize = inbound_node::config::DEFAULT_LSPS_MAX_QUEUED_PER_PEER;
+/// Default bound on outbound LSPS messages queued for all peers.
+pub const DEFAULT_LSPS_QUEUE_TOTAL: usize = inbound_node::config::DEFAULT_LSPS_MAX_QUEUED_TOTAL;
+
+/// Environment variable naming the configuration file.
+pub const ENV_CONFIG: &str = "INBOUND_CONFIG";
+/// Environment variable overriding `network`.
+pub const ENV_NETWORK: &str = "INBOUND_NETWORK";
+/// Environment variable overriding `data_dir`.
+pub const ENV_DATA_DIR: &str = "INBOUND_DATA_DIR";
+/// Environment variable overriding `node.listen`.
+pub const ENV_LISTEN: &str = "INBOUND_LISTEN";
+/// Environment variable overriding `chain.url`.
+pub const ENV_CHAIN_URL: &str = "INBOUND_CHAIN_URL";
+
+/// Protocols that have a server implementation today. LSPS0 is always on and is the only one;
+/// issues 4 and 5 add the others.
+pub const AVAILABLE_PROTOCOLS: &[Protocol] = &[Protocol::Lsps0];
+
+/// The default `chain.url` for `network`: Bitcoin Core's default RPC port on localhost.
+pub fn default_chain_url(network: Network) -> &'static str {
+    match network {
+        Network::Bitcoin => DEFAULT_CHAIN_URL_BITCOIN,
+        Network::Signet => DEFAULT_CHAIN_URL_SIGNET,
+        Network::Regtest => DEFAULT_CHAIN_URL_REGTEST,
+        _ => DEFAULT_CHAIN_URL_TESTNET,
+    }
+}
+
+/// A configuration that cannot be used. Every variant says where the bad value came from.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The configuration file could not be read.
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The configuration file is not valid TOML.
+    #[error("{origin}: not valid TOML: {message}")]
+    Syntax {
+        /// The file.
+        origin: String,
+        /// The parser's message, with the line.
+        message: String,
+    },
+    /// A key is unknown or has a bad value.
+    #[error("`{key}`: {message} (in {origin})")]
+    Invalid {
+        /// The dotted key, as written in the file (`chain.poll_interval_secs`, `lsps.enabled[0]`).
+        key: String,
+        /// Where the value came from: the file (and line), an environment variable, a flag.
+        origin: String,
+        /// What is wrong and, where useful, what would be right.
+        message: String,
+    },
+}
+
+impl ConfigError {
+    /// The key the error is about, if it is about one.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            ConfigError::Invalid { key, .. } => Some(key),
+            ConfigError::Read { .. } | ConfigError::Syntax { .. } => None,
+        }
+    }
+
+    fn invalid(key: &str, origin: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid { key: key.to_string(), origin: origin.to_string(), message: message.into() }
+    }
+}
+
+/// Values from one overriding layer: the environment or the command line. Empty strings count
+/// as unset, as clap treats empty environment variables.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// `network`.
+    pub network: Option<String>,
+    /// `data_dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `node.listen`.
+    pub listen: Option<String>,
+    /// `chain.url`.
+    pub chain_url: Option<String>,
+}
+
+impl Overrides {
+    /// Reads the `INBOUND_*` variables through `lookup` (pass `|name| std::env::var(name).ok()`;
+    /// tests pass a map so that they never touch the process environment).
+    pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Overrides {
+        let get = |name: &str| lookup(name).filter(|value| !value.is_empty());
+        Overrides {
+            network: get(ENV_NETWORK),
+            data_dir: get(ENV_DATA_DIR).map(PathBuf::from),
+            listen: get(ENV_LISTEN),
+            chain_url: get(ENV_CHAIN_URL),
+        }
+    }
+}
+
+/// The value the highest overriding layer sets, with where it came from: the flag, else the
+/// variable.
+fn pick_override<T: Clone>(
+    cli: &Overrides,
+    env: &Overrides,
+    get: impl Fn(&Overrides) -> Option<&T>,
+    flag: &str,
+    variable: &str,
+) -> Option<(T, String)> {
+    match (get(cli), get(env)) {
+        (Some(value), _) => Some((value.clone(), format!("command-line flag {flag}"))),
+        (None, Some(value)) => Some((value.clone(), format!("environment variable {variable}"))),
+        (None, None) => None,
+    }
+}
+
+/// The effective configuration. See the module documentation for keys and defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The chain the node runs on.
+    pub network: Network,
+    /// Seed, channel state and wallet.
+    pub data_dir: PathBuf,
+    /// `[node]`.
+    pub node: NodeConfig,
+    /// `[chain]`.
+    pub chain: ChainConfig,
+    /// `[lsps]`.
+    pub lsps: LspsConfig,
+    /// `[limits]`.
+    pub limits: LimitsConfig,
+}
+
+/// The effective `[node]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeConfig {
+    /// Where peers connect.
+    pub listen: SocketAddr,
+    /// Name in log lines.
+    pub alias: String,
+}
+
+/// The effective `[chain]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainConfig {
+    /// The only backend today: Bitcoin Core JSON-RPC.
+    pub backend: BackendName,
+    /// The RPC endpoint as configured (it may carry credentials; see [`ChainAuth::InUrl`]).
+    pub url: Url,
+    /// How the daemon authenticates to the RPC server.
+    pub auth: ChainAuth,
+    /// Period between looks at the chain tip, at least 1.
+    pub poll_interval_secs: u64,
+}
+
+/// RPC credentials. `Debug` never prints a password.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ChainAuth {
+    /// No credentials (the server does not ask for any).
+    None,
+    /// The credentials are part of `chain.url` (`http://user:password@host:port/`).
+    InUrl,
+    /// `chain.user` and `chain.password`.
+    UserPassword {
+        /// The user.
+        user: String,
+        /// The password.
+        password: String,
+    },
+    /// Read `user:password` from this file when connecting (Bitcoin Core's `.cookie`).
+    CookieFile(PathBuf),
+}
+
+impl fmt::Debug for ChainAuth {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChainAuth::None => formatter.write_str("None"),
+            ChainAuth::InUrl => formatter.write_str("InUrl"),
+            ChainAuth::UserPassword { user, .. } => write!(formatter, "UserPassword {{ user: {user:?}, .. }}"),
+            ChainAuth::CookieFile(path) => write!(formatter, "CookieFile({path:?})"),
+        }
+    }
+}
+
+/// The effective `[lsps]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LspsConfig {
+    /// Protocols served besides LSPS0, sorted, without duplicates.
+    pub enabled: Vec<Protocol>,
+}
+
+/// The effective `[limits]` table. Every bound is at least 1, and no per-peer bound exceeds its total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitsConfig {
+    /// One peer's LSPS requests in progress.
+    pub max_pending_per_peer: usize,
+    /// All peers' LSPS requests in progress.
+    pub max_pending_total: usize,
+    /// Outbound LSPS messages queued for one peer.
+    pub lsps_queue_per_peer: usize,
+    /// Outbound LSPS messages queued for all peers.
+    pub lsps_queue_total: usize,
+}
+
+impl Config {
+    /// Reads `file` (if any) and resolves it with the overriding layers.
+    ///
+    /// # Errors
+    /// See [`ConfigError`]; every error names the file, variable or flag, and the key.
+    pub fn load(file: Option<&Path>, env: &Overrides, cli: &Overrides) -> Result<Config, ConfigError> {
+        let parsed = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+                let origin = path.display().to_string();
+                Some((FileConfig::parse(&text, &origin)?, origin))
+            }
+            None => None,
+        };
+        let (file_config, origin) = parsed.unwrap_or_else(|| (FileConfig::default(), "defaults".to_string()));
+        Config::resolve(file_config, &origin, env, cli)
+    }
+
+    /// Merges the layers (flags over environment over file over defaults) and validates the
+    /// result. Pure: reads no file and no variable. `file_origin` names the file in errors.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the key and the layer it came from.
+    pub fn resolve(
+        file: FileConfig,
+        file_origin: &str,
+        env: &Overrides,
+        cli: &Overrides,
+    ) -> Result<Config, ConfigError> {
+        let network = match pick_override(cli, env, |layer| layer.network.as_ref(), "--network", ENV_NETWORK) {
+            Some((value, origin)) => parse_network(&value, &origin)?,
+            None => file.network.map(network_of).unwrap_or(DEFAULT_NETWORK),
+        };
+        let (data_dir, data_dir_origin) =
+            match pick_override(cli, env, |layer| layer.data_dir.as_ref(), "--data-dir", ENV_DATA_DIR) {
+                Some(picked) => picked,
+                None => (file.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)), file_origin.to_string()),
+            };
+        if data_dir.as_os_str().is_empty() {
+            return Err(ConfigError::invalid("data_dir", &data_dir_origin, "must not be empty"));
+        }
+
+        let node = file.node.unwrap_or_default();
+        let listen = match pick_override(cli, env, |layer| layer.listen.as_ref(), "--listen", ENV_LISTEN) {
+            Some((value, origin)) => value.parse::<SocketAddr>().map_err(|e| {
+                ConfigError::invalid("node.listen", &origin, format!("{value:?} is not an ip:port address: {e}"))
+            })?,
+            None => match node.listen {
+                Some(listen) => listen,
+                None => DEFAULT_LISTEN
+                    .parse()
+                    .map_err(|_| ConfigError::invalid("node.listen", "defaults", "built-in default is not ip:port"))?,
+            },
+        };
+        let alias = node.alias.unwrap_or_else(|| DEFAULT_ALIAS.to_string());
+        if alias.is_empty() || alias.len() > 32 {
+            return Err(ConfigError::invalid("node.alias", file_origin, "must be 1 to 32 bytes long"));
+        }
+
+        let chain = resolve_chain(
+            file.chain.unwrap_or_default(),
+            network,
+            file_origin,
+            pick_override(cli, env, |layer| layer.chain_url.as_ref(), "--chain-url", ENV_CHAIN_URL),
+        )?;
+        let lsps = resolve_lsps(file.lsps.unwrap_or_default(), file_origin)?;
+        let limits = resolve_limits(file.limits.unwrap_or_default(), file_origin)?;
+        Ok(Config { network, data_dir, node: NodeConfig { listen, alias }, chain, lsps, limits })
+    }
+
+    /// The effective configuration as TOML, with every secret replaced by [`REDACTED`].
+    pub fn to_redacted_toml(&self) -> String {
+        render::redacted_toml(self)
+    }
+}

@@ -1,0 +1,84 @@
+//! The demo's setup steps: starting the three nodes on the bcoin chain, funding, connecting.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use inbound_node::bitcoin::Network;
+use inbound_node::BitcoindRpcConfig;
+use inbound_regtest::{Bcoin, COINBASE_MATURITY};
+
+use super::{poll_until, DemoNet, STEP_TIMEOUT};
+use crate::config::{ChainSection, Config, FileConfig, NetworkName, NodeSection, Overrides};
+use crate::lsp::{Lsp, Wallet, WalletOptions};
+
+/// The demo nodes look at the chain this often (the demo also syncs them after each mining).
+pub const DEMO_POLL_INTERVAL_SECS: u64 = 1;
+
+/// The LSP's configuration in the demo: regtest, a free local port, the bcoin chain, every other
+/// value at its default. It goes through the same resolution and validation as a file.
+pub fn lsp_config(bcoin: &Bcoin, root: &Path) -> Result<Config> {
+    let file = FileConfig {
+        network: Some(NetworkName::Regtest),
+        data_dir: Some(root.join("lsp")),
+        node: Some(NodeSection { listen: "127.0.0.1:0".parse().ok(), alias: Some("demo-lsp".to_string()) }),
+        chain: Some(ChainSection {
+            url: Some(bcoin.rpc_url().to_string()),
+            poll_interval_secs: Some(DEMO_POLL_INTERVAL_SECS),
+            ..ChainSection::default()
+        }),
+        lsps: None,
+        limits: None,
+    };
+    Ok(Config::resolve(file, "the demo's LSP configuration", &Overrides::default(), &Overrides::default())?)
+}
+
+/// Starts the LSP with [`lsp_config`], the way `inbound serve` does.
+pub async fn start_lsp(bcoin: &Bcoin, root: &Path) -> Result<Lsp> {
+    let config = lsp_config(bcoin, root)?;
+    let lsp = crate::lsp::start_lsp(&config).await?;
+    eprintln!("[demo]     LSP {}@{}", lsp.node.node_id(), lsp.listening_address()?);
+    Ok(lsp)
+}
+
+/// Starts a wallet-role node called `name` on the bcoin chain.
+pub async fn start_wallet(bcoin: &Bcoin, root: &Path, name: &str) -> Result<Wallet> {
+    let mut chain = BitcoindRpcConfig::new(bcoin.rpc_url());
+    chain.poll_interval = Duration::from_secs(DEMO_POLL_INTERVAL_SECS);
+    let wallet = crate::lsp::start_wallet(WalletOptions {
+        data_dir: root.join(name),
+        network: Network::Regtest,
+        alias: format!("demo-{name}"),
+        chain,
+    })
+    .await?;
+    eprintln!("[demo]     {name} {}", wallet.node.node_id());
+    Ok(wallet)
+}
+
+/// Mines one coinbase to the LSP and one to the payer, matures them, and waits until both
+/// wallets can spend.
+pub async fn fund(net: &DemoNet<'_>) -> Result<()> {
+    let lsp_address = net.lsp.node.new_onchain_address().context("LSP address")?;
+    let payer_address = net.payer.node.new_onchain_address().context("payer address")?;
+    net.bcoin.mine(1, Some(&lsp_address)).await.context("mining to the LSP")?;
+    net.bcoin.mine(1, Some(&payer_address)).await.context("mining to the payer")?;
+    net.bcoin.mine(COINBASE_MATURITY, None).await.context("maturing the coinbases")?;
+    for (name, node) in [("LSP", &net.lsp.node), ("payer", &net.payer.node)] {
+        poll_until(&format!("the {name}'s coinbase to become spendable"), STEP_TIMEOUT, || async move {
+            node.sync_chain().await.with_context(|| format!("syncing the {name}"))?;
+            Ok(node.onchain_balance().confirmed_sat > 0)
+        })
+        .await?;
+        eprintln!("[demo]     {name} has {} sat on chain", node.onchain_balance().confirmed_sat);
+    }
+    Ok(())
+}
+
+/// Connects the wallet to the LSP (no channel: LSPS0 needs only the connection).
+pub async fn connect_wallet(net: &DemoNet<'_>) -> Result<()> {
+    let lsp_id = net.lsp.node.node_id();
+    let address = net.lsp.listening_address()?;
+    net.wallet.node.connect_peer(lsp_id, address, false).await.context("wallet connecting to the LSP")?;
+    Ok(())
+}

@@ -1,0 +1,50 @@
+//! `inbound serve`: runs the LSP until SIGINT or SIGTERM, then stops it gracefully.
+//!
+//! Log lines an operator (and the integration test) can rely on, all at `info`:
+//! * `LSP started node_id=… listen=… network=…` once the node accepts peers;
+//! * `shutting down signal=…` when a signal arrives;
+//! * `LSP stopped, state persisted` after `Node::stop` returned.
+
+use anyhow::{Context, Result};
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::config::{redacted_url, Config};
+use crate::lsp::start_lsp;
+
+/// Runs the daemon with `config` until a shutdown signal.
+///
+/// # Errors
+/// If the LSP cannot start, the signal handlers cannot be installed, or the final persistence
+/// fails.
+pub async fn run(config: Config) -> Result<()> {
+    // Install the handlers before starting, so a signal during start-up is not lost.
+    let mut terminate = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+
+    tracing::info!(
+        network = %config.network,
+        data_dir = %config.data_dir.display(),
+        chain = %redacted_url(&config.chain.url),
+        "starting the LSP"
+    );
+    let lsp = start_lsp(&config).await?;
+    let listen = lsp.listening_address()?;
+    tracing::info!(node_id = %lsp.node.node_id(), %listen, network = %config.network, "LSP started");
+
+    let signal_name = tokio::select! {
+        _ = terminate.recv() => "SIGTERM",
+        _ = interrupt.recv() => "SIGINT",
+    };
+    tracing::info!(signal = signal_name, "shutting down");
+    let stats = lsp.server.stats();
+    tracing::info!(
+        requests = stats.requests,
+        answered = stats.answered,
+        parse_errors = stats.parse_errors,
+        rejected_over_limit = stats.rejected_over_limit,
+        "LSPS server counters"
+    );
+    lsp.stop().await?;
+    tracing::info!("LSP stopped, state persisted");
+    Ok(())
+}

@@ -1,0 +1,56 @@
+//! End to end: `inbound demo` (the debug binary) starts bcoin, the LSP, a wallet and a payer,
+//! runs every flow and prints one JSON object on stdout.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::inbound;
+use serde_json::Value;
+
+const DEMO_TIMEOUT: Duration = Duration::from_secs(600);
+
+#[test]
+fn demo_runs_every_flow_and_prints_one_json_summary() {
+    let started = Instant::now();
+    let mut command = inbound();
+    command.arg("demo").env("RUST_LOG", "warn");
+    let output = run_with_timeout(command, DEMO_TIMEOUT);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "demo failed ({}):\n{stderr}", output.status);
+
+    let summary: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {}", String::from_utf8_lossy(&output.stdout)));
+    assert!(summary.get("error").is_none(), "{summary}");
+    assert_eq!(summary["lsps0"]["protocols"], serde_json::json!([]), "{summary}");
+    assert_eq!(summary["chain"]["backend"], "bcoin");
+    assert!(summary["chain"]["height"].as_u64().is_some_and(|height| height > 432 + 100), "{summary}");
+    assert_eq!(summary["channel"]["payer_lsp_capacity_sat"], 1_000_000);
+    assert_eq!(summary["channel"]["funding_txid"].as_str().map(str::len), Some(64), "{summary}");
+    assert_eq!(summary["payment"]["amount_msat"], 50_000_000);
+    // Progress went to stderr, with every step and the total.
+    assert!(stderr.contains("pay an LSP invoice (payer→LSP): ok"), "{stderr}");
+    assert!(stderr.contains("all flows passed"), "{stderr}");
+    println!("demo_runs_every_flow_and_prints_one_json_summary took {:?}", started.elapsed());
+}
+
+/// Runs `command` to completion, killing it after `timeout`.
+fn run_with_timeout(mut command: std::process::Command, timeout: Duration) -> std::process::Output {
+    use std::process::Stdio;
+    let child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn inbound demo");
+    let pid = child.id();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait_with_output());
+    });
+    match receiver.recv_timeout(timeout) {
+        Ok(output) => output.expect("demo output"),
+        Err(_) => {
+            if let Ok(pid) = libc::pid_t::try_from(pid) {
+                // SAFETY: kill(2) on the child we spawned; it has not been reaped (wait is pending).
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            panic!("inbound demo did not finish within {timeout:?}");
+        }
+    }
+}

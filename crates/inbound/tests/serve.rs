@@ -1,0 +1,110 @@
+//! `inbound serve` as a real child process against a bcoin regtest chain the test starts:
+//! it logs its node id, answers `lsps0.list_protocols` from an in-test wallet node and from
+//! `inbound client list-protocols` over TCP, exits 0 on SIGTERM after persisting, and comes back
+//! with the same node id on the same data directory.
+
+mod common;
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use common::{field, inbound, write_file, Daemon};
+use inbound::lsp::{start_wallet, WalletOptions};
+use inbound_node::bitcoin::secp256k1::PublicKey;
+use inbound_node::bitcoin::Network;
+use inbound_node::BitcoindRpcConfig;
+use inbound_regtest::Bcoin;
+
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn start_serve(config: &std::path::Path) -> (Daemon, PublicKey, std::net::SocketAddr) {
+    let mut command = inbound();
+    command.arg("serve").arg("--config").arg(config);
+    let mut daemon = Daemon::spawn(command);
+    let line = daemon.wait_for_line("LSP started", START_TIMEOUT);
+    let node_id = field(&line, "node_id").and_then(|id| PublicKey::from_str(id).ok());
+    let listen = field(&line, "listen").and_then(|address| address.parse().ok());
+    match (node_id, listen) {
+        (Some(node_id), Some(listen)) => (daemon, node_id, listen),
+        _ => panic!("no node_id= and listen= in {line:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_answers_lsps0_and_restarts_with_the_same_identity() {
+    let started = Instant::now();
+    let bcoin = Bcoin::start().await.expect("bcoin regtest node");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().join("lsp");
+    let config = write_file(
+        dir.path(),
+        "inbound.toml",
+        &format!(
+            "network = \"regtest\"\ndata_dir = {:?}\n[node]\nlisten = \"127.0.0.1:0\"\nalias = \"test-lsp\"\n\
+             [chain]\nurl = {:?}\npoll_interval_secs = 1\n",
+            data_dir.display().to_string(),
+            bcoin.rpc_url()
+        ),
+    );
+
+    let (mut daemon, node_id, listen) = start_serve(&config);
+
+    // An in-test wallet node asks over TCP.
+    let wallet_dir = dir.path().join("wallet");
+    let wallet = start_wallet(WalletOptions {
+        data_dir: wallet_dir,
+        network: Network::Regtest,
+        alias: "test-wallet".into(),
+        chain: BitcoindRpcConfig::new(bcoin.rpc_url()),
+    })
+    .await
+    .expect("wallet node");
+    wallet.node.connect_peer(node_id, listen, false).await.expect("connect to the daemon");
+    let protocols = tokio::time::timeout(Duration::from_secs(30), wallet.client.list_protocols(node_id))
+        .await
+        .expect("answer in time")
+        .expect("list_protocols");
+    assert!(protocols.is_empty(), "only LSPS0, which is never listed: {protocols:?}");
+    wallet.stop().await.expect("stop wallet");
+
+    // So does `inbound client list-protocols`, as a second process.
+    let output = inbound()
+        .args(["client", "list-protocols", "--lsp", &format!("{node_id}@{listen}"), "--chain-url", bcoin.rpc_url()])
+        .output()
+        .expect("run inbound client");
+    assert!(output.status.success(), "client failed: {}", String::from_utf8_lossy(&output.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&output.stdout).expect("client prints JSON");
+    assert_eq!(answer["protocols"], serde_json::json!([]));
+    assert_eq!(answer["lsp"], node_id.to_string());
+
+    // SIGTERM: graceful stop, state persisted, exit 0.
+    daemon.terminate();
+    let status = daemon.wait_exit(STOP_TIMEOUT);
+    assert!(status.success(), "exit status {status}; log:\n{}", daemon.log.join("\n"));
+    assert!(
+        daemon.log.iter().any(|line| line.contains("shutting down") && line.contains("SIGTERM")),
+        "{}",
+        daemon.log.join("\n")
+    );
+    assert!(daemon.log.iter().any(|line| line.contains("LSP stopped, state persisted")), "{}", daemon.log.join("\n"));
+    assert!(data_dir.join("store").is_dir(), "the node's store was written");
+
+    // Same data directory, same identity.
+    let (mut daemon, restarted_id, _) = start_serve(&config);
+    assert_eq!(restarted_id, node_id, "the seed persisted");
+    daemon.terminate();
+    let status = daemon.wait_exit(STOP_TIMEOUT);
+    assert!(status.success(), "exit status {status} after restart; log:\n{}", daemon.log.join("\n"));
+    println!("serve_answers_lsps0_and_restarts_with_the_same_identity took {:?}", started.elapsed());
+}
+
+#[test]
+fn serve_refuses_a_bad_configuration_naming_the_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_file(dir.path(), "inbound.toml", "[lsps]\nenabled = [\"lsps2\"]\n");
+    let output = inbound().arg("serve").arg("--config").arg(&config).output().expect("run inbound serve");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("`lsps.enabled[0]`") && stderr.contains("not available yet"), "{stderr}");
+}

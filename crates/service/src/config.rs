@@ -1,0 +1,71 @@
+//! Configuration of the LSPS0 server and its defaults.
+//!
+//! | field | default | meaning |
+//! |---|---|---|
+//! | `enabled_protocols` | none (LSPS0 only) | protocols beyond LSPS0 the LSP serves, once a [`ProtocolHandler`](crate::ProtocolHandler) is registered for them |
+//! | `max_pending_per_peer` | [`DEFAULT_MAX_PENDING_PER_PEER`] | in-flight requests one peer may have |
+//! | `max_pending_total` | [`DEFAULT_MAX_PENDING_TOTAL`] | in-flight requests over all peers |
+//!
+//! LSPS0 sets no numeric limit on pending requests (bLIP-50; `shared/spec/lsps-digest.md`
+//! §2.10). The defaults are lightning-liquidity's, which the digest recommends copying.
+
+use lsps::method::Protocol;
+
+/// Default cap on one peer's in-flight requests (requests handed to a
+/// [`ProtocolHandler`](crate::ProtocolHandler) and not yet answered). An honest wallet has one or
+/// two in flight; lightning-liquidity also allows 10 pending LSPS1/LSPS2 requests per peer.
+pub const DEFAULT_MAX_PENDING_PER_PEER: usize = 10;
+
+/// Default cap on in-flight requests over all peers, as lightning-liquidity's total LSPS2 cap.
+/// It bounds the memory and tasks a crowd of peers can make the LSP hold at once.
+pub const DEFAULT_MAX_PENDING_TOTAL: usize = 1000;
+
+/// The JSON-RPC error code answering a request over a pending cap: the first code of the
+/// implementation-defined server range (-32000 to -32099).
+///
+/// JSON-RPC clients that do not know a code in that range treat it as -32603, a temporary
+/// server failure (bLIP-50, "Error codes"; digest §2.5), which is exactly right here: the request
+/// was not processed and may be retried once earlier ones have been answered.
+pub const TOO_MANY_PENDING_CODE: i32 = -32000;
+
+/// The message sent with [`TOO_MANY_PENDING_CODE`].
+pub const TOO_MANY_PENDING_MESSAGE: &str = "too many pending requests";
+
+/// How the [`LspsServer`](crate::LspsServer) behaves. See the module documentation for defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LspsServerConfig {
+    /// Protocols served besides LSPS0 (always on; listing it here changes nothing). A protocol
+    /// is served, and listed by `lsps0.list_protocols`, only when it is enabled here *and* a
+    /// [`ProtocolHandler`](crate::ProtocolHandler) is registered for it; otherwise its methods
+    /// are answered with -32601 like unknown ones.
+    pub enabled_protocols: Vec<Protocol>,
+    /// Cap on one peer's in-flight requests; a request over it is answered at once with
+    /// [`TOO_MANY_PENDING_CODE`] and not processed. `0` refuses every handled request.
+    pub max_pending_per_peer: usize,
+    /// Cap on in-flight requests over all peers, enforced like `max_pending_per_peer`.
+    pub max_pending_total: usize,
+}
+
+impl Default for LspsServerConfig {
+    fn default() -> Self {
+        LspsServerConfig {
+            enabled_protocols: Vec::new(),
+            max_pending_per_peer: DEFAULT_MAX_PENDING_PER_PEER,
+            max_pending_total: DEFAULT_MAX_PENDING_TOTAL,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_named_consts() {
+        let config = LspsServerConfig::default();
+        assert!(config.enabled_protocols.is_empty());
+        assert_eq!(config.max_pending_per_peer, DEFAULT_MAX_PENDING_PER_PEER);
+        assert_eq!(config.max_pending_total, DEFAULT_MAX_PENDING_TOTAL);
+        assert!((-32099..=-32000).contains(&TOO_MANY_PENDING_CODE));
+    }
+}

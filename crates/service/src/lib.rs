@@ -1,0 +1,72 @@
+//! # inbound-service
+//!
+//! The LSP's business logic. This first part is the LSPS0 server (bLIP-50,
+//! `shared/spec/lsps-digest.md` §2): [`LspsServer`] receives every type-37913 payload from the
+//! node, answers malformed ones with -32700 and `id: null`, answers `lsps0.list_protocols`
+//! itself, and hands LSPS1, LSPS2 and LSPS5 requests to the [`ProtocolHandler`]s that later
+//! issues register, under a per-peer and a total cap on in-flight requests ([`config`]).
+//!
+//! Wiring, in the order the node forces:
+//!
+//! ```no_run
+//! # async fn wire() -> Result<(), inbound_node::NodeError> {
+//! use std::sync::Arc;
+//! use inbound_node::{LspsMessageHandler, NodeBuilder, NodeRole, SimChain};
+//! use inbound_service::{LspsOutbound, LspsServer, LspsServerConfig};
+//!
+//! let server = LspsServer::new(LspsServerConfig::default());
+//! let mut builder = NodeBuilder::new("/tmp/inbound-lsp");
+//! builder
+//!     .set_role(NodeRole::Lsp)
+//!     .set_chain_source(SimChain::new())
+//!     .set_lsps_message_handler(Arc::clone(&server) as Arc<dyn LspsMessageHandler>);
+//! let node = builder.build().await?;
+//! server.attach(Arc::clone(node.lsps_transport()) as Arc<dyn LspsOutbound>);
+//! node.start().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Without a node, feed payloads to [`LspsServer::on_message`] and record what it sends:
+//!
+//! ```
+//! use std::sync::{Arc, Mutex};
+//! use inbound_service::{LspsOutbound, LspsSendError, LspsServer, LspsServerConfig};
+//! # use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
+//! # let peer = PublicKey::from_secret_key(&Secp256k1::new(), &SecretKey::from_slice(&[1; 32]).unwrap());
+//!
+//! #[derive(Default)]
+//! struct Recorder(Mutex<Vec<Vec<u8>>>);
+//! impl LspsOutbound for Recorder {
+//!     fn send(&self, _peer: PublicKey, payload: Vec<u8>) -> Result<(), LspsSendError> {
+//!         self.0.lock().unwrap().push(payload);
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let server = LspsServer::new(LspsServerConfig::default());
+//! let recorder = Arc::new(Recorder::default());
+//! server.attach(recorder.clone());
+//! server.on_message(peer, br#"{"jsonrpc":"2.0","id":"a1","method":"lsps0.list_protocols","params":{}}"#);
+//! server.on_message(peer, b"{");
+//! let sent = recorder.0.lock().unwrap();
+//! assert_eq!(sent[0], br#"{"jsonrpc":"2.0","id":"a1","result":{"protocols":[]}}"#);
+//! assert_eq!(sent[1], br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse error"}}"#);
+//! ```
+
+#![deny(missing_docs)]
+#![deny(rustdoc::broken_intra_doc_links)]
+#![forbid(unsafe_code)]
+
+pub mod config;
+mod log_limit;
+pub mod lsps2;
+mod node_adapter;
+mod pending;
+mod server;
+
+pub use config::{
+    LspsServerConfig, DEFAULT_MAX_PENDING_PER_PEER, DEFAULT_MAX_PENDING_TOTAL, TOO_MANY_PENDING_CODE,
+    TOO_MANY_PENDING_MESSAGE,
+};
+pub use node_adapter::{LspsOutbound, LspsSendError};
+pub use server::{BoxFuture, LspsServer, LspsServerStats, ProtocolHandler};
