@@ -59,7 +59,12 @@ pub(crate) struct NodeParts {
 }
 
 struct Running {
+    /// Stops the listener, reconnect loop, chain polling and other helper tasks.
     stop: watch::Sender<bool>,
+    /// Stops the background processor, which persists the channel manager on its way out. It
+    /// is signalled last, after peers are disconnected, so that no message handled after the
+    /// final persist can leave a channel monitor ahead of the persisted channel manager.
+    stop_background_processor: watch::Sender<bool>,
     background_processor: JoinHandle<Result<(), lightning::io::Error>>,
     tasks: Vec<JoinHandle<()>>,
     listening_address: Option<SocketAddr>,
@@ -105,6 +110,7 @@ impl Node {
         }
         let parts = &self.parts;
         let (stop, stop_rx) = watch::channel(false);
+        let (stop_background_processor, background_processor_stop_rx) = watch::channel(false);
         let mut tasks = Vec::new();
 
         let mut listening_address = None;
@@ -121,7 +127,7 @@ impl Node {
         }
 
         let events = Arc::clone(&parts.events);
-        let sleeper_stop = stop_rx.clone();
+        let sleeper_stop = background_processor_stop_rx;
         let background_processor = tokio::spawn(process_events_async(
             Arc::clone(&parts.store),
             move |event| {
@@ -179,25 +185,31 @@ impl Node {
         )));
         tasks.push(tokio::spawn(lsps_waker_loop(Arc::clone(&parts.peer_manager), Arc::clone(&parts.lsps), stop_rx)));
 
-        *self.lock_running() = Some(Running { stop, background_processor, tasks, listening_address });
+        *self.lock_running() =
+            Some(Running { stop, stop_background_processor, background_processor, tasks, listening_address });
         parts
             .logger
             .log_line(Level::Info, &format!("node {} started, listening on {listening_address:?}", self.node_id()));
         Ok(())
     }
 
-    /// Stops gracefully: ends the background tasks (the background processor persists the
-    /// channel manager on its way out) and disconnects all peers. The node can be started again,
-    /// or dropped and rebuilt from the same data directory.
+    /// Stops gracefully, in an order that keeps the persisted channel manager in step with its
+    /// monitors: the helper tasks end (no new connections), then all peers are disconnected,
+    /// then the background processor persists the channel manager on its way out. The node can
+    /// be started again, or dropped and rebuilt from the same data directory.
     pub async fn stop(&self) -> NodeResult<()> {
         let running = self.lock_running().take().ok_or(NodeError::State("not running"))?;
+        // 1. No new connections: the listener and the reconnect loop end first.
         let _ = running.stop.send(true);
-        self.parts.peer_manager.disconnect_all_peers();
-        let persisted = running.background_processor.await;
         for task in running.tasks {
             let _ = task.await;
         }
-        match persisted {
+        // 2. Disconnect everyone. This waits for messages being handled to finish, so every
+        //    channel monitor update they cause happens before the final persist below.
+        self.parts.peer_manager.disconnect_all_peers();
+        // 3. The background processor persists the channel manager on its way out.
+        let _ = running.stop_background_processor.send(true);
+        match running.background_processor.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(NodeError::io("persisting on shutdown", e)),
             Err(e) => Err(NodeError::Persistence(format!("background processor panicked: {e}"))),

@@ -275,8 +275,12 @@ impl LspsServer {
     }
 }
 
+/// How long a protocol handler may take before the request is answered with -32603 and its
+/// pending slot freed. Handlers do a few database writes and LDK calls; a minute is generous.
+pub const HANDLER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Runs a handler's future in its own task, so that a panic becomes -32603 instead of a lost
-/// answer, then sends the answer and frees the slot.
+/// answer and a hang ends after [`HANDLER_TIMEOUT`], then sends the answer and frees the slot.
 async fn run_handler(
     shared: Arc<Shared>,
     peer: PublicKey,
@@ -285,7 +289,24 @@ async fn run_handler(
     future: BoxFuture<'static, Result<Response, RpcError>>,
     slot: PendingSlot,
 ) {
-    let outcome = match tokio::spawn(future).await {
+    let task = tokio::spawn(future);
+    let abort = task.abort_handle();
+    let joined = match tokio::time::timeout(HANDLER_TIMEOUT, task).await {
+        Ok(joined) => joined,
+        Err(_) => {
+            // A handler that never returns must not hold the peer's slot forever.
+            abort.abort();
+            error!(
+                method = method.name(),
+                timeout_secs = HANDLER_TIMEOUT.as_secs(),
+                "protocol handler timed out; answering -32603"
+            );
+            shared.answer(peer, &id, Err(&RpcError::internal_error()));
+            drop(slot);
+            return;
+        }
+    };
+    let outcome = match joined {
         Ok(Ok(response)) if response.method() != method => {
             error!(method = method.name(), answered = response.method().name(), "handler answered another method");
             Err(RpcError::internal_error())

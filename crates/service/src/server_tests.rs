@@ -245,6 +245,21 @@ async fn a_panicking_handler_is_answered_with_internal_error_and_frees_its_slot(
     assert_eq!(recorder.wait_for(2).await[1]["result"]["app_names"], json!(["app"]));
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_hung_handler_is_answered_with_internal_error_after_the_timeout_and_frees_its_slot() {
+    let (server, recorder, _) = server_with(lsps5_config(1, 1));
+    // The gate is never opened: the handler hangs.
+    server.on_message(peer(1), &request("h", "lsps5.remove_webhook", json!({"app_name": "never"})));
+    tokio::time::sleep(crate::server::HANDLER_TIMEOUT - Duration::from_secs(1)).await;
+    assert!(recorder.sent().is_empty(), "not answered before the timeout");
+    assert_eq!(server.stats().pending, 1);
+    let answer = &recorder.wait_for(1).await[0];
+    assert_eq!((answer["id"].as_str(), answer["error"]["code"].as_i64()), (Some("h"), Some(-32603)));
+    wait_until_idle(&server).await;
+    server.on_message(peer(1), &request("q", "lsps5.list_webhooks", json!({})));
+    assert_eq!(recorder.wait_for(2).await[1]["result"]["app_names"], json!(["app"]), "the slot was freed");
+}
+
 #[tokio::test]
 async fn an_answer_for_another_method_becomes_internal_error() {
     let (server, recorder, _) = server_with(lsps5_config(1, 1));

@@ -47,7 +47,10 @@ impl HttpClient {
         let authorization = if parsed.username().is_empty() && parsed.password().is_none() {
             None
         } else {
-            let credentials = format!("{}:{}", parsed.username(), parsed.password().unwrap_or(""));
+            // `Url` keeps user and password percent-encoded (a password with `@` or `/` must be
+            // written `%40`/`%2F` in a URL); the server expects them decoded.
+            let decode = |text: &str| percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned();
+            let credentials = format!("{}:{}", decode(parsed.username()), decode(parsed.password().unwrap_or("")));
             Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials)))
         };
         let path = if parsed.path().is_empty() { "/".to_string() } else { parsed.path().to_string() };
@@ -216,5 +219,21 @@ async fn read_chunked(stream: &mut BufReader<TcpStream>) -> Result<Vec<u8>, Chai
         body.resize(start + size, 0);
         stream.read_exact(&mut body[start..]).await.map_err(|e| ChainError::Transport(format!("http i/o: {e}")))?;
         read_line(stream).await?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_percent_decoded_before_basic_auth() {
+        let client =
+            HttpClient::new("http://us%40er:p%40ss%2Fw%3Ard@127.0.0.1:18443/", Duration::from_secs(1)).unwrap();
+        let expected = base64::engine::general_purpose::STANDARD.encode("us@er:p@ss/w:rd");
+        assert_eq!(client.authorization, Some(format!("Basic {expected}")));
+        let plain = HttpClient::new("http://127.0.0.1:18443", Duration::from_secs(1)).unwrap();
+        assert_eq!(plain.authorization, None);
+        assert_eq!(plain.path, "/");
     }
 }

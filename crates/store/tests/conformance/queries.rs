@@ -1,0 +1,152 @@
+//! Listings, counts, the outbox and retention.
+
+use inbound_store::{Kind, StoreError};
+use serde_json::json;
+
+use crate::fixture::{change_to, new_record, Fixture};
+
+fn ids(records: &[inbound_store::Record]) -> Vec<&str> {
+    records.iter().map(|record| record.id.as_str()).collect()
+}
+
+pub async fn listings_select_by_state_deadline_and_client(fixture: &Fixture) {
+    let store = fixture.open().await;
+    let kind = Kind::Lsps2Session;
+    // (id, client, created, deadline, finished)
+    let rows = [
+        ("s1", "alice", 1_000, Some(5_000), false),
+        ("s2", "alice", 2_000, Some(3_000), false),
+        ("s3", "alice", 3_000, None, true),
+        ("s4", "bob", 4_000, Some(4_000), false),
+        ("s5", "bob", 5_000, Some(9_000), false),
+    ];
+    for (id, client, created, deadline, finished) in rows {
+        let mut new = new_record(kind, id, created);
+        new.client_node_id = Some(client.to_owned());
+        new.deadline_unix_ms = deadline;
+        store.insert(new, json!({}), vec![]).await.expect("insert");
+        if finished {
+            store.update(kind, id, 1, change_to("failed", true, created + 1), json!({}), vec![]).await.expect("finish");
+        }
+    }
+    // Another kind with the same client never shows up.
+    let mut order = new_record(Kind::Lsps1Order, "o1", 500);
+    order.client_node_id = Some("alice".to_owned());
+    order.deadline_unix_ms = Some(1);
+    store.insert(order, json!({}), vec![]).await.expect("insert");
+
+    let active = store.list_active(kind).await.expect("active").strict().expect("no corrupt rows");
+    assert_eq!(ids(&active), ["s1", "s2", "s4", "s5"], "active, oldest first");
+
+    let due = store.list_due(kind, 4_000).await.expect("due").strict().expect("no corrupt rows");
+    assert_eq!(ids(&due), ["s2", "s4"], "deadline <= now, earliest first");
+    assert_eq!(ids(&store.list_due(kind, 2_999).await.expect("due").items), Vec::<&str>::new());
+    assert_eq!(ids(&store.list_due(kind, 10_000).await.expect("due").items), ["s2", "s4", "s1", "s5"]);
+
+    assert_eq!(store.count_active_by_client(kind, "alice").await.expect("count"), 2);
+    assert_eq!(store.count_active_by_client(kind, "bob").await.expect("count"), 2);
+    assert_eq!(store.count_active_by_client(kind, "carol").await.expect("count"), 0);
+    assert_eq!(store.count_active_by_client(Kind::Lsps1Order, "alice").await.expect("count"), 1);
+
+    let alice = store.list_by_client(kind, "alice", 10).await.expect("by client").strict().expect("no corrupt");
+    assert_eq!(ids(&alice), ["s3", "s2", "s1"], "terminal included, newest first");
+    let latest = store.list_by_client(kind, "alice", 2).await.expect("by client").items;
+    assert_eq!(ids(&latest), ["s3", "s2"]);
+    assert!(store.list_by_client(kind, "alice", 0).await.expect("by client").items.is_empty());
+
+    // Finishing a session takes it out of every active view.
+    store.update(kind, "s2", 1, change_to("settled", true, 6_000), json!({}), vec![]).await.expect("finish");
+    assert_eq!(ids(&store.list_due(kind, 4_000).await.expect("due").items), ["s4"]);
+    assert_eq!(store.count_active_by_client(kind, "alice").await.expect("count"), 1);
+}
+
+pub async fn outbox_replays_until_completed_and_completion_is_idempotent(fixture: &Fixture) {
+    let store = fixture.open().await;
+    let kind = Kind::Lsps1Order;
+    store
+        .insert(new_record(kind, "o1", 1_000), json!({}), vec![json!("notify"), json!("reserve")])
+        .await
+        .expect("insert");
+    store.update(kind, "o1", 1, change_to("paid", false, 2_000), json!({}), vec![json!("open")]).await.expect("update");
+    store
+        .insert(new_record(Kind::Lsps5Webhook, "w1", 3_000), json!({}), vec![json!({ "post": "x" })])
+        .await
+        .expect("w");
+
+    let pending = store.pending_effects(100).await.expect("pending").strict().expect("no corrupt rows");
+    let summary: Vec<_> = pending
+        .iter()
+        .map(|effect| (effect.kind, effect.aggregate_id.as_str(), effect.aggregate_version, effect.body.clone()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (kind, "o1", 1, json!("notify")),
+            (kind, "o1", 1, json!("reserve")),
+            (kind, "o1", 2, json!("open")),
+            (Kind::Lsps5Webhook, "w1", 1, json!({ "post": "x" })),
+        ]
+    );
+    assert!(pending.windows(2).all(|pair| pair[0].effect_id < pair[1].effect_id), "oldest first");
+    assert_eq!(pending[2].created_at_unix_ms, 2_000);
+    assert_eq!(store.pending_effects(1).await.expect("pending").items, pending[..1].to_vec());
+
+    store.complete_effect(pending[0].effect_id, 4_000).await.expect("complete");
+    store.complete_effect(pending[0].effect_id, 5_000).await.expect("completing twice is fine");
+    match store.complete_effect(i64::MAX, 5_000).await {
+        Err(StoreError::EffectNotFound { effect_id: i64::MAX }) => {}
+        other => panic!("expected EffectNotFound, got {other:?}"),
+    }
+    let completed_at = fixture
+        .query_i64(&format!("SELECT completed_at_unix_ms FROM effects WHERE effect_id = {}", pending[0].effect_id))
+        .await;
+    assert_eq!(completed_at, 4_000, "the first completion time is kept");
+
+    // The outbox survives a restart.
+    drop(store);
+    let store = fixture.open().await;
+    let after_restart = store.pending_effects(100).await.expect("pending").strict().expect("no corrupt rows");
+    assert_eq!(after_restart, pending[1..].to_vec());
+    for effect in &after_restart {
+        store.complete_effect(effect.effect_id, 6_000).await.expect("complete");
+    }
+    assert!(store.pending_effects(100).await.expect("pending").items.is_empty());
+
+    // Ids are never reused, even after every effect completed.
+    store.update(kind, "o1", 2, change_to("open", false, 7_000), json!({}), vec![json!("next")]).await.expect("update");
+    let next = store.pending_effects(100).await.expect("pending").items;
+    assert!(next[0].effect_id > pending[3].effect_id);
+}
+
+pub async fn retention_deletes_old_terminal_aggregates_without_pending_effects(fixture: &Fixture) {
+    let store = fixture.open().await;
+    let kind = Kind::Lsps2Session;
+    for id in ["old_done", "old_done_effect_pending", "new_done", "old_active"] {
+        store.insert(new_record(kind, id, 1_000), json!({}), vec![]).await.expect("insert");
+    }
+    store.update(kind, "old_done", 1, change_to("settled", true, 1_500), json!({}), vec![]).await.expect("finish");
+    store
+        .update(kind, "old_done_effect_pending", 1, change_to("failed", true, 1_500), json!({}), vec![json!("fail")])
+        .await
+        .expect("finish");
+    store.update(kind, "new_done", 1, change_to("settled", true, 5_000), json!({}), vec![]).await.expect("finish");
+    let mut other_kind = new_record(Kind::Lsps1Order, "old_done", 1_000);
+    other_kind.terminal = true;
+    store.insert(other_kind, json!({}), vec![]).await.expect("insert");
+
+    assert_eq!(store.delete_terminal_before(kind, 2_000).await.expect("retention"), 1);
+    assert_eq!(store.get(kind, "old_done").await.expect("get"), None);
+    assert_eq!(store.history(kind, "old_done").await.expect("history"), vec![], "history goes with it");
+    for kept in ["old_done_effect_pending", "new_done", "old_active"] {
+        assert!(store.get(kind, kept).await.expect("get").is_some(), "{kept} is kept");
+    }
+    assert!(store.get(Kind::Lsps1Order, "old_done").await.expect("get").is_some(), "other kinds are untouched");
+
+    // Once its effect is done, the aggregate and its effects can go.
+    let effect = store.pending_effects(10).await.expect("pending").strict().expect("no corrupt")[0].clone();
+    store.complete_effect(effect.effect_id, 2_500).await.expect("complete");
+    assert_eq!(store.delete_terminal_before(kind, 2_000).await.expect("retention"), 1);
+    assert_eq!(store.get(kind, "old_done_effect_pending").await.expect("get"), None);
+    assert_eq!(fixture.query_i64("SELECT COUNT(*) FROM effects").await, 0);
+    assert_eq!(store.delete_terminal_before(kind, 2_000).await.expect("retention"), 0);
+}
