@@ -1,6 +1,7 @@
 //! [`ClientError`]: why a call to an LSP did not produce a result.
 
 use lsps::jsonrpc::{codes, RpcError};
+use lsps::lsps2::{MenuError, NoAcceptableEntry};
 use lsps::method::ResultError;
 
 /// Why [`LspsClient::call`](crate::LspsClient::call) failed.
@@ -37,6 +38,37 @@ pub enum ClientError {
     /// The answer decoded, but as something the typed helper did not ask for.
     #[error("the LSP answered with an unexpected result")]
     UnexpectedResult,
+    /// The LSPS2 fee menu breaks bLIP-52's ordering rules; nothing may be bought from it.
+    #[error("the LSP's fee menu is invalid: {0}")]
+    InvalidMenu(MenuError),
+    /// Every LSPS2 offer that would otherwise fit costs more than the user's cap.
+    #[error("the cheapest JIT channel costs {lowest_fee_msat} msat, above the cap of {max_fee_msat} msat")]
+    FeeAboveCap {
+        /// The lowest fee (or fee floor, for variable-amount invoices) among the offers.
+        lowest_fee_msat: u64,
+        /// The user's cap.
+        max_fee_msat: u64,
+    },
+    /// No LSPS2 offer fits (empty menu, amount out of range, all expiring), for a reason other
+    /// than the fee cap.
+    #[error("the LSP has no suitable JIT channel offer")]
+    NoJitOffer(NoAcceptableEntry),
+    /// The LSP answered `lsps2.buy` with `client_trusts_lsp: true` and the client's policy
+    /// refuses to trust LSPs (bLIP-52 §4.9).
+    #[error("the LSP wants the client to trust it with the funding broadcast, which the policy refuses")]
+    ClientTrustsLspRefused,
+    /// The LSP's `lsps2.buy` answer cannot be used (for example a CLTV delta above 65535).
+    #[error("unusable lsps2.buy answer: {0}")]
+    InvalidBuyResponse(String),
+    /// The wallet could not register the payment or build or sign the invoice.
+    #[error("could not make the invoice: {0}")]
+    Invoice(String),
+    /// The request itself is unusable (zero amount, zero expiry, description too long, …).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// Too many JIT purchases are open; wait until some are paid or expire.
+    #[error("too many open JIT channel purchases")]
+    TooManyPurchases,
 }
 
 impl ClientError {
@@ -51,7 +83,17 @@ impl ClientError {
             }
             ClientError::NotConnected | ClientError::Timeout | ClientError::TooManyPending => true,
             ClientError::Transport(_) => true,
-            ClientError::Muted | ClientError::MalformedResult(_) | ClientError::UnexpectedResult => false,
+            ClientError::TooManyPurchases => true,
+            ClientError::Muted
+            | ClientError::MalformedResult(_)
+            | ClientError::UnexpectedResult
+            | ClientError::InvalidMenu(_)
+            | ClientError::FeeAboveCap { .. }
+            | ClientError::NoJitOffer(_)
+            | ClientError::ClientTrustsLspRefused
+            | ClientError::InvalidBuyResponse(_)
+            | ClientError::Invoice(_)
+            | ClientError::InvalidRequest(_) => false,
         }
     }
 }

@@ -4,8 +4,7 @@
 //! Lightning connection (LSPS0, bLIP-50, `shared/spec/lsps-digest.md` §2) and matches the
 //! answers, keeping LSPS0's client rules: random 128-bit ids, bounded pending calls per LSP
 //! ([`config`]), timeouts, ignoring unknown ids, and muting an LSP that sends garbage until it
-//! reconnects. Later issues add the LSPS1 and LSPS2 purchase flows on top of
-//! [`LspsClient::call`].
+//! reconnects. [`lsps2`] buys just-in-time channels on top of [`LspsClient::call`].
 //!
 //! Wiring, in the order the node forces:
 //!
@@ -37,6 +36,7 @@
 mod client;
 pub mod config;
 mod error;
+pub mod lsps2;
 mod node_adapter;
 
 pub use client::LspsClient;

@@ -8,6 +8,10 @@
 //! * an LSP ([`Network::add_lsp`]): its LSPS0 traffic goes to an
 //!   [`LspsServer`](inbound_service::LspsServer);
 //! * a wallet or payer ([`Network::add_wallet`]): an [`LspsClient`](inbound_client::LspsClient);
+//! * a JIT LSP ([`Network::add_jit_lsp`]): an LSP with the LSPS2 service wired in
+//!   ([`TestNode::lsps2_service`]);
+//! * a JIT wallet ([`Network::add_jit_wallet`]): a wallet with the LSPS2 client side wired in
+//!   ([`TestNode::lsps2`]);
 //! * a raw node ([`Network::add_raw`]): a [`RawLsps`] recorder, to play a misbehaving peer with
 //!   raw type-37913 payloads.
 //!
@@ -43,12 +47,15 @@
 #![forbid(unsafe_code)]
 
 mod chain;
+mod jit;
+mod jit_lsp;
 mod network;
 mod raw;
 mod test_node;
 mod wait;
 
 pub use chain::FUNDING_CONFIRMATIONS;
+pub use jit_lsp::JIT_LSP_TICK;
 pub use network::{Backend, Network, BCOIN_POLL_INTERVAL, RAW_NODE_QUEUE_LIMIT};
 pub use raw::{RawLsps, MAX_RECORDED_PAYLOADS};
 pub use test_node::{EventRecorder, Role, TestNode, MAX_RECORDED_EVENTS};

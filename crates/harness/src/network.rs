@@ -14,6 +14,8 @@ use inbound_regtest::Bcoin;
 use inbound_service::{LspsServer, LspsServerConfig, ProtocolHandler};
 use tempfile::TempDir;
 
+use crate::jit::JitWallet;
+use crate::jit_lsp::JitLsp;
 use crate::raw::RawLsps;
 use crate::test_node::{EventRecorder, Role, TestNode};
 use crate::wait::{wait_until, HarnessError, HarnessResult, DEFAULT_TIMEOUT};
@@ -113,12 +115,35 @@ impl Network {
     }
 
     async fn add_node(&self, name: &str, role: Role) -> HarnessResult<Arc<TestNode>> {
+        self.add_node_with(name, role, Arc::new(EventRecorder::default()), None).await
+    }
+
+    pub(crate) async fn add_node_with(
+        &self,
+        name: &str,
+        role: Role,
+        events: Arc<EventRecorder>,
+        jit: Option<JitWallet>,
+    ) -> HarnessResult<Arc<TestNode>> {
+        self.add_node_prepared(name, role, events, jit, None).await
+    }
+
+    pub(crate) async fn add_node_prepared(
+        &self,
+        name: &str,
+        role: Role,
+        events: Arc<EventRecorder>,
+        jit: Option<JitWallet>,
+        jit_lsp: Option<JitLsp>,
+    ) -> HarnessResult<Arc<TestNode>> {
         let root = self.dir.as_ref().map(|dir| dir.path().to_owned()).unwrap_or_else(std::env::temp_dir);
         let test_node = Arc::new(TestNode {
             name: name.to_owned(),
             dir: root.join(name),
             role,
-            events: Arc::new(EventRecorder::default()),
+            events,
+            jit,
+            jit_lsp,
             node: Mutex::new(None),
             address: Mutex::new(None),
         });
@@ -140,7 +165,11 @@ impl Network {
             .set_listen_address(listen)
             .set_log_level(if debug { Level::Trace } else { Level::Warn })
             .set_lsps_message_handler(test_node.role.handler())
-            .set_event_handler(Arc::clone(&test_node.events) as Arc<dyn inbound_node::NodeEventHandler>);
+            .set_event_handler(match (&test_node.jit, &test_node.jit_lsp) {
+                (Some(jit), _) => Arc::clone(&jit.events) as Arc<dyn inbound_node::NodeEventHandler>,
+                (None, Some(lsp)) => Arc::clone(&lsp.events) as Arc<dyn inbound_node::NodeEventHandler>,
+                (None, None) => Arc::clone(&test_node.events) as Arc<dyn inbound_node::NodeEventHandler>,
+            });
         if let Role::Raw(..) = test_node.role {
             builder.set_lsps_queue_limits(RAW_NODE_QUEUE_LIMIT, RAW_NODE_QUEUE_LIMIT);
         }
@@ -157,7 +186,16 @@ impl Network {
         let node = Arc::new(builder.build().await?);
         test_node.events.set_channel_manager(Some(Arc::clone(node.channel_manager())));
         test_node.role.attach(&node);
+        if let (Some(jit), Role::Wallet(lsps)) = (&test_node.jit, &test_node.role) {
+            jit.wire(lsps, &node);
+        }
+        if let Some(lsp) = &test_node.jit_lsp {
+            lsp.attach(&node);
+        }
         node.start().await?;
+        if let Some(lsp) = &test_node.jit_lsp {
+            lsp.started().await?;
+        }
         *test_node.address.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = node.listening_address();
         *test_node.node.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(node);
         Ok(())
@@ -191,6 +229,9 @@ impl Network {
     pub async fn stop(&self, test_node: &TestNode) -> HarnessResult<()> {
         let node = test_node.node.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
         test_node.events.set_channel_manager(None);
+        if let Some(lsp) = &test_node.jit_lsp {
+            lsp.stopping();
+        }
         match node {
             Some(node) => stop_quietly(&node).await,
             None => Ok(()),

@@ -120,6 +120,10 @@ pub struct TestNode {
     pub(crate) dir: PathBuf,
     pub(crate) role: Role,
     pub(crate) events: Arc<EventRecorder>,
+    /// The LSPS2 wiring of a [`Network::add_jit_wallet`](crate::Network::add_jit_wallet) wallet.
+    pub(crate) jit: Option<crate::jit::JitWallet>,
+    /// The LSPS2 service of a [`Network::add_jit_lsp`](crate::Network::add_jit_lsp) LSP.
+    pub(crate) jit_lsp: Option<crate::jit_lsp::JitLsp>,
     pub(crate) node: Mutex<Option<Arc<Node>>>,
     pub(crate) address: Mutex<Option<SocketAddr>>,
 }

@@ -88,6 +88,8 @@ pub struct DemoArgs {
 pub enum ClientCommand {
     /// Connect a wallet node to an LSP and print the LSP's `lsps0.list_protocols` answer as JSON.
     ListProtocols(ListProtocolsArgs),
+    /// Buy an LSPS2 JIT channel from an LSP and print the invoice and fee as JSON.
+    JitInvoice(crate::client_jit::JitInvoiceArgs),
 }
 
 /// `inbound client list-protocols` options.
@@ -127,6 +129,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::ConfigCheck(args) => config_check(&args),
         Command::Demo(args) => return crate::demo::run(args).await,
         Command::Client(ClientCommand::ListProtocols(args)) => crate::client::list_protocols(args).await,
+        Command::Client(ClientCommand::JitInvoice(args)) => crate::client_jit::jit_invoice(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

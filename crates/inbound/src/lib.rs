@@ -15,6 +15,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod client_jit;
 pub mod config;
 pub mod demo;
 pub mod events;

@@ -42,7 +42,7 @@ use crate::chain::{BitcoindRpc, BitcoindRpcConfig, ChainBroadcaster, ChainConsum
 use crate::config::{Config, NodeRole};
 use crate::consumers::{ChainMonitorConsumer, ChannelManagerConsumer, MonitorCatchUp, SweeperConsumer};
 use crate::error::{NodeError, NodeResult};
-use crate::events::{EventDispatcher, IgnoringEventHandler, NodeEventHandler};
+use crate::events::{ChannelAcceptor, DefaultChannelAcceptor, EventDispatcher, IgnoringEventHandler, NodeEventHandler};
 use crate::keys::{keys_manager_from_seed, read_or_create_seed};
 use crate::logger::NodeLogger;
 use crate::lsps0::{IgnoringLspsHandler, Lsps0Transport, LspsMessageHandler};
@@ -65,6 +65,7 @@ pub struct NodeBuilder {
     chain_source: ChainSourceChoice,
     lsps_handler: Arc<dyn LspsMessageHandler>,
     event_handler: Arc<dyn NodeEventHandler>,
+    channel_acceptor: Option<Arc<dyn ChannelAcceptor>>,
 }
 
 impl NodeBuilder {
@@ -80,6 +81,7 @@ impl NodeBuilder {
             chain_source: ChainSourceChoice::Unset,
             lsps_handler: Arc::new(IgnoringLspsHandler),
             event_handler: Arc::new(IgnoringEventHandler),
+            channel_acceptor: None,
         }
     }
 
@@ -160,6 +162,14 @@ impl NodeBuilder {
     /// Injects the receiver of LDK events (default: ignore them after the node's own handling).
     pub fn set_event_handler(&mut self, handler: Arc<dyn NodeEventHandler>) -> &mut Self {
         self.event_handler = handler;
+        self
+    }
+
+    /// Injects the decider for inbound channels of a wallet-role node (default:
+    /// [`DefaultChannelAcceptor::from_config`](crate::DefaultChannelAcceptor::from_config), which
+    /// accepts everything, 0-conf from `trusted_peers_0conf`). See [`ChannelAcceptor`].
+    pub fn set_channel_acceptor(&mut self, acceptor: Arc<dyn ChannelAcceptor>) -> &mut Self {
+        self.channel_acceptor = Some(acceptor);
         self
     }
 
@@ -363,7 +373,10 @@ impl NodeBuilder {
             logger: Arc::clone(&logger),
             handler: Arc::clone(&self.event_handler),
             wallet_role: config.role == NodeRole::Wallet,
-            trusted_peers_0conf: config.trusted_peers_0conf.clone(),
+            acceptor: RwLock::new(match &self.channel_acceptor {
+                Some(acceptor) => Arc::clone(acceptor),
+                None => Arc::new(DefaultChannelAcceptor::from_config(&config)),
+            }),
             manual_broadcast: Mutex::new(Default::default()),
         });
         let chain_monitor_consumer = Arc::new(ChainMonitorConsumer {

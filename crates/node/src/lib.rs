@@ -49,10 +49,13 @@ pub mod types;
 pub mod wallet;
 
 pub use builder::{NodeBuilder, STORE_DIR_NAME};
-pub use chain::{BitcoindRpc, BitcoindRpcConfig, ChainError, ChainSource, SimChain};
+pub use chain::{BitcoindRpc, BitcoindRpcConfig, ChainError, ChainSource, EsploraClient, EsploraConfig, SimChain};
 pub use config::{Config, NodeRole};
 pub use error::{NodeError, NodeResult};
-pub use events::{FundingBroadcast, IgnoringEventHandler, NodeEventHandler, SyncEventHandler};
+pub use events::{
+    default_user_channel_id, ChannelAcceptor, ChannelDecision, DefaultChannelAcceptor, FundingBroadcast,
+    IgnoringEventHandler, InboundChannelRequest, NodeEventHandler, SyncEventHandler,
+};
 pub use logger::NodeLogger;
 pub use lsps0::{LspsMessageHandler, LspsSendError, MAX_LSPS_PAYLOAD_BYTES};
 pub use node::Node;

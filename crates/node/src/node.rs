@@ -31,7 +31,7 @@ use tokio::task::JoinHandle;
 use crate::chain::{ChainBroadcaster, ChainConsumer, ChainFeeEstimator, ChainSource};
 use crate::config::Config;
 use crate::error::{NodeError, NodeResult};
-use crate::events::{EventDispatcher, FundingBroadcast};
+use crate::events::{ChannelAcceptor, EventDispatcher, FundingBroadcast};
 use crate::logger::NodeLogger;
 use crate::lsps0::{Lsps0Transport, LspsSendError};
 use crate::peers;
@@ -334,6 +334,12 @@ impl Node {
             .map_err(|e| NodeError::Ldk(format!("{e:?}")))
     }
 
+    /// Replaces the decider for inbound channels (wallet role), for example with an LSPS2
+    /// client's acceptor once it exists. Applies to requests handled from now on.
+    pub fn set_channel_acceptor(&self, acceptor: Arc<dyn ChannelAcceptor>) {
+        self.parts.events.set_channel_acceptor(acceptor);
+    }
+
     /// The held-back funding transaction of a [`FundingBroadcast::Manual`] channel, once funded.
     pub fn manual_funding_transaction(&self, user_channel_id: u128) -> Option<Transaction> {
         self.parts.events.manual_funding_transaction(user_channel_id)
@@ -347,6 +353,34 @@ impl Node {
             .ok_or_else(|| NodeError::Wallet(format!("no funding transaction held for {user_channel_id}")))?;
         self.broadcast_transaction(&tx);
         Ok(tx.compute_txid())
+    }
+
+    /// Closes the channel `channel_id` with `peer`: cooperatively, or with `force` by
+    /// broadcasting our latest commitment (held back by LDK while a manual-broadcast funding
+    /// was never seen on chain).
+    pub fn close_channel(&self, channel_id: &ChannelId, peer: PublicKey, force: bool) -> NodeResult<()> {
+        let manager = &self.parts.channel_manager;
+        let result = if force {
+            manager.force_close_broadcasting_latest_txn(channel_id, &peer, "closed by the service".to_string())
+        } else {
+            manager.close_channel(channel_id, &peer)
+        };
+        result.map_err(|e| NodeError::Ldk(format!("closing {channel_id}: {e:?}")))
+    }
+
+    /// Gives up a [`FundingBroadcast::Manual`] channel whose funding transaction was never
+    /// broadcast: force-closes the channel if it still exists (nothing reaches the chain, as
+    /// LDK holds commitment broadcasts until the funding is seen) and releases the funding
+    /// transaction's inputs in the wallet. Idempotent; a channel without a held funding
+    /// transaction is only closed.
+    pub fn abandon_manual_funding(&self, user_channel_id: u128) -> NodeResult<()> {
+        for channel in self.list_channels().into_iter().filter(|c| c.user_channel_id == user_channel_id) {
+            self.close_channel(&channel.channel_id, channel.counterparty.node_id, true)?;
+        }
+        if let Some(tx) = self.manual_funding_transaction(user_channel_id) {
+            self.parts.wallet.forget_unbroadcast_transaction(tx.compute_txid())?;
+        }
+        Ok(())
     }
 
     /// Queues `tx` for the chain source's broadcast.

@@ -238,6 +238,16 @@ impl OnchainWallet {
         self.build_funding_transaction(address.script_pubkey(), amount_sat, fee_rate_sat_per_kwu)
     }
 
+    /// Forgets an unconfirmed transaction of ours that was never broadcast (an abandoned
+    /// manual-broadcast funding), so that its inputs are spendable again. Marks it evicted
+    /// from the mempool in bdk's graph and persists.
+    pub fn forget_unbroadcast_transaction(&self, txid: Txid) -> NodeResult<()> {
+        let mut state = self.lock();
+        let now_secs = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        state.wallet.apply_evicted_txs([(txid, now_secs)]);
+        self.persist_locked(&mut state)
+    }
+
     /// Whether the wallet knows a transaction (confirmed or not).
     pub fn has_transaction(&self, txid: Txid) -> bool {
         self.lock().wallet.get_tx(txid).is_some()

@@ -14,9 +14,14 @@
 //! * the subsidy halves every 150 blocks, so every run starts a fresh memory-only chain.
 //!
 //! The chain is reached through [`inbound_node::chain::BitcoindRpc`], the same client the
-//! LSP uses in production against Bitcoin Core.
+//! LSP uses in production against Bitcoin Core. [`EsploraServer`] serves the same chain over
+//! the Esplora HTTP API, for tests of [`inbound_node::EsploraClient`].
 
 #![deny(missing_docs)]
+
+pub mod esplora;
+
+pub use esplora::EsploraServer;
 
 use std::fs;
 use std::io;

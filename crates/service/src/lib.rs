@@ -6,6 +6,11 @@
 //! itself, and hands LSPS1, LSPS2 and LSPS5 requests to the [`ProtocolHandler`]s that later
 //! issues register, under a per-peer and a total cap on in-flight requests ([`config`]).
 //!
+//! The LSPS2 (bLIP-52) JIT-channel service is [`lsps2::Lsps2Service`]: a [`ProtocolHandler`]
+//! for `lsps2.get_info`/`lsps2.buy` plus the runner that drives each purchase's
+//! [`lsps2::JitSession`] from node events and timers, persisting every step and its effects
+//! in the `inbound-store` outbox before acting (see the [`lsps2`] module for the wiring).
+//!
 //! Wiring, in the order the node forces:
 //!
 //! ```no_run

@@ -1,10 +1,17 @@
-//! A small HTTP/1.1 client for JSON-RPC: one keep-alive connection, `TCP_NODELAY`, basic auth.
+//! A small HTTP/1.1 client for the chain sources: one keep-alive connection, `TCP_NODELAY`, basic
+//! auth. It POSTs JSON-RPC for [`BitcoindRpc`](super::BitcoindRpc) and GETs / POSTs raw bodies
+//! for [`EsploraClient`](super::EsploraClient).
 //!
 //! Why not reuse `lightning-block-sync`'s client: it does not set `TCP_NODELAY`, and against a
 //! keep-alive server that costs a Nagle/delayed-ACK stall (about 90 ms) per request — 40 s to
 //! sync 450 blocks instead of 2 s (measured, see `shared/research/ldk-feasibility.md`).
-//! Requests are serialised over the single connection; a request that fails on a reused
-//! connection is retried once on a fresh one (the server may have closed an idle socket).
+//! Requests are serialised over the single connection; a request that fails with a transport
+//! error on a reused connection is retried once on a fresh one (the server may have closed an
+//! idle socket). Timeouts and bad answers are not retried. Every response body is bounded: by
+//! [`MAX_RESPONSE_BYTES`] and by the caller's own, usually much smaller, limit.
+//!
+//! Only plain `http` is spoken; a TLS endpoint is reached through a local terminating proxy
+//! (stunnel, nginx, HAProxy) on the same machine or a private network.
 
 use std::time::Duration;
 
@@ -30,16 +37,19 @@ pub(crate) struct HttpClient {
 }
 
 impl HttpClient {
-    /// Parses `http://user:password@host:port/path`. Only plain `http` is supported (the RPC
-    /// server is expected on the same machine or a private network).
+    /// Parses `http://user:password@host:port/path`. Only plain `http` is supported (the server
+    /// is expected on the same machine or a private network, or behind a local TLS proxy).
     pub(crate) fn new(url: &str, timeout: Duration) -> Result<Self, ChainError> {
-        let parsed = url::Url::parse(url).map_err(|e| ChainError::Transport(format!("invalid RPC url: {e}")))?;
+        let parsed = url::Url::parse(url).map_err(|e| ChainError::Transport(format!("invalid url: {e}")))?;
         if parsed.scheme() != "http" {
-            return Err(ChainError::Transport(format!("unsupported RPC url scheme {:?} (only http)", parsed.scheme())));
+            return Err(ChainError::Transport(format!(
+                "unsupported url scheme {:?} (only http; terminate TLS at a local proxy)",
+                parsed.scheme()
+            )));
         }
         let host = parsed
             .host_str()
-            .ok_or_else(|| ChainError::Transport("RPC url has no host".into()))?
+            .ok_or_else(|| ChainError::Transport("url has no host".into()))?
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string();
@@ -57,25 +67,60 @@ impl HttpClient {
         Ok(Self { host, port, path, authorization, timeout, connection: Mutex::new(None) })
     }
 
-    /// POSTs `body` (JSON) and returns the HTTP status and the response body.
+    /// POSTs `body` (JSON) to the URL's own path and returns the HTTP status and the response body.
     pub(crate) async fn post_json(&self, body: &[u8]) -> Result<(u16, Vec<u8>), ChainError> {
+        let path = self.path.clone();
+        self.request("POST", &path, Some(("application/json", body)), MAX_RESPONSE_BYTES).await
+    }
+
+    /// GETs `suffix` appended to the URL's path (`/api` + `/blocks/tip/hash`), accepting at most
+    /// `max_body` response bytes (never more than [`MAX_RESPONSE_BYTES`]).
+    pub(crate) async fn get(&self, suffix: &str, max_body: usize) -> Result<(u16, Vec<u8>), ChainError> {
+        self.request("GET", &self.join(suffix), None, max_body).await
+    }
+
+    /// POSTs a raw `body` of `content_type` to `suffix` appended to the URL's path.
+    pub(crate) async fn post(
+        &self,
+        suffix: &str,
+        content_type: &str,
+        body: &[u8],
+        max_body: usize,
+    ) -> Result<(u16, Vec<u8>), ChainError> {
+        self.request("POST", &self.join(suffix), Some((content_type, body)), max_body).await
+    }
+
+    /// The URL's path without its trailing slash, followed by `suffix` (which starts with `/`).
+    fn join(&self, suffix: &str) -> String {
+        format!("{}{suffix}", self.path.trim_end_matches('/'))
+    }
+
+    /// One request with the retry rule from the module documentation: a transport failure on a
+    /// reused connection is retried once on a fresh one; a timeout or a bad answer is not.
+    async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, &[u8])>,
+        max_body: usize,
+    ) -> Result<(u16, Vec<u8>), ChainError> {
+        let request = Request { method, path, body, max_body: max_body.min(MAX_RESPONSE_BYTES) };
         let mut connection = self.connection.lock().await;
         let reused = connection.is_some();
-        match tokio::time::timeout(self.timeout, self.round_trip(&mut connection, body)).await {
-            Ok(Ok(response)) => return Ok(response),
-            Ok(Err(e)) if !reused => return Err(e),
-            Ok(Err(_)) => {}
+        match tokio::time::timeout(self.timeout, self.round_trip(&mut connection, &request)).await {
+            Ok(Err(ChainError::Transport(_))) if reused => {}
+            Ok(result) => return result,
             Err(_) => {
                 *connection = None;
-                return Err(ChainError::Transport("RPC request timed out".into()));
+                return Err(ChainError::Transport(format!("{method} {path} timed out")));
             }
         }
         *connection = None;
-        match tokio::time::timeout(self.timeout, self.round_trip(&mut connection, body)).await {
+        match tokio::time::timeout(self.timeout, self.round_trip(&mut connection, &request)).await {
             Ok(result) => result,
             Err(_) => {
                 *connection = None;
-                Err(ChainError::Transport("RPC request timed out".into()))
+                Err(ChainError::Transport(format!("{method} {path} timed out")))
             }
         }
     }
@@ -83,7 +128,7 @@ impl HttpClient {
     async fn round_trip(
         &self,
         connection: &mut Option<BufReader<TcpStream>>,
-        body: &[u8],
+        request: &Request<'_>,
     ) -> Result<(u16, Vec<u8>), ChainError> {
         if connection.is_none() {
             let stream = TcpStream::connect((self.host.as_str(), self.port))
@@ -96,7 +141,7 @@ impl HttpClient {
             Some(stream) => stream,
             None => return Err(ChainError::Transport("no connection".into())),
         };
-        let result = self.exchange(stream, body).await;
+        let result = self.exchange(stream, request).await;
         match &result {
             Ok((_, _, keep_alive)) if *keep_alive => {}
             _ => *connection = None,
@@ -107,24 +152,26 @@ impl HttpClient {
     async fn exchange(
         &self,
         stream: &mut BufReader<TcpStream>,
-        body: &[u8],
+        request: &Request<'_>,
     ) -> Result<(u16, Vec<u8>, bool), ChainError> {
-        let mut request = format!(
-			"POST {} HTTP/1.1\r\nHost: {}:{}\r\nConnection: keep-alive\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-			self.path,
-			self.host,
-			self.port,
-			body.len()
-		);
-        if let Some(authorization) = &self.authorization {
-            request.push_str("Authorization: ");
-            request.push_str(authorization);
-            request.push_str("\r\n");
+        let mut head = format!(
+            "{} {} HTTP/1.1\r\nHost: {}:{}\r\nConnection: keep-alive\r\n",
+            request.method, request.path, self.host, self.port
+        );
+        if let Some((content_type, body)) = request.body {
+            head.push_str(&format!("Content-Type: {content_type}\r\nContent-Length: {}\r\n", body.len()));
         }
-        request.push_str("\r\n");
+        if let Some(authorization) = &self.authorization {
+            head.push_str("Authorization: ");
+            head.push_str(authorization);
+            head.push_str("\r\n");
+        }
+        head.push_str("\r\n");
         let io = |e: std::io::Error| ChainError::Transport(format!("http i/o: {e}"));
-        stream.get_mut().write_all(request.as_bytes()).await.map_err(io)?;
-        stream.get_mut().write_all(body).await.map_err(io)?;
+        stream.get_mut().write_all(head.as_bytes()).await.map_err(io)?;
+        if let Some((_, body)) = request.body {
+            stream.get_mut().write_all(body).await.map_err(io)?;
+        }
         stream.get_mut().flush().await.map_err(io)?;
 
         let status_line = read_line(stream).await?;
@@ -164,11 +211,21 @@ impl HttpClient {
                 _ => {}
             }
         }
-        let body = if chunked {
-            read_chunked(stream).await?
+        let limit = request.max_body;
+        let too_big = |length: usize| {
+            ChainError::InvalidResponse(format!(
+                "{} {}: response of {length} bytes exceeds the {limit}-byte limit",
+                request.method, request.path
+            ))
+        };
+        let body = if status == 204 || status == 304 || (100..200).contains(&status) {
+            // No body by definition (RFC 9112 section 6.3).
+            Vec::new()
+        } else if chunked {
+            read_chunked(stream, limit).await?
         } else if let Some(length) = content_length {
-            if length > MAX_RESPONSE_BYTES {
-                return Err(ChainError::InvalidResponse(format!("response of {length} bytes is too big")));
+            if length > limit {
+                return Err(too_big(length));
             }
             let mut body = vec![0u8; length];
             stream.read_exact(&mut body).await.map_err(io)?;
@@ -176,11 +233,23 @@ impl HttpClient {
         } else {
             keep_alive = false;
             let mut body = Vec::new();
-            stream.take(MAX_RESPONSE_BYTES as u64).read_to_end(&mut body).await.map_err(io)?;
+            (&mut *stream).take(limit as u64 + 1).read_to_end(&mut body).await.map_err(io)?;
+            if body.len() > limit {
+                return Err(too_big(body.len()));
+            }
             body
         };
         Ok((status, body, keep_alive))
     }
+}
+
+/// What one request sends and how much it accepts back.
+struct Request<'a> {
+    method: &'a str,
+    path: &'a str,
+    /// Content type and body, for requests that have one.
+    body: Option<(&'a str, &'a [u8])>,
+    max_body: usize,
 }
 
 async fn read_line(stream: &mut BufReader<TcpStream>) -> Result<String, ChainError> {
@@ -191,7 +260,7 @@ async fn read_line(stream: &mut BufReader<TcpStream>) -> Result<String, ChainErr
         .await
         .map_err(|e| ChainError::Transport(format!("http i/o: {e}")))?;
     if read == 0 {
-        return Err(ChainError::Transport("connection closed by the RPC server".into()));
+        return Err(ChainError::Transport("connection closed by the server".into()));
     }
     if line.last() != Some(&b'\n') {
         return Err(ChainError::InvalidResponse("header line too long".into()));
@@ -200,7 +269,7 @@ async fn read_line(stream: &mut BufReader<TcpStream>) -> Result<String, ChainErr
     Ok(text.trim_end_matches(['\r', '\n']).to_string())
 }
 
-async fn read_chunked(stream: &mut BufReader<TcpStream>) -> Result<Vec<u8>, ChainError> {
+async fn read_chunked(stream: &mut BufReader<TcpStream>, limit: usize) -> Result<Vec<u8>, ChainError> {
     let mut body = Vec::new();
     loop {
         let size_line = read_line(stream).await?;
@@ -212,7 +281,7 @@ async fn read_chunked(stream: &mut BufReader<TcpStream>) -> Result<Vec<u8>, Chai
             while !read_line(stream).await?.is_empty() {}
             return Ok(body);
         }
-        if body.len() + size > MAX_RESPONSE_BYTES {
+        if body.len().checked_add(size).is_none_or(|total| total > limit) {
             return Err(ChainError::InvalidResponse("chunked response too big".into()));
         }
         let start = body.len();
@@ -224,7 +293,99 @@ async fn read_chunked(stream: &mut BufReader<TcpStream>) -> Result<Vec<u8>, Chai
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::super::test_server::{Reply, TestServer};
     use super::*;
+
+    fn client(url: &str) -> HttpClient {
+        HttpClient::new(url, Duration::from_secs(5)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn get_and_raw_post_join_the_base_path() {
+        let server = TestServer::start(|request| Reply::text(200, &request.path)).await;
+        for base in ["/api", "/api/"] {
+            let http = client(&server.url(base));
+            assert_eq!(http.get("/blocks/tip/hash", 100).await.unwrap(), (200, b"/api/blocks/tip/hash".to_vec()));
+            assert_eq!(http.post("/tx", "text/plain", b"00ff", 100).await.unwrap(), (200, b"/api/tx".to_vec()));
+        }
+        let bare = client(&server.url(""));
+        assert_eq!(bare.get("/blocks/tip/height", 100).await.unwrap().1, b"/blocks/tip/height");
+        assert_eq!(bare.post_json(b"{}").await.unwrap().1, b"/");
+        let requests = server.requests();
+        let get = &requests[0];
+        assert_eq!((get.method.as_str(), get.header("content-length"), get.body.len()), ("GET", None, 0));
+        let post = &requests[1];
+        assert_eq!((post.method.as_str(), post.header("content-type")), ("POST", Some("text/plain")));
+        assert_eq!((post.header("content-length"), post.body.as_slice()), (Some("4"), &b"00ff"[..]));
+        // Three clients, one keep-alive connection each.
+        let connections: Vec<usize> = requests.iter().map(|r| r.connection).collect();
+        assert_eq!(connections, [0, 0, 1, 1, 2, 2]);
+    }
+
+    #[tokio::test]
+    async fn a_stale_keep_alive_connection_is_retried_once() {
+        let server = TestServer::start(|_| Reply::BodyThenClose(200, b"ok".to_vec())).await;
+        let http = client(&server.url("/"));
+        for _ in 0..3 {
+            assert_eq!(http.get("/x", 10).await.unwrap(), (200, b"ok".to_vec()));
+        }
+        let connections: Vec<usize> = server.requests().iter().map(|r| r.connection).collect();
+        assert_eq!(connections, [0, 1, 2]);
+    }
+
+    #[tokio::test]
+    async fn failures_that_a_fresh_connection_would_not_fix_are_not_retried() {
+        let hang_up = TestServer::start(|_| Reply::Raw(Vec::new())).await;
+        assert!(matches!(client(&hang_up.url("/")).get("/x", 10).await, Err(ChainError::Transport(_))));
+        assert_eq!(hang_up.requests().len(), 1);
+
+        let count = AtomicUsize::new(0);
+        let oversized = TestServer::start(move |_| match count.fetch_add(1, Ordering::SeqCst) {
+            0 => Reply::text(200, "ok"),
+            _ => Reply::Body(200, vec![b'a'; 2000]),
+        })
+        .await;
+        let http = client(&oversized.url("/"));
+        assert!(http.get("/x", 1000).await.is_ok());
+        assert!(matches!(http.get("/x", 1000).await, Err(ChainError::InvalidResponse(_))));
+        assert_eq!(oversized.requests().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn bodies_are_bounded_however_they_are_framed() {
+        let server = TestServer::start(|request| {
+            let raw = match request.path.as_str() {
+                "/length" => "HTTP/1.1 200 OK\r\nContent-Length: 5000000\r\n\r\n".to_string(),
+                "/chunked" => {
+                    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n400\r\n".to_string() + &"a".repeat(1024)
+                }
+                "/chunk-overflow" => "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n".into(),
+                "/chunk-garbage" => "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".into(),
+                "/until-close" => "HTTP/1.1 200 OK\r\n\r\n".to_string() + &"a".repeat(1001),
+                "/small-until-close" => "HTTP/1.0 200 OK\r\n\r\nhello".into(),
+                "/small-chunked" => {
+                    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n".into()
+                }
+                "/no-content" => "HTTP/1.1 204 No Content\r\n\r\n".into(),
+                _ => "garbage\r\n\r\n".into(),
+            };
+            Reply::Raw(raw.into_bytes())
+        })
+        .await;
+        let http = client(&server.url("/"));
+        for path in ["/length", "/chunked", "/chunk-overflow", "/chunk-garbage", "/until-close", "/status"] {
+            let result = http.get(path, 1000).await;
+            assert!(matches!(result, Err(ChainError::InvalidResponse(_))), "{path}: {result:?}");
+        }
+        assert_eq!(http.get("/small-until-close", 1000).await.unwrap(), (200, b"hello".to_vec()));
+        assert_eq!(http.get("/small-chunked", 1000).await.unwrap(), (200, b"abcde".to_vec()));
+        assert_eq!(http.get("/no-content", 1000).await.unwrap(), (204, Vec::new()));
+        // The caller's limit can only lower the global one.
+        let (_, body) = http.get("/small-chunked", usize::MAX).await.unwrap();
+        assert_eq!(body, b"abcde");
+    }
 
     #[test]
     fn credentials_are_percent_decoded_before_basic_auth() {

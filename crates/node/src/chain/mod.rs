@@ -12,19 +12,23 @@
 //! * [`BitcoindRpc`]: Bitcoin Core JSON-RPC that also works against bcoin 1.0.2 (raw header and
 //!   block hex, fee fallback). It follows the tip block by block through [`sync_from_blocks`].
 //! * [`SimChain`]: an in-process simulated chain for fast deterministic tests.
-//! * Esplora over HTTP is **not implemented yet**. It fits the trait in one of two ways: as a
-//!   block source (`/blocks/tip/hash`, `/block/:hash/header`, `/block/:hash/raw` map one-to-one
-//!   onto [`BlockFetcher`], so [`sync_from_blocks`] would work unchanged), or as a transaction
-//!   source driving each consumer's [`ChainConsumer::as_confirm`] view plus a
-//!   [`Filter`](lightning::chain::Filter) registration. The first is simpler; the second is what
-//!   LDK's `lightning-transaction-sync` does and scales better for a large LSP.
+//! * [`EsploraClient`]: the Esplora HTTP API (electrs, mempool.space) as a block source:
+//!   `/blocks/tip/hash`, `/block/:hash/header`, `/block/:hash/raw` map one-to-one onto
+//!   [`BlockFetcher`], so it also follows the tip through [`sync_from_blocks`]. The alternative,
+//!   a transaction source driving each consumer's [`ChainConsumer::as_confirm`] view plus a
+//!   [`Filter`](lightning::chain::Filter) registration (what LDK's `lightning-transaction-sync`
+//!   does), downloads less for a large LSP and is not implemented.
 
 mod bitcoind;
+mod esplora;
 mod http;
 mod sim;
 mod sync;
+#[cfg(test)]
+mod test_server;
 
 pub use bitcoind::{BitcoindRpc, BitcoindRpcConfig};
+pub use esplora::{EsploraClient, EsploraConfig};
 pub use sim::SimChain;
 pub use sync::{sync_from_blocks, BlockFetcher};
 

@@ -1,8 +1,42 @@
 //! LSPS2 (bLIP-52) just-in-time channels, the LSP's side.
 //!
 //! * [`session`]: one purchase as a pure state machine ([`session::JitSession::step`]).
+//! * [`config`]: fee tiers, token menus, trust mode, channel sizing, timers ([`Lsps2Config`]).
+//! * [`keys`]: promise keys derived from the node secret, with rotation.
+//! * [`ops`]: what the service needs from the node and the clock, as traits.
+//! * [`Lsps2Service`]: `lsps2.get_info` / `lsps2.buy` (a [`ProtocolHandler`](crate::ProtocolHandler)),
+//!   and the runner that turns node events and timers into session steps, persisting each step
+//!   with its effects before executing them.
+//! * `lightning.rs`: the one place that knows `inbound_node::Node` and LDK's events.
+//!
+//! Wiring: create the service, register it with the [`LspsServer`](crate::LspsServer), pass
+//! [`Lsps2EventHandler`] (wrapping the service) to the node as its event handler, call
+//! [`Lsps2Service::attach`] once the node is built (before it starts), then after the node
+//! started call [`Lsps2Service::resume`] and [`Lsps2Service::spawn_ticker`]. The harness's
+//! `Network::add_jit_lsp` does exactly this.
+//!
+//! Known gaps: LDK 0.2.7 fails intercepted HTLCs only with `unknown_next_peer` (see `runner.rs`);
+//! `NotifyClient` (LSPS5 `payment_incoming`) is only logged; the "unpaid" record used by the
+//! adaptive trust mode is the session history in the store plus a bounded in-memory map.
 
+pub mod config;
+pub mod keys;
+mod lightning;
+pub mod ops;
+mod runner;
+mod service;
 pub mod session;
 
+pub use config::{ChannelSizing, FeeTier, Lsps2Config, Lsps2ConfigError, PreviousPromiseKey, TrustMode};
+pub use lightning::Lsps2EventHandler;
+pub use ops::{Clock, JitLightning, ManualClock, OpenRequest, OpsError, SystemClock};
+pub use runner::{JitEvent, Lsps2Stats, SessionError};
+pub use service::{session_id, ClientRejectionHook, Lsps2Service};
+pub use session::{FailReason, HtlcFailure, JitEffect, JitInput, JitSession, JitState, PurchaseMode, SessionPolicy};
+
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod service_tests;
 #[cfg(test)]
 mod session_tests;

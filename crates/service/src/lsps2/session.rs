@@ -440,6 +440,28 @@ impl JitSession {
         self.opening_fee_msat.unwrap_or(0).saturating_sub(self.fee_collected_msat)
     }
 
+    /// When the session must next be woken with [`JitInput::Tick`]: the earliest timer of its
+    /// state (MPP timer and `valid_until` while collecting, the client wait, the open and
+    /// claim timeouts, the unpaid-channel grace). `None` for terminal states, which never
+    /// wake. The runner stores it as the session's deadline.
+    pub fn next_deadline(&self, policy: &SessionPolicy) -> Option<DateTime> {
+        let valid_until = self.opening_fee_params.valid_until;
+        let after = |since: &DateTime, secs: u64| since.checked_add_secs(secs).unwrap_or(valid_until);
+        match &self.state {
+            JitState::AwaitingPayment { first_part_at, .. } => {
+                let mpp = first_part_at.map(|first| after(&first, policy.mpp_timeout_secs));
+                Some(mpp.map_or(valid_until, |mpp| mpp.min(valid_until)))
+            }
+            JitState::AwaitingClient { since, .. } => Some(after(since, policy.client_wait_secs).min(valid_until)),
+            JitState::OpeningChannel { since, .. } => Some(after(since, policy.open_timeout_secs)),
+            JitState::Forwarded { since, .. } => Some(after(since, policy.claim_timeout_secs)),
+            JitState::ChannelUnpaid { .. } => {
+                Some(valid_until.checked_add_secs(policy.unpaid_channel_grace_secs).unwrap_or(valid_until))
+            }
+            JitState::Paid { .. } | JitState::Expired | JitState::Failed { .. } => None,
+        }
+    }
+
     /// Applies one input at `context.now`: the next session and the effects to carry out, in
     /// order, after the next session is persisted.
     pub fn step(&self, input: JitInput, context: Context<'_>) -> Result<(JitSession, Vec<JitEffect>), TransitionError> {

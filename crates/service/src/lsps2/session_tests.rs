@@ -423,3 +423,20 @@ proptest! {
         prop_assert!(resolved.values().all(|count| *count == 1), "{resolved:?}");
     }
 }
+
+#[test]
+fn next_deadline_is_the_earliest_timer_of_the_state_and_none_when_terminal() {
+    let policy = SessionPolicy::default();
+    let fresh = fixed();
+    assert_eq!(fresh.next_deadline(&policy), Some(t(3600)), "valid_until while nothing is held");
+    let (collecting, _) = run(fixed(), &[(10, JitInput::HtlcIntercepted(htlc(1, SIZE / 2)))], true);
+    assert_eq!(collecting.next_deadline(&policy), Some(t(10 + policy.mpp_timeout_secs)));
+    let (opening, _) = run(fixed(), &[(20, JitInput::HtlcIntercepted(htlc(1, SIZE)))], true);
+    assert_eq!(opening.next_deadline(&policy), Some(t(20 + policy.open_timeout_secs)));
+    let (waiting, _) = run(fixed(), &[(3590, JitInput::HtlcIntercepted(htlc(1, SIZE)))], false);
+    assert_eq!(waiting.next_deadline(&policy), Some(t(3600)), "the client wait never outlives valid_until");
+    let (forwarded, _) = run(opening, &[(30, ready(1))], true);
+    assert_eq!(forwarded.next_deadline(&policy), Some(t(30 + policy.claim_timeout_secs)));
+    let (paid, _) = run(forwarded, &[(40, JitInput::PaymentForwarded { skimmed_fee_msat: FEE })], true);
+    assert_eq!(paid.next_deadline(&policy), None);
+}

@@ -1,0 +1,339 @@
+//! [`Lsps2Client`]: buys a JIT channel (bLIP-52) and makes the invoice that triggers it.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bitcoin::secp256k1::PublicKey;
+use inbound_node::lightning::sign::{NodeSigner, Recipient};
+use inbound_node::lightning_invoice::{Bolt11Invoice, Currency};
+use inbound_node::{ChannelAcceptor, ChannelDecision, DefaultChannelAcceptor, InboundChannelRequest, Node};
+use lsps::lsps2::{
+    check_menu, min_final_cltv_expiry_delta_for_jit, select_cheapest, BuyRequest, BuyResponse, EntrySkipped,
+    GetInfoRequest, NoAcceptableEntry, OpeningFeeParams, PaymentSize, SelectionPolicy,
+};
+use lsps::method::{Request, Response};
+use lsps::schema::{DateTime, MsatAmount, Scid};
+use tracing::{info, warn};
+
+use super::invoice::{build_raw_jit_invoice, fit_expiry_secs, sign_jit_invoice, JitInvoiceFields};
+use super::purchases::{AgreedFee, Purchase, PurchaseRegistry};
+use super::{ClientTrustsLspPolicy, FallbackAcceptor, Lsps2ClientConfig};
+use crate::client::LspsClient;
+use crate::error::ClientError;
+
+/// What [`Lsps2Client::jit_invoice`] needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JitInvoiceRequest {
+    /// The LSP (must be connected).
+    pub lsp: PublicKey,
+    /// `Some`: MPP + fixed-amount invoice for exactly this amount. `None`: no-MPP +
+    /// variable-amount invoice (the payer must not split it).
+    pub amount_msat: Option<u64>,
+    /// The highest opening fee the user accepts. In variable mode only the fee floor can be
+    /// checked up front; the real fee is checked when the payment arrives.
+    pub max_fee_msat: u64,
+    /// The invoice description.
+    pub description: String,
+    /// The wanted invoice expiry; shortened to end by the offer's `valid_until`.
+    pub expiry_secs: u32,
+    /// An optional LSPS2 token (`lsps2.get_info`).
+    pub token: Option<String>,
+}
+
+/// A JIT invoice and the purchase behind it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JitInvoice {
+    /// The invoice to give the payer.
+    pub invoice: Bolt11Invoice,
+    /// The menu entry that was bought, verbatim.
+    pub opening_fee_params: OpeningFeeParams,
+    /// The opening fee (fixed mode); `None` in variable mode, where it depends on the amount.
+    pub opening_fee_msat: Option<u64>,
+    /// `jit_channel_scid`, the route hint's SCID.
+    pub intercept_scid: Scid,
+    /// The route hint's CLTV delta.
+    pub lsp_cltv_expiry_delta: u32,
+    /// Whether the LSP withholds the funding broadcast until the wallet claims (bLIP-52 §4.9).
+    pub client_trusts_lsp: bool,
+}
+
+/// The wallet side of LSPS2. Create it once the node is built, install its
+/// [`acceptor`](Lsps2Client::acceptor) on the node and attach it to the node's
+/// [`WalletEventHandler`](super::WalletEventHandler), both before [`Node::start`].
+pub struct Lsps2Client {
+    lsps: Arc<LspsClient>,
+    node: Arc<Node>,
+    config: Lsps2ClientConfig,
+    registry: Arc<PurchaseRegistry>,
+}
+
+impl Lsps2Client {
+    /// A client with [`Lsps2ClientConfig::default`].
+    pub fn new(lsps: Arc<LspsClient>, node: Arc<Node>) -> Arc<Self> {
+        Self::with_config(lsps, node, Lsps2ClientConfig::default())
+    }
+
+    /// A client with `config`.
+    pub fn with_config(lsps: Arc<LspsClient>, node: Arc<Node>, config: Lsps2ClientConfig) -> Arc<Self> {
+        let registry = Arc::new(PurchaseRegistry::new(config.max_open_purchases, config.open_grace_secs));
+        Arc::new(Lsps2Client { lsps, node, config, registry })
+    }
+
+    /// The client's configuration.
+    pub fn config(&self) -> &Lsps2ClientConfig {
+        &self.config
+    }
+
+    /// The node it makes invoices for.
+    pub fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
+    /// The open purchases (in memory only; see [`PurchaseRegistry`]).
+    pub fn purchases(&self) -> &Arc<PurchaseRegistry> {
+        &self.registry
+    }
+
+    /// `lsps2.get_info`: the LSP's fee menu, checked. Unknown keys in an entry and promises over
+    /// 512 bytes already fail decoding ([`ClientError::MalformedResult`]); a misordered menu is
+    /// [`ClientError::InvalidMenu`]. An empty menu means no JIT service right now.
+    pub async fn get_info(&self, lsp: PublicKey, token: Option<String>) -> Result<Vec<OpeningFeeParams>, ClientError> {
+        let response = self.lsps.call(lsp, Request::Lsps2GetInfo(GetInfoRequest { token })).await?;
+        let Response::Lsps2GetInfo(info) = response else {
+            return Err(ClientError::UnexpectedResult);
+        };
+        check_menu(&info.opening_fee_params_menu).map_err(ClientError::InvalidMenu)?;
+        Ok(info.opening_fee_params_menu)
+    }
+
+    /// Buys a JIT channel from `request.lsp` and returns the invoice that makes the LSP open it:
+    /// `get_info` → the cheapest entry under the fee cap (a fresh menu is fetched once if the
+    /// entries expire too soon for the wanted invoice expiry) → `lsps2.buy` with the entry
+    /// verbatim → the `client_trusts_lsp` policy → the invoice of bLIP-52 §"Invoice". The purchase
+    /// is remembered so that the LSP's 0-conf channel is accepted and the skimmed fee checked.
+    ///
+    /// # Errors
+    /// [`ClientError::FeeAboveCap`], [`ClientError::NoJitOffer`], [`ClientError::InvalidMenu`],
+    /// [`ClientError::ClientTrustsLspRefused`], [`ClientError::InvalidBuyResponse`],
+    /// [`ClientError::Invoice`], [`ClientError::InvalidRequest`], [`ClientError::TooManyPurchases`],
+    /// and every error of [`LspsClient::call`] (an LSP refusal arrives as
+    /// [`ClientError::LspRejected`] with bLIP-52's codes 200–203).
+    pub async fn jit_invoice(&self, request: JitInvoiceRequest) -> Result<JitInvoice, ClientError> {
+        if request.amount_msat == Some(0) {
+            return Err(ClientError::InvalidRequest("amount_msat must not be zero".into()));
+        }
+        if request.expiry_secs == 0 {
+            return Err(ClientError::InvalidRequest("expiry_secs must not be zero".into()));
+        }
+        if !self.registry.has_room(now()) {
+            return Err(ClientError::TooManyPurchases);
+        }
+        let (params, opening_fee_msat) = self.choose_offer(&request).await?;
+        let payment_size_msat = request.amount_msat.map(MsatAmount);
+        let buy = BuyRequest { opening_fee_params: params.clone(), payment_size_msat };
+        let Response::Lsps2Buy(bought) = self.lsps.call(request.lsp, Request::Lsps2Buy(buy)).await? else {
+            return Err(ClientError::UnexpectedResult);
+        };
+        if bought.client_trusts_lsp && self.config.client_trusts_lsp == ClientTrustsLspPolicy::Refuse {
+            warn!(lsp = %request.lsp, "LSP wants client_trusts_lsp; refusing the purchase");
+            return Err(ClientError::ClientTrustsLspRefused);
+        }
+        let invoice = self.make_invoice(&request, &params, &bought)?;
+        let fee = match (request.amount_msat, opening_fee_msat) {
+            (Some(payment_size_msat), Some(opening_fee_msat)) => {
+                AgreedFee::Fixed { payment_size_msat, opening_fee_msat }
+            }
+            _ => AgreedFee::Variable { params: params.clone(), max_fee_msat: request.max_fee_msat },
+        };
+        let purchase = Purchase {
+            lsp: request.lsp,
+            intercept_scid: bought.jit_channel_scid,
+            valid_until: params.valid_until,
+            fee,
+            settled: false,
+        };
+        let payment_hash = inbound_node::lightning::types::payment::PaymentHash(*invoice.payment_hash().as_ref());
+        if !self.registry.insert(payment_hash, purchase, now()) {
+            return Err(ClientError::TooManyPurchases);
+        }
+        info!(
+            lsp = %request.lsp,
+            scid = %bought.jit_channel_scid,
+            fee_msat = ?opening_fee_msat,
+            client_trusts_lsp = bought.client_trusts_lsp,
+            "bought a JIT channel"
+        );
+        Ok(JitInvoice {
+            invoice,
+            opening_fee_params: params,
+            opening_fee_msat,
+            intercept_scid: bought.jit_channel_scid,
+            lsp_cltv_expiry_delta: bought.lsp_cltv_expiry_delta,
+            client_trusts_lsp: bought.client_trusts_lsp,
+        })
+    }
+
+    /// Picks the entry to buy, renegotiating (fetching a fresh menu) once if the best entry
+    /// expires before the wanted invoice expiry, or if every entry expires too soon.
+    async fn choose_offer(&self, request: &JitInvoiceRequest) -> Result<(OpeningFeeParams, Option<u64>), ClientError> {
+        let menu = self.get_info(request.lsp, request.token.clone()).await?;
+        let first = self.select(&menu, request);
+        let needs_fresh_menu = match &first {
+            Ok((params, _)) => params.valid_until.secs_since(&now()) < u64::from(request.expiry_secs),
+            Err(none) => none.skipped.contains(&EntrySkipped::ExpiresTooSoon),
+        };
+        if !needs_fresh_menu {
+            return first.map_err(|none| no_offer_error(none, request.max_fee_msat));
+        }
+        info!(lsp = %request.lsp, "JIT offer expires soon; fetching a fresh menu");
+        let fresh_menu = self.get_info(request.lsp, request.token.clone()).await?;
+        match (first, self.select(&fresh_menu, request)) {
+            (Ok(old), Ok(fresh)) if old.0.valid_until > fresh.0.valid_until => Ok(old),
+            (_, Ok(fresh)) => Ok(fresh),
+            (Ok(old), Err(_)) => Ok(old),
+            (Err(_), Err(none)) => Err(no_offer_error(none, request.max_fee_msat)),
+        }
+    }
+
+    fn select(
+        &self,
+        menu: &[OpeningFeeParams],
+        request: &JitInvoiceRequest,
+    ) -> Result<(OpeningFeeParams, Option<u64>), NoAcceptableEntry> {
+        select_offer(menu, request.amount_msat, request.max_fee_msat, self.config.min_remaining_validity_secs, now())
+    }
+
+    fn make_invoice(
+        &self,
+        request: &JitInvoiceRequest,
+        params: &OpeningFeeParams,
+        bought: &BuyResponse,
+    ) -> Result<Bolt11Invoice, ClientError> {
+        let lsp_cltv_expiry_delta = bought.route_hint_cltv_expiry_delta().ok_or_else(|| {
+            ClientError::InvalidBuyResponse(format!(
+                "lsp_cltv_expiry_delta {} exceeds 65535",
+                bought.lsp_cltv_expiry_delta
+            ))
+        })?;
+        let normal = self.config.min_final_cltv_expiry_delta;
+        let advertised = min_final_cltv_expiry_delta_for_jit(u32::from(normal), 0)
+            .and_then(|c| u16::try_from(c).ok())
+            .ok_or_else(|| ClientError::InvalidRequest("min_final_cltv_expiry_delta too large".into()))?;
+        let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+        let expiry_secs = fit_expiry_secs(request.expiry_secs, timestamp, params.valid_until).ok_or_else(|| {
+            ClientError::NoJitOffer(NoAcceptableEntry { skipped: vec![EntrySkipped::ExpiresTooSoon] })
+        })?;
+        // LDK enforces the *normal* delta on arrival; the invoice advertises normal + 2, so blocks
+        // mined while the channel opens do not fail the payment (bLIP-52 §"Invoice").
+        let (payment_hash, payment_secret) = self
+            .node
+            .channel_manager()
+            .create_inbound_payment(request.amount_msat, expiry_secs, Some(normal))
+            .map_err(|()| ClientError::Invoice("create_inbound_payment refused the amount".into()))?;
+        let fields = JitInvoiceFields {
+            currency: Currency::from(self.node.config().network),
+            payee: self.node.node_id(),
+            description: request.description.clone(),
+            payment_hash,
+            payment_secret,
+            amount_msat: request.amount_msat,
+            timestamp,
+            expiry_secs,
+            min_final_cltv_expiry_delta: advertised,
+            lsp: request.lsp,
+            intercept_scid: bought.jit_channel_scid.0,
+            lsp_cltv_expiry_delta,
+        };
+        let raw = build_raw_jit_invoice(&fields)?;
+        let keys = Arc::clone(self.node.keys_manager());
+        sign_jit_invoice(raw, |raw| keys.sign_invoice(raw, Recipient::Node))
+    }
+
+    /// The channel acceptor to install on the node ([`Node::set_channel_acceptor`] or
+    /// [`NodeBuilder::set_channel_acceptor`](inbound_node::NodeBuilder::set_channel_acceptor)).
+    ///
+    /// It accepts a channel **0-conf with underpaying HTLCs** only if the opener is an LSP with
+    /// an open, unsettled purchase whose window (`valid_until` + [`Lsps2ClientConfig::open_grace_secs`])
+    /// has not ended, and the channel is unannounced. Every other request goes to the
+    /// [`Lsps2ClientConfig::fallback`]: by default the node's own behaviour (accept; 0-conf only
+    /// for `trusted_peers_0conf`) but **without** underpaying HTLCs; or a rejection.
+    pub fn acceptor(&self) -> Arc<dyn ChannelAcceptor> {
+        let fallback: Arc<dyn ChannelAcceptor> = match self.config.fallback {
+            FallbackAcceptor::NodeDefault => Arc::new(DefaultChannelAcceptor {
+                trusted_peers_0conf: self.node.config().trusted_peers_0conf.clone(),
+                accept_underpaying_htlcs: false,
+            }),
+            FallbackAcceptor::Reject => Arc::new(RejectingAcceptor),
+        };
+        Arc::new(JitChannelAcceptor { registry: Arc::clone(&self.registry), fallback })
+    }
+}
+
+/// The cheapest entry of `menu` for `amount_msat` (`None`: variable mode) under the fee cap
+/// that stays valid `min_remaining_validity_secs` after `now`, with its fee (fixed mode).
+pub fn select_offer(
+    menu: &[OpeningFeeParams],
+    amount_msat: Option<u64>,
+    max_fee_msat: u64,
+    min_remaining_validity_secs: u64,
+    now: DateTime,
+) -> Result<(OpeningFeeParams, Option<u64>), NoAcceptableEntry> {
+    let size = match amount_msat {
+        Some(amount) => PaymentSize::Fixed(MsatAmount(amount)),
+        None => PaymentSize::Variable { expected_msat: None },
+    };
+    let policy = SelectionPolicy { max_fee_msat: MsatAmount(max_fee_msat), min_remaining_validity_secs };
+    let selection = select_cheapest(menu, size, &policy, now)?;
+    Ok((selection.params.clone(), selection.opening_fee_msat.map(MsatAmount::get)))
+}
+
+/// Maps "nothing fits" to the fee-cap error when the cap is what excluded entries.
+pub fn no_offer_error(none: NoAcceptableEntry, max_fee_msat: u64) -> ClientError {
+    let lowest_fee_msat = none
+        .skipped
+        .iter()
+        .filter_map(|reason| match reason {
+            EntrySkipped::FeeAboveCap { opening_fee_msat } => Some(opening_fee_msat.get()),
+            _ => None,
+        })
+        .min();
+    match lowest_fee_msat {
+        Some(lowest_fee_msat) => ClientError::FeeAboveCap { lowest_fee_msat, max_fee_msat },
+        None => ClientError::NoJitOffer(none),
+    }
+}
+
+/// The current time as an LSPS datetime.
+pub(crate) fn now() -> DateTime {
+    let millis = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_millis();
+    DateTime::from_unix_millis(u64::try_from(millis).unwrap_or(u64::MAX)).unwrap_or(DateTime::UNIX_EPOCH)
+}
+
+/// See [`Lsps2Client::acceptor`].
+pub struct JitChannelAcceptor {
+    registry: Arc<PurchaseRegistry>,
+    fallback: Arc<dyn ChannelAcceptor>,
+}
+
+impl JitChannelAcceptor {
+    /// An acceptor over `registry`, handing non-JIT requests to `fallback`.
+    pub fn new(registry: Arc<PurchaseRegistry>, fallback: Arc<dyn ChannelAcceptor>) -> Self {
+        JitChannelAcceptor { registry, fallback }
+    }
+}
+
+impl ChannelAcceptor for JitChannelAcceptor {
+    fn decide(&self, request: &InboundChannelRequest) -> ChannelDecision {
+        self.registry.decide(request, now()).unwrap_or_else(|| self.fallback.decide(request))
+    }
+}
+
+/// Rejects every inbound channel.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RejectingAcceptor;
+
+impl ChannelAcceptor for RejectingAcceptor {
+    fn decide(&self, _request: &InboundChannelRequest) -> ChannelDecision {
+        ChannelDecision::Reject { reason: "no open JIT channel purchase".into() }
+    }
+}

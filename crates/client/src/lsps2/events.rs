@@ -1,0 +1,141 @@
+//! [`WalletEventHandler`]: the wallet node's only consumer of `PaymentClaimable`.
+//!
+//! | payment | skimmed fee | action |
+//! |---|---|---|
+//! | a registered JIT purchase | passes [`check_jit_payment`] | `claim_funds` |
+//! | a registered JIT purchase | fails it | `fail_htlc_backwards`, logged |
+//! | any other payment | nonzero | `fail_htlc_backwards`, logged |
+//! | any other payment | zero | `claim_funds` |
+//!
+//! A payment whose preimage LDK does not know (not made with `create_inbound_payment`) is failed
+//! back too. Every other event goes to the inner handler, as do `PaymentClaimed` (after the
+//! purchase is forgotten) and `HTLCHandlingFailed`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock, Weak};
+
+use inbound_node::lightning::events::{Event, PaymentPurpose, ReplayEvent};
+use inbound_node::lightning::types::payment::PaymentHash;
+use inbound_node::NodeEventHandler;
+use tracing::{info, warn};
+
+use super::client::Lsps2Client;
+use super::purchases::{check_jit_payment, SkimRejection};
+
+/// What to do with one `PaymentClaimable`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClaimDecision {
+    /// Claim it.
+    Claim,
+    /// Fail it back, for this reason.
+    FailBack(SkimRejection),
+}
+
+/// Routes `PaymentClaimable` through the LSPS2 checks; see the module documentation.
+///
+/// Create it before the node (it is the node's event handler), then [`attach`](Self::attach)
+/// the [`Lsps2Client`] before [`Node::start`](inbound_node::Node::start). Until it is attached,
+/// `PaymentClaimable` events are handed back to LDK for replay.
+pub struct WalletEventHandler {
+    inner: Option<Arc<dyn NodeEventHandler>>,
+    client: RwLock<Weak<Lsps2Client>>,
+}
+
+impl WalletEventHandler {
+    /// A handler passing every other event to `inner` (if any).
+    pub fn new(inner: Option<Arc<dyn NodeEventHandler>>) -> Arc<Self> {
+        Arc::new(WalletEventHandler { inner, client: RwLock::new(Weak::new()) })
+    }
+
+    /// Connects the LSPS2 client whose purchases are checked. Held weakly (the client holds the
+    /// node, which holds this handler).
+    pub fn attach(&self, client: &Arc<Lsps2Client>) {
+        *self.client.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::downgrade(client);
+    }
+
+    fn client(&self) -> Option<Arc<Lsps2Client>> {
+        self.client.read().unwrap_or_else(|poisoned| poisoned.into_inner()).upgrade()
+    }
+
+    async fn pass_on(&self, event: Event) -> Result<(), ReplayEvent> {
+        match &self.inner {
+            Some(inner) => inner.handle_event(event).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn handle(&self, event: Event) -> Result<(), ReplayEvent> {
+        match event {
+            Event::PaymentClaimable { payment_hash, amount_msat, counterparty_skimmed_fee_msat, purpose, .. } => {
+                let Some(client) = self.client() else {
+                    warn!(%payment_hash, "PaymentClaimable before an Lsps2Client is attached; replaying later");
+                    return Err(ReplayEvent());
+                };
+                on_payment_claimable(&client, payment_hash, amount_msat, counterparty_skimmed_fee_msat, &purpose);
+                Ok(())
+            }
+            Event::PaymentClaimed { payment_hash, .. } => {
+                if let Some(client) = self.client() {
+                    client.purchases().remove(&payment_hash);
+                }
+                self.pass_on(event).await
+            }
+            other => self.pass_on(other).await,
+        }
+    }
+}
+
+impl NodeEventHandler for WalletEventHandler {
+    fn handle_event(&self, event: Event) -> Pin<Box<dyn Future<Output = Result<(), ReplayEvent>> + Send + '_>> {
+        Box::pin(self.handle(event))
+    }
+}
+
+/// The decision for a payment given its purchase (if it is a JIT payment).
+pub fn decide_claim(
+    purchase: Option<&super::purchases::Purchase>,
+    amount_msat: u64,
+    skimmed_msat: u64,
+) -> ClaimDecision {
+    let verdict = match purchase {
+        Some(purchase) => check_jit_payment(&purchase.fee, amount_msat, skimmed_msat),
+        None if skimmed_msat > 0 => Err(SkimRejection::UnexpectedSkim { skimmed_msat }),
+        None => Ok(()),
+    };
+    match verdict {
+        Ok(()) => ClaimDecision::Claim,
+        Err(reason) => ClaimDecision::FailBack(reason),
+    }
+}
+
+fn on_payment_claimable(
+    client: &Lsps2Client,
+    payment_hash: PaymentHash,
+    amount_msat: u64,
+    skimmed_msat: u64,
+    purpose: &PaymentPurpose,
+) {
+    let registry = client.purchases();
+    let purchase = registry.get(&payment_hash);
+    let channel_manager = client.node().channel_manager();
+    match (decide_claim(purchase.as_ref(), amount_msat, skimmed_msat), purpose.preimage()) {
+        (ClaimDecision::Claim, Some(preimage)) => {
+            if purchase.is_some() {
+                registry.mark_settled(&payment_hash);
+                info!(%payment_hash, amount_msat, skimmed_msat, "claiming a JIT channel payment");
+            }
+            channel_manager.claim_funds(preimage);
+        }
+        (ClaimDecision::Claim, None) => {
+            warn!(%payment_hash, "no preimage known for a claimable payment; failing it back");
+            channel_manager.fail_htlc_backwards(&payment_hash);
+        }
+        (ClaimDecision::FailBack(reason), _) => {
+            // A JIT purchase stays registered until it expires: a retry by the payer, forwarded
+            // with the agreed fee, can still succeed.
+            warn!(%payment_hash, amount_msat, skimmed_msat, %reason, "failing a payment back");
+            channel_manager.fail_htlc_backwards(&payment_hash);
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! `inbound client jit-invoice`: buys an LSPS2 JIT channel (bLIP-52) from an LSP and prints the
+//! invoice and fee as JSON.
+//!
+//! It starts a wallet node (role wallet, not listening) wired for LSPS2 — the
+//! [`WalletEventHandler`] in front of the usual [`EventHandler`], the [`Lsps2Client`]'s channel
+//! acceptor — connects to the LSP and calls [`Lsps2Client::jit_invoice`]. The purchase lives in
+//! memory only, so the invoice can be paid into *this* process only: with `--wait-secs N` the
+//! wallet stays up for N seconds, accepts the LSP's 0-conf channel, checks the skimmed fee,
+//! claims, and prints a second JSON line. Without it (the default, 0) the command exits at once
+//! and a later payment of the printed invoice is failed back.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context, Result};
+use clap::Args;
+use inbound_client::lsps2::{JitInvoiceRequest, Lsps2Client, WalletEventHandler};
+use inbound_client::{ClientConfig, LspsClient, LspsOutbound};
+use inbound_node::lightning::events::Event;
+use inbound_node::{LspsMessageHandler, Node, NodeBuilder, NodeEventHandler, NodeRole};
+use serde_json::json;
+
+use crate::client::{resolve_lsp, CLIENT_ALIAS};
+use crate::config::{Config, FileConfig, Overrides};
+use crate::events::{wait_for_event, EventHandler};
+use crate::logging::node_log_level;
+use crate::lsp::bitcoind_rpc_config;
+
+/// `inbound client jit-invoice` options.
+#[derive(Debug, Clone, Args)]
+pub struct JitInvoiceArgs {
+    /// The LSP, as <node_id>@<host:port>.
+    #[arg(long, value_name = "NODE_ID@HOST:PORT")]
+    pub lsp: String,
+    /// The invoice amount (MPP + fixed-amount mode). Omit for a variable-amount invoice.
+    #[arg(long, value_name = "MSAT")]
+    pub amount_msat: Option<u64>,
+    /// The highest opening fee accepted.
+    #[arg(long, value_name = "MSAT")]
+    pub max_fee_msat: u64,
+    /// An LSPS2 token for `lsps2.get_info`.
+    #[arg(long)]
+    pub token: Option<String>,
+    /// The invoice description.
+    #[arg(long, default_value = "inbound JIT invoice")]
+    pub description: String,
+    /// The wanted invoice expiry (shortened to the offer's `valid_until`).
+    #[arg(long, default_value_t = 3600, value_name = "SECS")]
+    pub expiry_secs: u32,
+    /// Stay online this long to receive the payment (0: exit after printing the invoice).
+    #[arg(long, default_value_t = 0, value_name = "SECS")]
+    pub wait_secs: u64,
+    /// The wallet node's data directory. Default: a temporary one, deleted at exit.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The chain backend's RPC URL (default: INBOUND_CHAIN_URL, else bitcoind's default for the network).
+    #[arg(long, value_name = "URL")]
+    pub chain_url: Option<String>,
+    /// The network of the wallet node; must match the LSP's.
+    #[arg(long, default_value = "regtest")]
+    pub network: String,
+    /// How long to wait for the connection and for each LSP answer.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub timeout_secs: u64,
+}
+
+/// Runs `inbound client jit-invoice`; see the module documentation.
+///
+/// # Errors
+/// A bad `--lsp`, an unreachable chain backend or LSP, an LSP refusal, no offer under the fee
+/// cap, or a timeout.
+pub async fn jit_invoice(args: JitInvoiceArgs) -> Result<()> {
+    let (lsp_id, address) = resolve_lsp(&args.lsp).await?;
+    // As in `list-protocols`: only the chain URL comes from the environment.
+    let env =
+        Overrides { chain_url: Overrides::from_env(|name| std::env::var(name).ok()).chain_url, ..Overrides::default() };
+    let flags =
+        Overrides { network: Some(args.network.clone()), chain_url: args.chain_url.clone(), ..Overrides::default() };
+    let config = Config::resolve(FileConfig::default(), "defaults", &env, &flags)?;
+    let temporary_dir;
+    let data_dir = match &args.data_dir {
+        Some(dir) => dir.clone(),
+        None => {
+            temporary_dir = tempfile::Builder::new()
+                .prefix("inbound-client-")
+                .tempdir()
+                .context("creating a temporary data directory")?;
+            temporary_dir.path().to_path_buf()
+        }
+    };
+
+    let lsps = LspsClient::new(ClientConfig::default());
+    let events = EventHandler::new(CLIENT_ALIAS);
+    let wallet_events = WalletEventHandler::new(Some(Arc::clone(&events) as Arc<dyn NodeEventHandler>));
+    let mut builder = NodeBuilder::new(&data_dir);
+    builder
+        .set_network(config.network)
+        .set_role(NodeRole::Wallet)
+        .set_alias(CLIENT_ALIAS)
+        .set_listen_address(None)
+        .set_log_level(node_log_level())
+        .set_chain_source_bitcoind_rpc(bitcoind_rpc_config(&config.chain)?)
+        .set_lsps_message_handler(Arc::clone(&lsps) as Arc<dyn LspsMessageHandler>)
+        .set_event_handler(Arc::clone(&wallet_events) as Arc<dyn NodeEventHandler>);
+    let node: Arc<Node> = Arc::new(builder.build().await.context("building the wallet node")?);
+    lsps.attach(Arc::clone(node.lsps_transport()) as Arc<dyn LspsOutbound>);
+    events.attach(Arc::clone(node.channel_manager()));
+    let lsps2 = Lsps2Client::new(Arc::clone(&lsps), Arc::clone(&node));
+    node.set_channel_acceptor(lsps2.acceptor());
+    wallet_events.attach(&lsps2);
+    node.start().await.context("starting the wallet node")?;
+
+    let timeout = Duration::from_secs(args.timeout_secs.max(1));
+    let mut subscription = events.subscribe();
+    let outcome = async {
+        tokio::time::timeout(timeout, node.connect_peer(lsp_id, address, false))
+            .await
+            .map_err(|_| anyhow!("timed out after {timeout:?} connecting to {lsp_id}@{address}"))?
+            .with_context(|| format!("connecting to {lsp_id}@{address}"))?;
+        let request = JitInvoiceRequest {
+            lsp: lsp_id,
+            amount_msat: args.amount_msat,
+            max_fee_msat: args.max_fee_msat,
+            description: args.description.clone(),
+            expiry_secs: args.expiry_secs,
+            token: args.token.clone(),
+        };
+        let jit = tokio::time::timeout(timeout * 2, lsps2.jit_invoice(request))
+            .await
+            .map_err(|_| anyhow!("timed out buying a JIT channel"))?
+            .context("buying a JIT channel")?;
+        println!(
+            "{}",
+            json!({
+                "lsp": lsp_id.to_string(),
+                "invoice": jit.invoice.to_string(),
+                "opening_fee_msat": jit.opening_fee_msat,
+                "opening_fee_params": jit.opening_fee_params,
+                "jit_channel_scid": jit.intercept_scid.to_string(),
+                "lsp_cltv_expiry_delta": jit.lsp_cltv_expiry_delta,
+                "client_trusts_lsp": jit.client_trusts_lsp,
+            })
+        );
+        if args.wait_secs > 0 {
+            let hash = jit.invoice.payment_hash().to_string();
+            let received_msat =
+                wait_for_event(&mut subscription, "the JIT payment", Duration::from_secs(args.wait_secs), |event| {
+                    match event {
+                        Event::PaymentClaimed { payment_hash, amount_msat, .. } if payment_hash.to_string() == hash => {
+                            Some(Ok(*amount_msat))
+                        }
+                        _ => None,
+                    }
+                })
+                .await?;
+            println!("{}", json!({ "payment_hash": hash, "received_msat": received_msat }));
+        }
+        Ok::<(), anyhow::Error>(())
+    }
+    .await;
+    if let Err(error) = node.stop().await {
+        tracing::warn!("stopping the wallet node: {error:#}");
+    }
+    outcome
+}
