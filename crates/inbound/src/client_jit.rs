@@ -1,31 +1,27 @@
 //! `inbound client jit-invoice`: buys an LSPS2 JIT channel (bLIP-52) from an LSP and prints the
 //! invoice and fee as JSON.
 //!
-//! It starts a wallet node (role wallet, not listening) wired for LSPS2 — the
-//! [`WalletEventHandler`] in front of the usual [`EventHandler`], the [`Lsps2Client`]'s channel
-//! acceptor — connects to the LSP and calls [`Lsps2Client::jit_invoice`]. The purchase lives in
+//! It starts a wallet node (role wallet, not listening) wired for LSPS2
+//! ([`start_jit_wallet`]: the `WalletEventHandler` in front of the usual event handler, the
+//! `Lsps2Client`'s channel acceptor), connects to the LSP and calls `Lsps2Client::jit_invoice`. The purchase lives in
 //! memory only, so the invoice can be paid into *this* process only: with `--wait-secs N` the
 //! wallet stays up for N seconds, accepts the LSP's 0-conf channel, checks the skimmed fee,
 //! claims, and prints a second JSON line. Without it (the default, 0) the command exits at once
 //! and a later payment of the printed invoice is failed back.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 use clap::Args;
-use inbound_client::lsps2::{JitInvoiceRequest, Lsps2Client, WalletEventHandler};
-use inbound_client::{ClientConfig, LspsClient, LspsOutbound};
+use inbound_client::lsps2::JitInvoiceRequest;
 use inbound_node::lightning::events::Event;
-use inbound_node::{LspsMessageHandler, Node, NodeBuilder, NodeEventHandler, NodeRole};
 use serde_json::json;
 
 use crate::client::{resolve_lsp, CLIENT_ALIAS};
 use crate::config::{Config, FileConfig, Overrides};
-use crate::events::{wait_for_event, EventHandler};
-use crate::logging::node_log_level;
-use crate::lsp::bitcoind_rpc_config;
+use crate::events::wait_for_event;
+use crate::lsp::{bitcoind_rpc_config, start_jit_wallet, WalletOptions};
 
 /// `inbound client jit-invoice` options.
 #[derive(Debug, Clone, Args)]
@@ -90,26 +86,16 @@ pub async fn jit_invoice(args: JitInvoiceArgs) -> Result<()> {
         }
     };
 
-    let lsps = LspsClient::new(ClientConfig::default());
-    let events = EventHandler::new(CLIENT_ALIAS);
-    let wallet_events = WalletEventHandler::new(Some(Arc::clone(&events) as Arc<dyn NodeEventHandler>));
-    let mut builder = NodeBuilder::new(&data_dir);
-    builder
-        .set_network(config.network)
-        .set_role(NodeRole::Wallet)
-        .set_alias(CLIENT_ALIAS)
-        .set_listen_address(None)
-        .set_log_level(node_log_level())
-        .set_chain_source_bitcoind_rpc(bitcoind_rpc_config(&config.chain)?)
-        .set_lsps_message_handler(Arc::clone(&lsps) as Arc<dyn LspsMessageHandler>)
-        .set_event_handler(Arc::clone(&wallet_events) as Arc<dyn NodeEventHandler>);
-    let node: Arc<Node> = Arc::new(builder.build().await.context("building the wallet node")?);
-    lsps.attach(Arc::clone(node.lsps_transport()) as Arc<dyn LspsOutbound>);
-    events.attach(Arc::clone(node.channel_manager()));
-    let lsps2 = Lsps2Client::new(Arc::clone(&lsps), Arc::clone(&node));
-    node.set_channel_acceptor(lsps2.acceptor());
-    wallet_events.attach(&lsps2);
-    node.start().await.context("starting the wallet node")?;
+    let wallet = start_jit_wallet(WalletOptions {
+        data_dir,
+        network: config.network,
+        alias: CLIENT_ALIAS.to_string(),
+        chain: bitcoind_rpc_config(&config.chain)?,
+    })
+    .await?;
+    let node = &wallet.node;
+    let events = &wallet.events;
+    let lsps2 = wallet.lsps2.clone().ok_or_else(|| anyhow!("the wallet node was started without LSPS2"))?;
 
     let timeout = Duration::from_secs(args.timeout_secs.max(1));
     let mut subscription = events.subscribe();

@@ -4,8 +4,9 @@
 //!
 //! Payments: a `PaymentClaimable` for an invoice the node created carries its preimage and is
 //! claimed at once; one without a preimage cannot be ours to claim and is failed back at once, so
-//! no HTLC ever waits for its CLTV expiry. Intercepted HTLCs (LSPS2) are not expected before
-//! issue 4 and are failed back for the same reason.
+//! no HTLC ever waits for its CLTV expiry. Intercepted HTLCs belong to the LSPS2 service, which
+//! sees every event first ([`EventHandler::for_jit_lsp`]); without that service they are failed
+//! back for the same reason.
 //!
 //! Waiting: [`EventHandler::subscribe`] returns a receiver of every later event. The channel is
 //! bounded ([`EVENT_CHANNEL_CAPACITY`]); with no subscriber events are simply dropped, so a
@@ -33,13 +34,25 @@ pub struct EventHandler {
     events: broadcast::Sender<Event>,
     /// The node's alias, for log lines.
     alias: String,
+    /// Whether an LSPS2 service in front of this handler owns intercepted HTLCs.
+    jit_service: bool,
 }
 
 impl EventHandler {
     /// A handler for the node named `alias`. Call [`EventHandler::attach`] after building the node.
     pub fn new(alias: impl Into<String>) -> Arc<EventHandler> {
+        EventHandler::build(alias.into(), false)
+    }
+
+    /// A handler for an LSP whose LSPS2 service handles each event before this one: intercepted
+    /// HTLCs are left to the service instead of being failed back.
+    pub fn for_jit_lsp(alias: impl Into<String>) -> Arc<EventHandler> {
+        EventHandler::build(alias.into(), true)
+    }
+
+    fn build(alias: String, jit_service: bool) -> Arc<EventHandler> {
         let (events, _) = broadcast::channel(EVENT_CHANNEL_CAPACITY);
-        Arc::new(EventHandler { channel_manager: OnceLock::new(), events, alias: alias.into() })
+        Arc::new(EventHandler { channel_manager: OnceLock::new(), events, alias, jit_service })
     }
 
     /// Gives the handler the node's channel manager. Call after `NodeBuilder::build` and before
@@ -76,6 +89,9 @@ impl EventHandler {
             }
             Event::PaymentFailed { payment_hash, reason, .. } => {
                 tracing::warn!(node = %self.alias, ?payment_hash, ?reason, "payment failed");
+            }
+            Event::HTLCIntercepted { requested_next_hop_scid, .. } if self.jit_service => {
+                tracing::debug!(node = %self.alias, requested_next_hop_scid, "intercepted HTLC for LSPS2");
             }
             Event::HTLCIntercepted { intercept_id, requested_next_hop_scid, .. } => {
                 tracing::warn!(

@@ -5,31 +5,49 @@
 //! builder takes them), the node is built, then the handlers get what only the built node has
 //! (its LSPS transport, its channel manager), and only then does the node start. Stop is
 //! `Node::stop`, which persists the channel manager on its way out.
+//!
+//! With LSPS2 enabled the LSP also opens the store, builds the [`Lsps2Service`], registers it
+//! with the LSPS server, puts an [`Lsps2EventHandler`] in front of the event handler, attaches
+//! the service to the built node, and after the start resumes the stored sessions and ticks
+//! every [`LSPS2_TICK_INTERVAL`] until [`Lsp::stop`].
+//!
+//! A JIT wallet ([`start_jit_wallet`]) puts the [`WalletEventHandler`] in front of its event
+//! handler and the [`Lsps2Client`]'s acceptor on its node.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
+use inbound_client::lsps2::{Lsps2Client, WalletEventHandler};
 use inbound_client::{ClientConfig, LspsClient};
 use inbound_node::bitcoin::Network;
 use inbound_node::lsps0::LspsOutbound;
 use inbound_node::{BitcoindRpcConfig, LspsMessageHandler, Node, NodeBuilder, NodeEventHandler, NodeRole};
+use inbound_service::lsps2::{JitLightning, Lsps2EventHandler, Lsps2Service, SystemClock};
 use inbound_service::{LspsServer, LspsServerConfig};
+use tokio::task::JoinHandle;
 
 use crate::config::{redacted_url, ChainAuth, ChainConfig, Config};
 use crate::events::EventHandler;
 use crate::logging::node_log_level;
 
+/// How often the LSPS2 service checks its session timers.
+pub const LSPS2_TICK_INTERVAL: Duration = Duration::from_secs(1);
+
 /// A started LSP: the node, its LSPS server and its event handler.
 pub struct Lsp {
     /// The Lightning node (role LSP).
-    pub node: Node,
+    pub node: Arc<Node>,
     /// Answers type-37913 requests; holds the pending caps and counters.
     pub server: Arc<LspsServer>,
     /// Claims payments to the LSP's invoices; lets in-process callers wait for events.
     pub events: Arc<EventHandler>,
+    /// The JIT channel service, when `lsps.enabled` lists LSPS2.
+    pub lsps2: Option<Arc<Lsps2Service>>,
+    /// The LSPS2 ticker, stopped by [`Lsp::stop`] (and on drop).
+    ticker: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Lsp {
@@ -41,28 +59,58 @@ impl Lsp {
         self.node.listening_address().ok_or_else(|| anyhow!("the LSP node is not listening"))
     }
 
-    /// Stops the node gracefully; its state is persisted on the way out.
+    /// Stops the LSPS2 ticker (if any), then the node gracefully; its state is persisted on the
+    /// way out.
     ///
     /// # Errors
     /// If the final persistence fails.
     pub async fn stop(&self) -> Result<()> {
+        self.stop_ticker();
         self.node.stop().await.context("stopping the LSP node")
+    }
+
+    fn stop_ticker(&self) {
+        if let Some(ticker) = self.ticker.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take() {
+            ticker.abort();
+        }
+    }
+}
+
+impl Drop for Lsp {
+    fn drop(&mut self) {
+        self.stop_ticker();
     }
 }
 
 /// Builds and starts the LSP described by `config`: role LSP, the [`LspsServer`] as LSPS message
-/// handler with the configured protocols and limits, a Bitcoin Core RPC chain source. This is
-/// what `inbound serve` runs and what `inbound demo` runs in-process.
+/// handler with the configured protocols and limits, a Bitcoin Core RPC chain source, and the
+/// LSPS2 service if enabled (see the module documentation). This is what `inbound serve` runs
+/// and what `inbound demo` runs in-process.
 ///
 /// # Errors
-/// If the chain backend is unreachable, the data directory unusable or the address taken.
+/// If the chain backend or the store is unreachable, the data directory unusable or the
+/// address taken.
 pub async fn start_lsp(config: &Config) -> Result<Lsp> {
     let server = LspsServer::new(LspsServerConfig {
         enabled_protocols: config.lsps.enabled.clone(),
         max_pending_per_peer: config.limits.max_pending_per_peer,
         max_pending_total: config.limits.max_pending_total,
     });
-    let events = EventHandler::new(config.node.alias.clone());
+    let lsps2 = if config.lsps2_enabled() { Some(start_lsps2_service(config).await?) } else { None };
+    let events = match lsps2 {
+        Some(_) => EventHandler::for_jit_lsp(config.node.alias.clone()),
+        None => EventHandler::new(config.node.alias.clone()),
+    };
+    let node_events: Arc<dyn NodeEventHandler> = match &lsps2 {
+        Some(service) => {
+            server.register(service.protocol_handler());
+            Arc::new(Lsps2EventHandler::new(
+                Arc::clone(service),
+                Some(Arc::clone(&events) as Arc<dyn NodeEventHandler>),
+            ))
+        }
+        None => Arc::clone(&events) as Arc<dyn NodeEventHandler>,
+    };
     let mut builder = NodeBuilder::new(&config.data_dir);
     builder
         .set_network(config.network)
@@ -73,18 +121,48 @@ pub async fn start_lsp(config: &Config) -> Result<Lsp> {
         .set_log_level(node_log_level())
         .set_chain_source_bitcoind_rpc(bitcoind_rpc_config(&config.chain)?)
         .set_lsps_message_handler(Arc::clone(&server) as Arc<dyn LspsMessageHandler>)
-        .set_event_handler(Arc::clone(&events) as Arc<dyn NodeEventHandler>);
-    let node = builder.build().await.with_context(|| {
+        .set_event_handler(node_events);
+    let node = Arc::new(builder.build().await.with_context(|| {
         format!(
             "building the LSP node in {} (chain backend {})",
             config.data_dir.display(),
             redacted_url(&config.chain.url)
         )
-    })?;
+    })?);
     server.attach(Arc::clone(node.lsps_transport()) as Arc<dyn LspsOutbound>);
     events.attach(Arc::clone(node.channel_manager()));
+    if let Some(service) = &lsps2 {
+        service.attach(Arc::clone(&node) as Arc<dyn JitLightning>);
+    }
     node.start().await.with_context(|| format!("starting the LSP node on {}", config.node.listen))?;
-    Ok(Lsp { node, server, events })
+    let lsp = Lsp { node, server, events, lsps2, ticker: Mutex::new(None) };
+    if let Some(service) = &lsp.lsps2 {
+        let resumed = match service.resume().await {
+            Ok(resumed) => resumed,
+            Err(error) => {
+                // Leave nothing running behind a failed start.
+                if let Err(stop_error) = lsp.stop().await {
+                    tracing::warn!("stopping the LSP after a failed start: {stop_error:#}");
+                }
+                return Err(anyhow!(error).context("resuming the stored LSPS2 sessions"));
+            }
+        };
+        tracing::info!(resumed, store = %config.store.redacted(), "LSPS2 service running");
+        *lsp.ticker.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            Some(service.spawn_ticker(LSPS2_TICK_INTERVAL));
+    }
+    Ok(lsp)
+}
+
+/// Opens the store (creating the data directory first, where the default SQLite file lives)
+/// and builds the LSPS2 service with the configured [`Lsps2Config`](inbound_service::lsps2::Lsps2Config).
+async fn start_lsps2_service(config: &Config) -> Result<Arc<Lsps2Service>> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+    let store = inbound_store::open(&config.store.url)
+        .await
+        .with_context(|| format!("opening the store {} (store.url)", config.store.redacted()))?;
+    Lsps2Service::new(config.lsps2.clone(), store, Arc::new(SystemClock)).context("the [lsps2] configuration")
 }
 
 /// What a wallet node needs.
@@ -103,11 +181,13 @@ pub struct WalletOptions {
 /// A started wallet node: the node, its LSPS client and its event handler.
 pub struct Wallet {
     /// The Lightning node (role wallet, not listening).
-    pub node: Node,
+    pub node: Arc<Node>,
     /// Talks LSPS to LSPs over the node's connections.
     pub client: Arc<LspsClient>,
     /// Claims payments to the wallet's invoices; lets callers wait for events.
     pub events: Arc<EventHandler>,
+    /// Buys JIT channels; set for wallets started with [`start_jit_wallet`].
+    pub lsps2: Option<Arc<Lsps2Client>>,
 }
 
 impl Wallet {
@@ -126,8 +206,27 @@ impl Wallet {
 /// # Errors
 /// If the chain backend is unreachable or the data directory unusable.
 pub async fn start_wallet(options: WalletOptions) -> Result<Wallet> {
+    build_and_start_wallet(options, false).await
+}
+
+/// [`start_wallet`] plus LSPS2: an [`Lsps2Client`] whose acceptor decides the node's inbound
+/// channels (the LSP's 0-conf JIT channel), and a [`WalletEventHandler`] in front of the event
+/// handler that checks the skimmed fee before claiming a JIT payment.
+///
+/// # Errors
+/// As [`start_wallet`].
+pub async fn start_jit_wallet(options: WalletOptions) -> Result<Wallet> {
+    build_and_start_wallet(options, true).await
+}
+
+async fn build_and_start_wallet(options: WalletOptions, jit: bool) -> Result<Wallet> {
     let client = LspsClient::new(ClientConfig::default());
     let events = EventHandler::new(options.alias.clone());
+    let wallet_events = jit.then(|| WalletEventHandler::new(Some(Arc::clone(&events) as Arc<dyn NodeEventHandler>)));
+    let node_events: Arc<dyn NodeEventHandler> = match &wallet_events {
+        Some(wallet_events) => Arc::clone(wallet_events) as Arc<dyn NodeEventHandler>,
+        None => Arc::clone(&events) as Arc<dyn NodeEventHandler>,
+    };
     let mut builder = NodeBuilder::new(&options.data_dir);
     builder
         .set_network(options.network)
@@ -137,15 +236,23 @@ pub async fn start_wallet(options: WalletOptions) -> Result<Wallet> {
         .set_log_level(node_log_level())
         .set_chain_source_bitcoind_rpc(options.chain)
         .set_lsps_message_handler(Arc::clone(&client) as Arc<dyn LspsMessageHandler>)
-        .set_event_handler(Arc::clone(&events) as Arc<dyn NodeEventHandler>);
-    let node = builder
-        .build()
-        .await
-        .with_context(|| format!("building wallet node {} in {}", options.alias, options.data_dir.display()))?;
+        .set_event_handler(node_events);
+    let node = Arc::new(
+        builder
+            .build()
+            .await
+            .with_context(|| format!("building wallet node {} in {}", options.alias, options.data_dir.display()))?,
+    );
     client.attach(Arc::clone(node.lsps_transport()) as Arc<dyn LspsOutbound>);
     events.attach(Arc::clone(node.channel_manager()));
+    let lsps2 = wallet_events.map(|wallet_events| {
+        let lsps2 = Lsps2Client::new(Arc::clone(&client), Arc::clone(&node));
+        node.set_channel_acceptor(lsps2.acceptor());
+        wallet_events.attach(&lsps2);
+        lsps2
+    });
     node.start().await.with_context(|| format!("starting wallet node {}", options.alias))?;
-    Ok(Wallet { node, client, events })
+    Ok(Wallet { node, client, events, lsps2 })
 }
 
 /// The node's RPC settings for `chain`: the URL with its credentials (reading the cookie file

@@ -8,9 +8,16 @@ use std::path::{Path, PathBuf};
 use inbound::config::{
     default_chain_url, ChainAuth, Config, ConfigError, FileConfig, Overrides, DEFAULT_ALIAS,
     DEFAULT_CHAIN_POLL_INTERVAL_SECS, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_LSPS_QUEUE_PER_PEER,
-    DEFAULT_LSPS_QUEUE_TOTAL, DEFAULT_MAX_PENDING_PER_PEER, DEFAULT_MAX_PENDING_TOTAL, DEFAULT_NETWORK, REDACTED,
+    DEFAULT_LSPS_QUEUE_TOTAL, DEFAULT_MAX_PENDING_PER_PEER, DEFAULT_MAX_PENDING_TOTAL, DEFAULT_NETWORK,
+    DEFAULT_STORE_FILE, REDACTED,
 };
 use inbound_node::bitcoin::Network;
+use inbound_service::lsps2::config::{
+    default_tiers, DEFAULT_LSP_CLTV_EXPIRY_DELTA, DEFAULT_MAX_CHANNEL_SAT, DEFAULT_VALID_FOR_SECS,
+};
+use inbound_service::lsps2::session::DEFAULT_MPP_TIMEOUT_SECS;
+use inbound_service::lsps2::{FeeTier, Lsps2Config, TrustMode};
+use lsps::method::Protocol;
 
 const EXAMPLE: &str = include_str!("../inbound.example.toml");
 
@@ -53,6 +60,12 @@ fn empty_file_gives_every_default() {
     assert_eq!(config.limits.max_pending_total, DEFAULT_MAX_PENDING_TOTAL);
     assert_eq!(config.limits.lsps_queue_per_peer, DEFAULT_LSPS_QUEUE_PER_PEER);
     assert_eq!(config.limits.lsps_queue_total, DEFAULT_LSPS_QUEUE_TOTAL);
+    assert_eq!(config.store.url, Path::new(DEFAULT_DATA_DIR).join(DEFAULT_STORE_FILE).display().to_string());
+    assert_eq!(config.lsps2, Lsps2Config::default());
+    assert_eq!(config.lsps2.public_menu, default_tiers());
+    assert_eq!(config.lsps2.valid_for_secs, DEFAULT_VALID_FOR_SECS);
+    assert_eq!(config.lsps2.policy.mpp_timeout_secs, DEFAULT_MPP_TIMEOUT_SECS);
+    assert!(!config.lsps2_enabled());
     // No file at all is the same as an empty one.
     assert_eq!(Config::load(None, &Overrides::default(), &Overrides::default()).expect("no file"), config);
 }
@@ -203,10 +216,188 @@ fn misspelt_names_are_rejected_by_name() {
 
 #[test]
 fn protocols_without_a_server_are_rejected_with_a_clear_reason() {
-    for (name, issue) in [("lsps1", "issue 5"), ("lsps2", "issue 4"), ("lsps5", "issues 4 and 5")] {
+    for (name, issue) in [("lsps1", "issue 5"), ("lsps5", "issues 4 and 5")] {
         assert_rejected(&format!("[lsps]\nenabled = [\"{name}\"]"), "lsps.enabled[0]", "not available yet");
         assert_rejected(&format!("[lsps]\nenabled = [\"lsps0\", \"{name}\"]"), "lsps.enabled[1]", issue);
     }
+}
+
+#[test]
+fn lsps2_can_be_enabled() {
+    let config = parse("[lsps]\nenabled = [\"lsps2\", \"lsps0\", \"lsps2\"]").expect("lsps2 is available");
+    assert_eq!(config.lsps.enabled, vec![Protocol::Lsps2]);
+    assert!(config.lsps2_enabled());
+}
+
+#[test]
+fn store_url_defaults_into_the_data_dir_and_accepts_sqlite_and_postgres() {
+    let config = parse("data_dir = \"/var/lib/inbound\"").expect("valid");
+    assert_eq!(config.store.url, "/var/lib/inbound/inbound.sqlite");
+    // The default follows a data_dir given by flag.
+    let flags = Overrides { data_dir: Some("/srv/lsp".into()), ..Overrides::default() };
+    let config = Config::resolve(FileConfig::default(), "test.toml", &Overrides::default(), &flags).expect("valid");
+    assert_eq!(config.store.url, "/srv/lsp/inbound.sqlite");
+    for url in ["/tmp/other.db", "sqlite:///tmp/x.db", "postgres://u:p@db.example/inbound", "postgresql://db/x"] {
+        let config = parse(&format!("[store]\nurl = {url:?}")).expect("valid store.url");
+        assert_eq!(config.store.url, url);
+    }
+}
+
+#[test]
+fn bad_store_urls_are_rejected_by_name() {
+    assert_rejected("[store]\nurl = \"\"", "store.url", "must not be empty");
+    assert_rejected("[store]\nurl = \"mysql://u:secret@db/x\"", "store.url", "\"mysql\" is not supported");
+    assert_rejected("[store]\nurl = \"postgres://[bad\"", "store.url", "postgres://");
+    assert_rejected("[store]\nurl = 5", "store.url", "invalid type");
+    assert_rejected("[store]\npath = \"x\"", "store.path", "unknown field");
+    // The rejected URL's password is not echoed.
+    let error = parse("[store]\nurl = \"mysql://u:secret@db/x\"").expect_err("rejected");
+    assert!(!error.to_string().contains("secret"), "{error}");
+}
+
+#[test]
+fn lsps2_values_are_used() {
+    let config = parse(
+        r#"
+        [lsps2]
+        valid_for_secs = 900
+        min_lifetime_blocks = 1008
+        max_client_to_self_delay_blocks = 144
+        lsp_cltv_expiry_delta = 80
+        trust = "never"
+        overprovisioning_ppm = 0
+        headroom_sat = 5000
+        min_channel_sat = 50000
+        max_channel_sat = 2000000
+        min_fee_open_weight_wu = 800
+        min_fee_multiplier = 3
+        max_open_buys_per_client = 2
+        max_unpaid_channels_per_client = 1
+        mpp_timeout_secs = 120
+        client_wait_secs = 10
+        open_timeout_secs = 30
+        claim_timeout_secs = 60
+        unpaid_channel_grace_secs = 3600
+        max_open_attempts = 2
+        max_parts = 8
+        [[lsps2.fee_tiers]]
+        min_fee_msat = 1000000
+        proportional_ppm = 1000
+        min_payment_size_msat = 1000000
+        max_payment_size_msat = 50000000
+        [[lsps2.token_menus.vip]]
+        min_fee_msat = 500000
+        proportional_ppm = 500
+        min_payment_size_msat = 1000000
+        max_payment_size_msat = 50000000
+        "#,
+    )
+    .expect("valid [lsps2]");
+    let lsps2 = &config.lsps2;
+    let tier = |min_fee_msat, proportional| FeeTier {
+        min_fee_msat,
+        proportional,
+        min_payment_size_msat: 1_000_000,
+        max_payment_size_msat: 50_000_000,
+    };
+    assert_eq!(lsps2.public_menu, vec![tier(1_000_000, 1000)]);
+    assert_eq!(lsps2.token_menus.get("vip"), Some(&vec![tier(500_000, 500)]));
+    assert_eq!(
+        (lsps2.valid_for_secs, lsps2.min_lifetime_blocks, lsps2.max_client_to_self_delay_blocks),
+        (900, 1008, 144)
+    );
+    assert_eq!((lsps2.lsp_cltv_expiry_delta, lsps2.trust), (80, TrustMode::Never));
+    let sizing = &lsps2.sizing;
+    assert_eq!(
+        (sizing.overprovisioning_ppm, sizing.headroom_sat, sizing.min_channel_sat, sizing.max_channel_sat),
+        (0, 5000, 50_000, 2_000_000)
+    );
+    assert_eq!((lsps2.min_fee_open_weight_wu, lsps2.min_fee_multiplier), (800, 3));
+    assert_eq!((lsps2.max_open_buys_per_client, lsps2.max_unpaid_channels_per_client), (2, 1));
+    let policy = &lsps2.policy;
+    assert_eq!(
+        (
+            policy.mpp_timeout_secs,
+            policy.client_wait_secs,
+            policy.open_timeout_secs,
+            policy.claim_timeout_secs,
+            policy.unpaid_channel_grace_secs,
+            policy.max_open_attempts,
+            policy.max_parts
+        ),
+        (120, 10, 30, 60, 3600, 2, 8)
+    );
+    // Keys left out keep their defaults.
+    let partial = parse("[lsps2]\ntrust = \"always\"").expect("valid");
+    assert_eq!(partial.lsps2, Lsps2Config { trust: TrustMode::Always, ..Lsps2Config::default() });
+}
+
+#[test]
+fn bad_lsps2_values_are_rejected_by_name() {
+    // Unknown keys, wrong types, misspelt names.
+    assert_rejected("[lsps2]\nvalid_for = 900", "lsps2.valid_for", "unknown field");
+    assert_rejected("[lsps2]\nvalid_for_secs = \"long\"", "lsps2.valid_for_secs", "invalid type");
+    assert_rejected("[lsps2]\nmax_channel_sat = -1", "lsps2.max_channel_sat", "invalid value");
+    assert_rejected("[lsps2]\ntrust = \"sometimes\"", "lsps2.trust", "unknown variant `sometimes`");
+    assert_rejected(
+        "[[lsps2.fee_tiers]]\nmin_fee_msat = 1\nproportional_ppm = 1\nmin_payment_size_msat = 1",
+        "lsps2.fee_tiers[0]",
+        "missing field `max_payment_size_msat`",
+    );
+    assert_rejected(
+        "[[lsps2.fee_tiers]]\nmin_fee_msat = 1\nproportional = 1\nmin_payment_size_msat = 1\nmax_payment_size_msat = 2",
+        "lsps2.fee_tiers[0].proportional",
+        "unknown field",
+    );
+    // Out of range, checked here or by the service's own validation.
+    assert_rejected("[lsps2]\nvalid_for_secs = 599", "lsps2.valid_for_secs", "at least 600");
+    assert_rejected("[lsps2]\nlsp_cltv_expiry_delta = 70000", "lsps2.lsp_cltv_expiry_delta", "16 bits");
+    assert_rejected("[lsps2]\nlsp_cltv_expiry_delta = 0", "lsps2.lsp_cltv_expiry_delta", "at least 1");
+    assert_rejected(
+        "[lsps2]\nmax_client_to_self_delay_blocks = 70000",
+        "lsps2.max_client_to_self_delay_blocks",
+        "16 bits",
+    );
+    assert_rejected("[lsps2]\nmin_channel_sat = 0", "lsps2.min_channel_sat", "min_channel_sat");
+    assert_rejected(
+        &format!("[lsps2]\nmin_channel_sat = {}", DEFAULT_MAX_CHANNEL_SAT + 1),
+        "lsps2.min_channel_sat",
+        "max_channel_sat",
+    );
+    assert_rejected("[lsps2]\nmpp_timeout_secs = 89", "lsps2.mpp_timeout_secs", "at least 90");
+    assert_rejected("[lsps2]\nmax_parts = 0", "lsps2.max_parts", "at least 1");
+    assert_rejected("[lsps2]\nopen_timeout_secs = 0", "lsps2.open_timeout_secs", "at least 1");
+    assert_rejected("[lsps2]\nmax_open_buys_per_client = 0", "lsps2.max_open_buys_per_client", "at least 1");
+    // Tiers: an empty size range, and a menu out of bLIP-52's order.
+    let tier = |min_fee: u64, ppm: u32, min: u64, max: u64| {
+        format!(
+            "min_fee_msat = {min_fee}\nproportional_ppm = {ppm}\nmin_payment_size_msat = {min}\nmax_payment_size_msat = {max}\n"
+        )
+    };
+    assert_rejected(
+        &format!("[[lsps2.fee_tiers]]\n{}", tier(1_000, 1, 5_000_000, 1_000_000)),
+        "lsps2.fee_tiers[0].min_payment_size_msat",
+        "exceeds max_payment_size_msat",
+    );
+    assert_rejected(
+        &format!(
+            "[[lsps2.fee_tiers]]\n{}[[lsps2.fee_tiers]]\n{}",
+            tier(5_000_000, 5_000, 1_000_000, 100_000_000),
+            tier(2_000_000, 4_000, 1_000_000, 100_000_000)
+        ),
+        "lsps2.fee_tiers",
+        "menu public",
+    );
+    assert_rejected(
+        &format!(
+            "[[lsps2.token_menus.vip]]\n{}[[lsps2.token_menus.vip]]\n{}",
+            tier(5_000_000, 5_000, 1_000_000, 100_000_000),
+            tier(2_000_000, 4_000, 1_000_000, 100_000_000)
+        ),
+        "lsps2.token_menus.vip",
+        "menu vip",
+    );
+    assert_rejected("[lsps2.token_menus]\nvip = []", "lsps2.token_menus.vip", "at least one tier");
 }
 
 #[test]
@@ -267,10 +458,21 @@ fn printed_configuration_hides_secrets_and_reads_back() {
     let printed = in_url.to_redacted_toml();
     assert!(!printed.contains("hunter2") && printed.contains("rpc:REDACTED@"), "{printed}");
 
+    let postgres = parse("[store]\nurl = \"postgres://inbound:hunter2@db.example:5432/inbound\"").expect("valid");
+    let printed = postgres.to_redacted_toml();
+    assert!(!printed.contains("hunter2") && printed.contains("inbound:REDACTED@db.example"), "{printed}");
+    assert!(!format!("{postgres:?}").contains("hunter2"), "Debug leaks the store password");
+
     // Without secrets, the printed configuration is a file that means the same thing.
     let config =
         parse("network = \"bitcoin\"\n[chain]\ncookie_file = \"/c\"\n[limits]\nlsps_queue_total = 77").expect("valid");
     assert_eq!(parse(&config.to_redacted_toml()).expect("printed config parses"), config);
+    let with_lsps2 = parse(
+        "[lsps]\nenabled = [\"lsps2\"]\n[lsps2]\ntrust = \"always\"\n[[lsps2.token_menus.\"a b\"]]\n\
+         min_fee_msat = 1\nproportional_ppm = 1\nmin_payment_size_msat = 2\nmax_payment_size_msat = 3",
+    )
+    .expect("valid");
+    assert_eq!(parse(&with_lsps2.to_redacted_toml()).expect("printed config parses"), with_lsps2);
 }
 
 #[test]
@@ -290,6 +492,27 @@ fn readme_table_states_the_defaults() {
         ("limits.max_pending_total", defaults.limits.max_pending_total.to_string()),
         ("limits.lsps_queue_per_peer", defaults.limits.lsps_queue_per_peer.to_string()),
         ("limits.lsps_queue_total", defaults.limits.lsps_queue_total.to_string()),
+        ("store.url", format!("<data_dir>/{DEFAULT_STORE_FILE}")),
+        ("lsps2.valid_for_secs", defaults.lsps2.valid_for_secs.to_string()),
+        ("lsps2.min_lifetime_blocks", defaults.lsps2.min_lifetime_blocks.to_string()),
+        ("lsps2.max_client_to_self_delay_blocks", defaults.lsps2.max_client_to_self_delay_blocks.to_string()),
+        ("lsps2.lsp_cltv_expiry_delta", DEFAULT_LSP_CLTV_EXPIRY_DELTA.to_string()),
+        ("lsps2.trust", "\"adaptive\"".to_string()),
+        ("lsps2.overprovisioning_ppm", defaults.lsps2.sizing.overprovisioning_ppm.to_string()),
+        ("lsps2.headroom_sat", defaults.lsps2.sizing.headroom_sat.to_string()),
+        ("lsps2.min_channel_sat", defaults.lsps2.sizing.min_channel_sat.to_string()),
+        ("lsps2.max_channel_sat", defaults.lsps2.sizing.max_channel_sat.to_string()),
+        ("lsps2.min_fee_open_weight_wu", defaults.lsps2.min_fee_open_weight_wu.to_string()),
+        ("lsps2.min_fee_multiplier", defaults.lsps2.min_fee_multiplier.to_string()),
+        ("lsps2.max_open_buys_per_client", defaults.lsps2.max_open_buys_per_client.to_string()),
+        ("lsps2.max_unpaid_channels_per_client", defaults.lsps2.max_unpaid_channels_per_client.to_string()),
+        ("lsps2.mpp_timeout_secs", defaults.lsps2.policy.mpp_timeout_secs.to_string()),
+        ("lsps2.client_wait_secs", defaults.lsps2.policy.client_wait_secs.to_string()),
+        ("lsps2.open_timeout_secs", defaults.lsps2.policy.open_timeout_secs.to_string()),
+        ("lsps2.claim_timeout_secs", defaults.lsps2.policy.claim_timeout_secs.to_string()),
+        ("lsps2.unpaid_channel_grace_secs", defaults.lsps2.policy.unpaid_channel_grace_secs.to_string()),
+        ("lsps2.max_open_attempts", defaults.lsps2.policy.max_open_attempts.to_string()),
+        ("lsps2.max_parts", defaults.lsps2.policy.max_parts.to_string()),
     ];
     for (key, value) in rows {
         let row = format!("| `{key}` | `{value}` |");

@@ -22,14 +22,23 @@ fn demo_runs_every_flow_and_prints_one_json_summary() {
     let summary: Value = serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {}", String::from_utf8_lossy(&output.stdout)));
     assert!(summary.get("error").is_none(), "{summary}");
-    assert_eq!(summary["lsps0"]["protocols"], serde_json::json!([]), "{summary}");
+    assert_eq!(summary["lsps0"]["protocols"], serde_json::json!([2]), "{summary}");
     assert_eq!(summary["chain"]["backend"], "bcoin");
     assert!(summary["chain"]["height"].as_u64().is_some_and(|height| height > 432 + 100), "{summary}");
     assert_eq!(summary["channel"]["payer_lsp_capacity_sat"], 1_000_000);
     assert_eq!(summary["channel"]["funding_txid"].as_str().map(str::len), Some(64), "{summary}");
     assert_eq!(summary["payment"]["amount_msat"], 50_000_000);
+    let lsps2 = &summary["lsps2"];
+    let msat = |key: &str| lsps2[key].as_u64().unwrap_or_else(|| panic!("lsps2.{key} missing: {summary}"));
+    assert_eq!(msat("paid_msat"), 50_000_000, "{summary}");
+    assert!(msat("fee_msat") > 0, "{summary}");
+    assert_eq!(msat("received_msat") + msat("fee_msat"), msat("paid_msat"), "{summary}");
+    assert!(msat("channel_capacity_sat") * 1000 >= msat("received_msat"), "{summary}");
+    assert_eq!(lsps2["funding_txid"].as_str().map(str::len), Some(64), "{summary}");
+    assert!(msat("funding_confirmations") >= 1, "{summary}");
     // Progress went to stderr, with every step and the total.
     assert!(stderr.contains("pay an LSP invoice (payer→LSP): ok"), "{stderr}");
+    assert!(stderr.contains("pay a JIT invoice (payer→LSP→new channel→wallet): ok"), "{stderr}");
     assert!(stderr.contains("all flows passed"), "{stderr}");
     println!("demo_runs_every_flow_and_prints_one_json_summary took {:?}", started.elapsed());
 }

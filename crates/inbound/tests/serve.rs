@@ -1,7 +1,8 @@
 //! `inbound serve` as a real child process against a bcoin regtest chain the test starts:
 //! it logs its node id, answers `lsps0.list_protocols` from an in-test wallet node and from
 //! `inbound client list-protocols` over TCP, exits 0 on SIGTERM after persisting, and comes back
-//! with the same node id on the same data directory.
+//! with the same node id on the same data directory. With LSPS2 enabled it lists protocol 2 and
+//! answers `lsps2.get_info` with a menu once its wallet is funded.
 
 mod common;
 
@@ -9,11 +10,11 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use common::{field, inbound, write_file, Daemon};
-use inbound::lsp::{start_wallet, WalletOptions};
+use inbound::lsp::{start_jit_wallet, start_wallet, WalletOptions};
 use inbound_node::bitcoin::secp256k1::PublicKey;
-use inbound_node::bitcoin::Network;
+use inbound_node::bitcoin::{Address, Network};
 use inbound_node::BitcoindRpcConfig;
-use inbound_regtest::Bcoin;
+use inbound_regtest::{Bcoin, COINBASE_MATURITY};
 
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -102,9 +103,77 @@ async fn serve_answers_lsps0_and_restarts_with_the_same_identity() {
 #[test]
 fn serve_refuses_a_bad_configuration_naming_the_key() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = write_file(dir.path(), "inbound.toml", "[lsps]\nenabled = [\"lsps2\"]\n");
+    let config = write_file(dir.path(), "inbound.toml", "[lsps]\nenabled = [\"lsps1\"]\n");
     let output = inbound().arg("serve").arg("--config").arg(&config).output().expect("run inbound serve");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("`lsps.enabled[0]`") && stderr.contains("not available yet"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_lsps2_lists_it_and_answers_get_info() {
+    let started = Instant::now();
+    let bcoin = Bcoin::start().await.expect("bcoin regtest node");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().join("lsp");
+    let config = write_file(
+        dir.path(),
+        "inbound.toml",
+        &format!(
+            "network = \"regtest\"\ndata_dir = {:?}\n[node]\nlisten = \"127.0.0.1:0\"\n\
+             [chain]\nurl = {:?}\npoll_interval_secs = 1\n[lsps]\nenabled = [\"lsps2\"]\n",
+            data_dir.display().to_string(),
+            bcoin.rpc_url()
+        ),
+    );
+    let (mut daemon, node_id, listen) = start_serve(&config);
+    let line = daemon.wait_for_line("funding_address=", START_TIMEOUT);
+    let address: Address = field(&line, "funding_address")
+        .and_then(|text| text.parse::<Address<_>>().ok())
+        .and_then(|address| address.require_network(Network::Regtest).ok())
+        .unwrap_or_else(|| panic!("no regtest funding_address= in {line:?}"));
+    // Logged during the start, before "LSP started".
+    assert!(daemon.log.iter().any(|line| line.contains("LSPS2 service running")), "{}", daemon.log.join("\n"));
+    assert!(data_dir.join("inbound.sqlite").is_file(), "the default store was created in the data directory");
+
+    // Fund the daemon's wallet with a matured coinbase; the menu is bounded by what it can fund.
+    bcoin.mine(1, Some(&address)).await.expect("mine to the LSP");
+    bcoin.mine(COINBASE_MATURITY, None).await.expect("mature the coinbase");
+
+    let wallet = start_jit_wallet(WalletOptions {
+        data_dir: dir.path().join("wallet"),
+        network: Network::Regtest,
+        alias: "test-jit-wallet".into(),
+        chain: BitcoindRpcConfig::new(bcoin.rpc_url()),
+    })
+    .await
+    .expect("wallet node");
+    wallet.node.connect_peer(node_id, listen, false).await.expect("connect to the daemon");
+    let protocols = tokio::time::timeout(Duration::from_secs(30), wallet.client.list_protocols(node_id))
+        .await
+        .expect("answer in time")
+        .expect("list_protocols");
+    assert_eq!(protocols, vec![2], "LSPS2 is listed");
+
+    let lsps2 = wallet.lsps2.clone().expect("a JIT wallet");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let menu = loop {
+        let menu = tokio::time::timeout(Duration::from_secs(30), lsps2.get_info(node_id, None))
+            .await
+            .expect("answer in time")
+            .expect("lsps2.get_info");
+        // Empty until the daemon's chain poll has seen the matured coinbase.
+        if !menu.is_empty() || Instant::now() > deadline {
+            break menu;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(!menu.is_empty(), "the funded LSP offers a fee menu; log:\n{}", daemon.log.join("\n"));
+    wallet.stop().await.expect("stop wallet");
+
+    daemon.terminate();
+    let status = daemon.wait_exit(STOP_TIMEOUT);
+    assert!(status.success(), "exit status {status}; log:\n{}", daemon.log.join("\n"));
+    assert!(daemon.log.iter().any(|line| line.contains("LSPS2 counters")), "{}", daemon.log.join("\n"));
+    println!("serve_with_lsps2_lists_it_and_answers_get_info took {:?}", started.elapsed());
 }

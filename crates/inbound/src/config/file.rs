@@ -6,6 +6,7 @@
 //! (`chain.poll_interval_secs`, `lsps.enabled[1]`). This module reads nothing but the text it is
 //! given; the caller reads the file.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -35,6 +36,12 @@ pub struct FileConfig {
     /// `[limits]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<LimitsSection>,
+    /// `[store]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<StoreSection>,
+    /// `[lsps2]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lsps2: Option<Lsps2Section>,
 }
 
 /// The networks the daemon runs on, spelled as in the file.
@@ -134,6 +141,114 @@ pub struct LimitsSection {
     /// `limits.lsps_queue_total`: outbound LSPS messages queued for all peers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lsps_queue_total: Option<usize>,
+}
+
+/// `[store]`: the database of the LSP's durable state (LSPS2 sessions).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// `store.url`: an SQLite file path (or `sqlite://` URL) or a `postgres://` URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// The LSPS2 trust modes, spelled as in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrustName {
+    /// Always LSP-trusts-client.
+    Never,
+    /// Always client-trusts-LSP.
+    Always,
+    /// LSP-trusts-client, except for clients that left a channel unpaid.
+    Adaptive,
+}
+
+/// One `[[lsps2.fee_tiers]]` (or `[[lsps2.token_menus.<token>]]`) entry. Every key is required.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeeTierSection {
+    /// Fee floor, msat.
+    pub min_fee_msat: u64,
+    /// Fee per million msat of payment size.
+    pub proportional_ppm: u32,
+    /// Smallest payment, msat, inclusive.
+    pub min_payment_size_msat: u64,
+    /// Largest payment, msat, inclusive.
+    pub max_payment_size_msat: u64,
+}
+
+/// `[lsps2]`: the just-in-time channel service (bLIP-52). Only used when `lsps.enabled` lists
+/// `"lsps2"`, but always validated.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lsps2Section {
+    /// `lsps2.valid_for_secs`: how long a fee menu stays valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_for_secs: Option<u64>,
+    /// `lsps2.min_lifetime_blocks`: how long the LSP keeps a JIT channel open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_lifetime_blocks: Option<u32>,
+    /// `lsps2.max_client_to_self_delay_blocks`: cap on the client's `to_self_delay`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_client_to_self_delay_blocks: Option<u32>,
+    /// `lsps2.lsp_cltv_expiry_delta`: the route hint's CLTV delta.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lsp_cltv_expiry_delta: Option<u32>,
+    /// `lsps2.trust`: when clients must trust the LSP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<TrustName>,
+    /// `lsps2.overprovisioning_ppm`: channel capacity over the forwarded amount, per million.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overprovisioning_ppm: Option<u32>,
+    /// `lsps2.headroom_sat`: fixed extra channel capacity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headroom_sat: Option<u64>,
+    /// `lsps2.min_channel_sat`: the smallest JIT channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_channel_sat: Option<u64>,
+    /// `lsps2.max_channel_sat`: the largest JIT channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_channel_sat: Option<u64>,
+    /// `lsps2.min_fee_open_weight_wu`: weight of an open, for the chain-fee floor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_fee_open_weight_wu: Option<u64>,
+    /// `lsps2.min_fee_multiplier`: multiplier of the open's chain cost, for the fee floor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_fee_multiplier: Option<u64>,
+    /// `lsps2.max_open_buys_per_client`: unfinished purchases per client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_open_buys_per_client: Option<u64>,
+    /// `lsps2.max_unpaid_channels_per_client`: unpaid channels before a client is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_unpaid_channels_per_client: Option<u64>,
+    /// `lsps2.mpp_timeout_secs`: how long parts of one payment are held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mpp_timeout_secs: Option<u64>,
+    /// `lsps2.client_wait_secs`: how long a paid session waits for an offline client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_wait_secs: Option<u64>,
+    /// `lsps2.open_timeout_secs`: how long an open may take.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_timeout_secs: Option<u64>,
+    /// `lsps2.claim_timeout_secs`: how long the client may hold the forwarded HTLCs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_timeout_secs: Option<u64>,
+    /// `lsps2.unpaid_channel_grace_secs`: how long an unpaid channel is kept after `valid_until`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpaid_channel_grace_secs: Option<u64>,
+    /// `lsps2.max_open_attempts`: failed opens before a session fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_open_attempts: Option<u32>,
+    /// `lsps2.max_parts`: the most parts one payment may have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_parts: Option<usize>,
+    /// `[[lsps2.fee_tiers]]`: the public menu, cheapest first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fee_tiers: Option<Vec<FeeTierSection>>,
+    /// `[[lsps2.token_menus.<token>]]`: menus offered to holders of a token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_menus: Option<BTreeMap<String, Vec<FeeTierSection>>>,
 }
 
 impl FileConfig {

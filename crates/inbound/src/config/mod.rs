@@ -21,6 +21,18 @@
 //! | `limits.max_pending_total` | [`DEFAULT_MAX_PENDING_TOTAL`] | | |
 //! | `limits.lsps_queue_per_peer` | [`DEFAULT_LSPS_QUEUE_PER_PEER`] | | |
 //! | `limits.lsps_queue_total` | [`DEFAULT_LSPS_QUEUE_TOTAL`] | | |
+//! | `store.url` | `<data_dir>/`[`DEFAULT_STORE_FILE`] (SQLite) | | |
+//! | `lsps2.*` | [`Lsps2Config::default`] (the `DEFAULT_*` consts of `inbound_service::lsps2`) | | |
+//!
+//! The `[lsps2]` keys map onto [`Lsps2Config`]: `fee_tiers` (the public menu, an array of tables
+//! with `min_fee_msat`, `proportional_ppm`, `min_payment_size_msat`, `max_payment_size_msat`),
+//! `token_menus.<token>` (the same, per token), `valid_for_secs`, `min_lifetime_blocks`,
+//! `max_client_to_self_delay_blocks`, `lsp_cltv_expiry_delta`, `trust` (`never`, `always`,
+//! `adaptive`), the channel sizing (`overprovisioning_ppm`, `headroom_sat`, `min_channel_sat`,
+//! `max_channel_sat`), the chain-fee floor (`min_fee_open_weight_wu`, `min_fee_multiplier`), the
+//! per-client caps (`max_open_buys_per_client`, `max_unpaid_channels_per_client`) and the session
+//! timers (`mpp_timeout_secs`, `client_wait_secs`, `open_timeout_secs`, `claim_timeout_secs`,
+//! `unpaid_channel_grace_secs`, `max_open_attempts`, `max_parts`).
 //!
 //! Loading has two stages, as in ripgrep: [`Config::resolve`] merges and validates without any
 //! I/O, and only the wiring reads what the configuration points at (the cookie file, the data
@@ -33,7 +45,8 @@ mod resolve;
 pub use render::{redacted_url, REDACTED};
 
 pub use file::{
-    BackendName, ChainSection, FileConfig, LimitsSection, LspsSection, NetworkName, NodeSection, ProtocolName,
+    BackendName, ChainSection, FeeTierSection, FileConfig, LimitsSection, Lsps2Section, LspsSection, NetworkName,
+    NodeSection, ProtocolName, StoreSection, TrustName,
 };
 
 use std::fmt;
@@ -41,10 +54,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use inbound_node::bitcoin::Network;
+use inbound_service::lsps2::Lsps2Config;
 use lsps::method::Protocol;
 use url::Url;
 
-use resolve::{network_of, parse_network, resolve_chain, resolve_limits, resolve_lsps};
+use resolve::{network_of, parse_network, resolve_chain, resolve_limits, resolve_lsps, resolve_lsps2, resolve_store};
 
 /// Default network. Regtest, so that a forgotten `network` key can never put real money at stake.
 pub const DEFAULT_NETWORK: Network = Network::Regtest;
@@ -73,6 +87,9 @@ pub const DEFAULT_LSPS_QUEUE_PER_PEER: usize = inbound_node::config::DEFAULT_LSP
 /// Default bound on outbound LSPS messages queued for all peers.
 pub const DEFAULT_LSPS_QUEUE_TOTAL: usize = inbound_node::config::DEFAULT_LSPS_MAX_QUEUED_TOTAL;
 
+/// Default SQLite file of the store, inside `data_dir`.
+pub const DEFAULT_STORE_FILE: &str = "inbound.sqlite";
+
 /// Environment variable naming the configuration file.
 pub const ENV_CONFIG: &str = "INBOUND_CONFIG";
 /// Environment variable overriding `network`.
@@ -84,9 +101,9 @@ pub const ENV_LISTEN: &str = "INBOUND_LISTEN";
 /// Environment variable overriding `chain.url`.
 pub const ENV_CHAIN_URL: &str = "INBOUND_CHAIN_URL";
 
-/// Protocols that have a server implementation today. LSPS0 is always on and is the only one;
-/// issues 4 and 5 add the others.
-pub const AVAILABLE_PROTOCOLS: &[Protocol] = &[Protocol::Lsps0];
+/// Protocols that have a server implementation today: LSPS0 (always on) and LSPS2; issue 5 adds
+/// the others.
+pub const AVAILABLE_PROTOCOLS: &[Protocol] = &[Protocol::Lsps0, Protocol::Lsps2];
 
 /// The default `chain.url` for `network`: Bitcoin Core's default RPC port on localhost.
 pub fn default_chain_url(network: Network) -> &'static str {
@@ -202,6 +219,10 @@ pub struct Config {
     pub lsps: LspsConfig,
     /// `[limits]`.
     pub limits: LimitsConfig,
+    /// `[store]`.
+    pub store: StoreConfig,
+    /// `[lsps2]`, validated ([`Lsps2Config::validate`] passes); used when `lsps.enabled` lists LSPS2.
+    pub lsps2: Lsps2Config,
 }
 
 /// The effective `[node]` table.
@@ -275,7 +296,36 @@ pub struct LimitsConfig {
     pub lsps_queue_total: usize,
 }
 
+/// The effective `[store]` table. `Debug` never prints a password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// What `inbound_store::open` gets: an SQLite file path, a `sqlite:` URL or a `postgres://`
+    /// URL (which may carry a password).
+    pub url: String,
+}
+
+impl StoreConfig {
+    /// The location with its password, if any, replaced by [`REDACTED`].
+    pub fn redacted(&self) -> String {
+        match Url::parse(&self.url) {
+            Ok(url) if url.password().is_some() => redacted_url(&url),
+            _ => self.url.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for StoreConfig {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.debug_struct("StoreConfig").field("url", &self.redacted()).finish()
+    }
+}
+
 impl Config {
+    /// Whether the LSPS2 service runs.
+    pub fn lsps2_enabled(&self) -> bool {
+        self.lsps.enabled.contains(&Protocol::Lsps2)
+    }
+
     /// Reads `file` (if any) and resolves it with the overriding layers.
     ///
     /// # Errors
@@ -343,7 +393,9 @@ impl Config {
         )?;
         let lsps = resolve_lsps(file.lsps.unwrap_or_default(), file_origin)?;
         let limits = resolve_limits(file.limits.unwrap_or_default(), file_origin)?;
-        Ok(Config { network, data_dir, node: NodeConfig { listen, alias }, chain, lsps, limits })
+        let store = resolve_store(file.store.unwrap_or_default(), &data_dir, file_origin, &data_dir_origin)?;
+        let lsps2 = resolve_lsps2(file.lsps2.unwrap_or_default(), file_origin)?;
+        Ok(Config { network, data_dir, node: NodeConfig { listen, alias }, chain, lsps, limits, store, lsps2 })
     }
 
     /// The effective configuration as TOML, with every secret replaced by [`REDACTED`].

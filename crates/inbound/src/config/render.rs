@@ -4,8 +4,13 @@
 use inbound_node::bitcoin::Network;
 use url::Url;
 
-use super::resolve::name_of;
-use super::{ChainAuth, ChainSection, Config, FileConfig, LimitsSection, LspsSection, NetworkName, NodeSection};
+use inbound_service::lsps2::{FeeTier, Lsps2Config};
+
+use super::resolve::{name_of, trust_name};
+use super::{
+    ChainAuth, ChainSection, Config, FeeTierSection, FileConfig, LimitsSection, Lsps2Section, LspsSection, NetworkName,
+    NodeSection, StoreSection,
+};
 
 /// What a secret is replaced by.
 pub const REDACTED: &str = "REDACTED";
@@ -36,10 +41,53 @@ pub(super) fn redacted_toml(config: &Config) -> String {
             lsps_queue_per_peer: Some(config.limits.lsps_queue_per_peer),
             lsps_queue_total: Some(config.limits.lsps_queue_total),
         }),
+        store: Some(StoreSection { url: Some(config.store.redacted()) }),
+        lsps2: Some(lsps2_section(&config.lsps2)),
     };
     match toml::to_string(&file) {
+        // An array of tables at the end is written without the final newline.
+        Ok(text) if !text.ends_with('\n') => text + "\n",
         Ok(text) => text,
         Err(error) => format!("# the configuration could not be written as TOML: {error}\n"),
+    }
+}
+
+fn lsps2_section(config: &Lsps2Config) -> Lsps2Section {
+    let tiers = |tiers: &[FeeTier]| -> Vec<FeeTierSection> {
+        tiers
+            .iter()
+            .map(|tier| FeeTierSection {
+                min_fee_msat: tier.min_fee_msat,
+                proportional_ppm: tier.proportional,
+                min_payment_size_msat: tier.min_payment_size_msat,
+                max_payment_size_msat: tier.max_payment_size_msat,
+            })
+            .collect()
+    };
+    Lsps2Section {
+        valid_for_secs: Some(config.valid_for_secs),
+        min_lifetime_blocks: Some(config.min_lifetime_blocks),
+        max_client_to_self_delay_blocks: Some(config.max_client_to_self_delay_blocks),
+        lsp_cltv_expiry_delta: Some(config.lsp_cltv_expiry_delta),
+        trust: Some(trust_name(config.trust)),
+        overprovisioning_ppm: Some(config.sizing.overprovisioning_ppm),
+        headroom_sat: Some(config.sizing.headroom_sat),
+        min_channel_sat: Some(config.sizing.min_channel_sat),
+        max_channel_sat: Some(config.sizing.max_channel_sat),
+        min_fee_open_weight_wu: Some(config.min_fee_open_weight_wu),
+        min_fee_multiplier: Some(config.min_fee_multiplier),
+        max_open_buys_per_client: Some(config.max_open_buys_per_client),
+        max_unpaid_channels_per_client: Some(config.max_unpaid_channels_per_client),
+        mpp_timeout_secs: Some(config.policy.mpp_timeout_secs),
+        client_wait_secs: Some(config.policy.client_wait_secs),
+        open_timeout_secs: Some(config.policy.open_timeout_secs),
+        claim_timeout_secs: Some(config.policy.claim_timeout_secs),
+        unpaid_channel_grace_secs: Some(config.policy.unpaid_channel_grace_secs),
+        max_open_attempts: Some(config.policy.max_open_attempts),
+        max_parts: Some(config.policy.max_parts),
+        fee_tiers: Some(tiers(&config.public_menu)),
+        token_menus: (!config.token_menus.is_empty())
+            .then(|| config.token_menus.iter().map(|(token, menu)| (token.clone(), tiers(menu))).collect()),
     }
 }
 

@@ -2,14 +2,18 @@
 //! each turning the file's optional values (and any override) into effective values or an error
 //! naming the key. No I/O happens here.
 
+use std::path::Path;
+
 use inbound_node::bitcoin::Network;
+use inbound_service::lsps2::{ChannelSizing, FeeTier, Lsps2Config, Lsps2ConfigError, SessionPolicy, TrustMode};
 use lsps::method::Protocol;
 use url::Url;
 
 use super::{
-    default_chain_url, BackendName, ChainAuth, ChainConfig, ChainSection, ConfigError, LimitsConfig, LimitsSection,
-    LspsConfig, LspsSection, NetworkName, ProtocolName, AVAILABLE_PROTOCOLS, DEFAULT_CHAIN_POLL_INTERVAL_SECS,
-    DEFAULT_LSPS_QUEUE_PER_PEER, DEFAULT_LSPS_QUEUE_TOTAL, DEFAULT_MAX_PENDING_PER_PEER, DEFAULT_MAX_PENDING_TOTAL,
+    default_chain_url, BackendName, ChainAuth, ChainConfig, ChainSection, ConfigError, FeeTierSection, LimitsConfig,
+    LimitsSection, Lsps2Section, LspsConfig, LspsSection, NetworkName, ProtocolName, StoreConfig, StoreSection,
+    TrustName, AVAILABLE_PROTOCOLS, DEFAULT_CHAIN_POLL_INTERVAL_SECS, DEFAULT_LSPS_QUEUE_PER_PEER,
+    DEFAULT_LSPS_QUEUE_TOTAL, DEFAULT_MAX_PENDING_PER_PEER, DEFAULT_MAX_PENDING_TOTAL, DEFAULT_STORE_FILE,
 };
 
 pub(super) fn network_of(name: NetworkName) -> Network {
@@ -110,7 +114,7 @@ pub(super) fn resolve_lsps(lsps: LspsSection, file_origin: &str) -> Result<LspsC
                 file_origin,
                 format!(
                     "{} is not available yet: it has no server implementation so far ({}). \
-                     Today only LSPS0 is served, and it is always on; remove {:?} from lsps.enabled",
+                     Today LSPS0 (always on) and LSPS2 are served; remove {:?} from lsps.enabled",
                     protocol_title(protocol),
                     planned_in(protocol),
                     format!("lsps{}", protocol.number()),
@@ -157,7 +161,7 @@ fn planned_in(protocol: Protocol) -> &'static str {
     match protocol {
         Protocol::Lsps0 => "it exists",
         Protocol::Lsps1 => "planned in issue 5",
-        Protocol::Lsps2 => "planned in issue 4",
+        Protocol::Lsps2 => "it exists",
         Protocol::Lsps5 => "planned in issues 4 and 5",
     }
 }
@@ -205,4 +209,170 @@ pub(super) fn resolve_limits(limits: LimitsSection, file_origin: &str) -> Result
         }
     }
     Ok(resolved)
+}
+
+/// Resolves `[store]`: `store.url` if set, else the SQLite file [`DEFAULT_STORE_FILE`] in
+/// `data_dir`. Only the form is checked here; the database is opened by the wiring.
+pub(super) fn resolve_store(
+    store: StoreSection,
+    data_dir: &Path,
+    file_origin: &str,
+    data_dir_origin: &str,
+) -> Result<StoreConfig, ConfigError> {
+    let Some(url) = store.url else {
+        let path = data_dir.join(DEFAULT_STORE_FILE);
+        let url = path.to_str().map(str::to_string).ok_or_else(|| {
+            ConfigError::invalid("data_dir", data_dir_origin, "must be valid UTF-8 when store.url is not set")
+        })?;
+        return Ok(StoreConfig { url });
+    };
+    let trimmed = url.trim();
+    if trimmed.is_empty() {
+        return Err(ConfigError::invalid("store.url", file_origin, "must not be empty"));
+    }
+    let supported = ["postgres://", "postgresql://", "sqlite:"];
+    if !supported.iter().any(|prefix| trimmed.starts_with(prefix)) {
+        if let Some((scheme, _)) = trimmed.split_once("://") {
+            // Only the scheme is repeated: the rest may hold a password.
+            return Err(ConfigError::invalid(
+                "store.url",
+                file_origin,
+                format!("scheme {scheme:?} is not supported; use a file path, sqlite://PATH or postgres://…"),
+            ));
+        }
+    }
+    if trimmed.starts_with("postgres") && Url::parse(trimmed).is_err() {
+        return Err(ConfigError::invalid("store.url", file_origin, "is not a valid postgres:// URL"));
+    }
+    Ok(StoreConfig { url: trimmed.to_string() })
+}
+
+/// Resolves `[lsps2]` over [`Lsps2Config::default`] (whose values are the service's `DEFAULT_*`
+/// consts) and validates the result, naming the key of the first bad value.
+pub(super) fn resolve_lsps2(section: Lsps2Section, file_origin: &str) -> Result<Lsps2Config, ConfigError> {
+    let defaults = Lsps2Config::default();
+    let sizing_defaults = ChannelSizing::default();
+    let policy_defaults = SessionPolicy::default();
+    let public_menu = match section.fee_tiers {
+        Some(tiers) => tiers_of(tiers, "lsps2.fee_tiers", file_origin)?,
+        None => defaults.public_menu.clone(),
+    };
+    let mut token_menus = defaults.token_menus.clone();
+    for (token, tiers) in section.token_menus.unwrap_or_default() {
+        let key = format!("lsps2.token_menus.{token}");
+        if token.trim().is_empty() {
+            return Err(ConfigError::invalid(&key, file_origin, "a token must not be empty"));
+        }
+        if tiers.is_empty() {
+            return Err(ConfigError::invalid(&key, file_origin, "a token menu needs at least one tier"));
+        }
+        let tiers = tiers_of(tiers, &key, file_origin)?;
+        token_menus.insert(token, tiers);
+    }
+    let config = Lsps2Config {
+        public_menu,
+        token_menus,
+        valid_for_secs: section.valid_for_secs.unwrap_or(defaults.valid_for_secs),
+        min_lifetime_blocks: section.min_lifetime_blocks.unwrap_or(defaults.min_lifetime_blocks),
+        max_client_to_self_delay_blocks: section
+            .max_client_to_self_delay_blocks
+            .unwrap_or(defaults.max_client_to_self_delay_blocks),
+        lsp_cltv_expiry_delta: section.lsp_cltv_expiry_delta.unwrap_or(defaults.lsp_cltv_expiry_delta),
+        trust: section.trust.map(trust_of).unwrap_or(defaults.trust),
+        sizing: ChannelSizing {
+            overprovisioning_ppm: section.overprovisioning_ppm.unwrap_or(sizing_defaults.overprovisioning_ppm),
+            headroom_sat: section.headroom_sat.unwrap_or(sizing_defaults.headroom_sat),
+            min_channel_sat: section.min_channel_sat.unwrap_or(sizing_defaults.min_channel_sat),
+            max_channel_sat: section.max_channel_sat.unwrap_or(sizing_defaults.max_channel_sat),
+        },
+        min_fee_open_weight_wu: section.min_fee_open_weight_wu.unwrap_or(defaults.min_fee_open_weight_wu),
+        min_fee_multiplier: section.min_fee_multiplier.unwrap_or(defaults.min_fee_multiplier),
+        max_open_buys_per_client: section.max_open_buys_per_client.unwrap_or(defaults.max_open_buys_per_client),
+        max_unpaid_channels_per_client: section
+            .max_unpaid_channels_per_client
+            .unwrap_or(defaults.max_unpaid_channels_per_client),
+        policy: SessionPolicy {
+            mpp_timeout_secs: section.mpp_timeout_secs.unwrap_or(policy_defaults.mpp_timeout_secs),
+            client_wait_secs: section.client_wait_secs.unwrap_or(policy_defaults.client_wait_secs),
+            open_timeout_secs: section.open_timeout_secs.unwrap_or(policy_defaults.open_timeout_secs),
+            claim_timeout_secs: section.claim_timeout_secs.unwrap_or(policy_defaults.claim_timeout_secs),
+            unpaid_channel_grace_secs: section
+                .unpaid_channel_grace_secs
+                .unwrap_or(policy_defaults.unpaid_channel_grace_secs),
+            max_open_attempts: section.max_open_attempts.unwrap_or(policy_defaults.max_open_attempts),
+            max_parts: section.max_parts.unwrap_or(policy_defaults.max_parts),
+            ..policy_defaults
+        },
+        ..defaults
+    };
+    // Bounds the service does not check itself: zero would refuse every client or time out at once.
+    let at_least_one = [
+        ("lsps2.max_open_buys_per_client", config.max_open_buys_per_client),
+        ("lsps2.max_unpaid_channels_per_client", config.max_unpaid_channels_per_client),
+        ("lsps2.client_wait_secs", config.policy.client_wait_secs),
+        ("lsps2.open_timeout_secs", config.policy.open_timeout_secs),
+        ("lsps2.claim_timeout_secs", config.policy.claim_timeout_secs),
+        ("lsps2.max_open_attempts", u64::from(config.policy.max_open_attempts)),
+        ("lsps2.max_parts", u64::try_from(config.policy.max_parts).unwrap_or(u64::MAX)),
+        ("lsps2.min_lifetime_blocks", u64::from(config.min_lifetime_blocks)),
+        ("lsps2.lsp_cltv_expiry_delta", u64::from(config.lsp_cltv_expiry_delta)),
+    ];
+    for (key, value) in at_least_one {
+        if value == 0 {
+            return Err(ConfigError::invalid(key, file_origin, "must be at least 1"));
+        }
+    }
+    config.validate().map_err(|error| {
+        let key = match &error {
+            Lsps2ConfigError::Menu { menu, .. } if menu == "public" => "lsps2.fee_tiers".to_string(),
+            Lsps2ConfigError::Menu { menu, .. } => format!("lsps2.token_menus.{menu}"),
+            Lsps2ConfigError::ValidityTooShort => "lsps2.valid_for_secs".to_string(),
+            Lsps2ConfigError::CltvDeltaTooLarge => "lsps2.lsp_cltv_expiry_delta".to_string(),
+            Lsps2ConfigError::ToSelfDelayTooLarge => "lsps2.max_client_to_self_delay_blocks".to_string(),
+            Lsps2ConfigError::Sizing => "lsps2.min_channel_sat".to_string(),
+            Lsps2ConfigError::MppTimeoutTooShort => "lsps2.mpp_timeout_secs".to_string(),
+            Lsps2ConfigError::PromiseKeyIdReused => "lsps2".to_string(),
+        };
+        ConfigError::invalid(&key, file_origin, error.to_string())
+    })?;
+    Ok(config)
+}
+
+fn tiers_of(tiers: Vec<FeeTierSection>, key: &str, file_origin: &str) -> Result<Vec<FeeTier>, ConfigError> {
+    let mut resolved = Vec::with_capacity(tiers.len());
+    for (index, tier) in tiers.into_iter().enumerate() {
+        if tier.min_payment_size_msat > tier.max_payment_size_msat {
+            return Err(ConfigError::invalid(
+                &format!("{key}[{index}].min_payment_size_msat"),
+                file_origin,
+                format!(
+                    "{} exceeds max_payment_size_msat ({})",
+                    tier.min_payment_size_msat, tier.max_payment_size_msat
+                ),
+            ));
+        }
+        resolved.push(FeeTier {
+            min_fee_msat: tier.min_fee_msat,
+            proportional: tier.proportional_ppm,
+            min_payment_size_msat: tier.min_payment_size_msat,
+            max_payment_size_msat: tier.max_payment_size_msat,
+        });
+    }
+    Ok(resolved)
+}
+
+pub(super) fn trust_of(name: TrustName) -> TrustMode {
+    match name {
+        TrustName::Never => TrustMode::Never,
+        TrustName::Always => TrustMode::Always,
+        TrustName::Adaptive => TrustMode::Adaptive,
+    }
+}
+
+pub(super) fn trust_name(mode: TrustMode) -> TrustName {
+    match mode {
+        TrustMode::Never => TrustName::Never,
+        TrustMode::Always => TrustName::Always,
+        TrustMode::Adaptive => TrustName::Adaptive,
+    }
 }

@@ -3,7 +3,8 @@
 //! Steps, each printed to stderr with its duration and the total so far, each under a timeout:
 //!
 //! 1. start a memory-only bcoin regtest node ([`inbound_regtest::Bcoin`]);
-//! 2. start the LSP exactly as `inbound serve` does ([`crate::lsp::start_lsp`]), then a wallet
+//! 2. start the LSP exactly as `inbound serve` does ([`crate::lsp::start_lsp`], with LSPS2 on
+//!    and its SQLite store in the LSP's directory), then a JIT wallet (which buys LSPS2 channels)
 //!    and a payer (role wallet; their LSPS handler is an `LspsClient`), each in its own directory
 //!    under one temporary root;
 //! 3. fund the LSP and the payer with a mined, matured coinbase each;
@@ -14,7 +15,7 @@
 //! it carries `"error"` and the process exits non-zero. Everything started is stopped and the
 //! temporary root deleted at the end (kept with `--keep-dirs`), also after a failure or Ctrl-C.
 //!
-//! Adding a flow (issues 4 and 5): write one `async fn` in `flows.rs` returning its report
+//! Adding a flow (issue 5): write one `async fn` in `flows.rs` returning its report
 //! section, add that section as a field of [`DemoReport`], and call it from `run_flows`.
 
 mod flows;
@@ -33,7 +34,7 @@ use tempfile::TempDir;
 use crate::cli::DemoArgs;
 use crate::lsp::{Lsp, Wallet};
 
-pub use flows::{ChainReport, ChannelReport, Lsps0Report, PaymentReport};
+pub use flows::{ChainReport, ChannelReport, Lsps0Report, Lsps2Report, PaymentReport};
 
 /// Time allowed to start bcoin; the first run installs it from npm.
 pub const BCOIN_START_TIMEOUT: Duration = Duration::from_secs(600);
@@ -59,6 +60,9 @@ pub struct DemoReport {
     /// The payer's payment of an LSP invoice over that channel.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payment: Option<PaymentReport>,
+    /// The payer's payment of the wallet's JIT invoice, received over a new 0-conf channel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lsps2: Option<Lsps2Report>,
     /// The first failure, with its step; absent on success.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -81,7 +85,7 @@ pub struct DemoNet<'a> {
     pub bcoin: &'a Bcoin,
     /// The LSP.
     pub lsp: &'a Lsp,
-    /// The wallet that talks LSPS to the LSP.
+    /// The wallet that talks LSPS to the LSP and buys a JIT channel from it.
     pub wallet: &'a Wallet,
     /// The node that pays through the LSP.
     pub payer: &'a Wallet,
@@ -128,10 +132,14 @@ async fn run_flows(parts: &mut Parts, report: &mut DemoReport, progress: &mut Pr
     let lsp =
         parts.lsp.insert(progress.step("start the LSP", STEP_TIMEOUT, setup::start_lsp(bcoin, &root_path)).await?);
     let wallet = parts.wallet.insert(
-        progress.step("start the wallet node", STEP_TIMEOUT, setup::start_wallet(bcoin, &root_path, "wallet")).await?,
+        progress
+            .step("start the wallet node", STEP_TIMEOUT, setup::start_wallet(bcoin, &root_path, "wallet", true))
+            .await?,
     );
     let payer = parts.payer.insert(
-        progress.step("start the payer node", STEP_TIMEOUT, setup::start_wallet(bcoin, &root_path, "payer")).await?,
+        progress
+            .step("start the payer node", STEP_TIMEOUT, setup::start_wallet(bcoin, &root_path, "payer", false))
+            .await?,
     );
     let net = DemoNet { bcoin, lsp, wallet, payer };
 
@@ -141,6 +149,9 @@ async fn run_flows(parts: &mut Parts, report: &mut DemoReport, progress: &mut Pr
     report.channel = Some(progress.step("open a payer→LSP channel", STEP_TIMEOUT, flows::channel(&net)).await?);
     report.lsps0 = Some(progress.step("lsps0.list_protocols (wallet→LSP)", STEP_TIMEOUT, flows::lsps0(&net)).await?);
     report.payment = Some(progress.step("pay an LSP invoice (payer→LSP)", STEP_TIMEOUT, flows::payment(&net)).await?);
+    report.lsps2 = Some(
+        progress.step("pay a JIT invoice (payer→LSP→new channel→wallet)", STEP_TIMEOUT, flows::lsps2(&net)).await?,
+    );
     report.chain = Some(progress.step("read the chain tip", STEP_TIMEOUT, flows::chain(&net)).await?);
     Ok(())
 }

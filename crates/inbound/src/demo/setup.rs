@@ -9,14 +9,15 @@ use inbound_node::BitcoindRpcConfig;
 use inbound_regtest::{Bcoin, COINBASE_MATURITY};
 
 use super::{poll_until, DemoNet, STEP_TIMEOUT};
-use crate::config::{ChainSection, Config, FileConfig, NetworkName, NodeSection, Overrides};
+use crate::config::{ChainSection, Config, FileConfig, LspsSection, NetworkName, NodeSection, Overrides, ProtocolName};
 use crate::lsp::{Lsp, Wallet, WalletOptions};
 
 /// The demo nodes look at the chain this often (the demo also syncs them after each mining).
 pub const DEMO_POLL_INTERVAL_SECS: u64 = 1;
 
-/// The LSP's configuration in the demo: regtest, a free local port, the bcoin chain, every other
-/// value at its default. It goes through the same resolution and validation as a file.
+/// The LSP's configuration in the demo: regtest, a free local port, the bcoin chain, LSPS2 on
+/// (its store is the default SQLite file in the LSP's data directory), every other value at its
+/// default. It goes through the same resolution and validation as a file.
 pub fn lsp_config(bcoin: &Bcoin, root: &Path) -> Result<Config> {
     let file = FileConfig {
         network: Some(NetworkName::Regtest),
@@ -27,8 +28,10 @@ pub fn lsp_config(bcoin: &Bcoin, root: &Path) -> Result<Config> {
             poll_interval_secs: Some(DEMO_POLL_INTERVAL_SECS),
             ..ChainSection::default()
         }),
-        lsps: None,
+        lsps: Some(LspsSection { enabled: Some(vec![ProtocolName::Lsps2]) }),
         limits: None,
+        store: None,
+        lsps2: None,
     };
     Ok(Config::resolve(file, "the demo's LSP configuration", &Overrides::default(), &Overrides::default())?)
 }
@@ -41,17 +44,15 @@ pub async fn start_lsp(bcoin: &Bcoin, root: &Path) -> Result<Lsp> {
     Ok(lsp)
 }
 
-/// Starts a wallet-role node called `name` on the bcoin chain.
-pub async fn start_wallet(bcoin: &Bcoin, root: &Path, name: &str) -> Result<Wallet> {
+/// Starts a wallet-role node called `name` on the bcoin chain; with `jit`, one that buys JIT
+/// channels ([`crate::lsp::start_jit_wallet`]).
+pub async fn start_wallet(bcoin: &Bcoin, root: &Path, name: &str, jit: bool) -> Result<Wallet> {
     let mut chain = BitcoindRpcConfig::new(bcoin.rpc_url());
     chain.poll_interval = Duration::from_secs(DEMO_POLL_INTERVAL_SECS);
-    let wallet = crate::lsp::start_wallet(WalletOptions {
-        data_dir: root.join(name),
-        network: Network::Regtest,
-        alias: format!("demo-{name}"),
-        chain,
-    })
-    .await?;
+    let options =
+        WalletOptions { data_dir: root.join(name), network: Network::Regtest, alias: format!("demo-{name}"), chain };
+    let wallet =
+        if jit { crate::lsp::start_jit_wallet(options).await? } else { crate::lsp::start_wallet(options).await? };
     eprintln!("[demo]     {name} {}", wallet.node.node_id());
     Ok(wallet)
 }
