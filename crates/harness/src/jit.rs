@@ -16,6 +16,9 @@ use crate::wait::HarnessResult;
 /// in memory only, as in production) and re-attaches it.
 pub(crate) struct JitWallet {
     pub(crate) events: Arc<WalletEventHandler>,
+    /// The node's event handler: `events`, or what [`Network::add_jit_wallet_with`] wrapped
+    /// around it.
+    pub(crate) front: Arc<dyn NodeEventHandler>,
     pub(crate) config: Lsps2ClientConfig,
     pub(crate) client: Mutex<Option<Arc<Lsps2Client>>>,
 }
@@ -35,13 +38,23 @@ impl Network {
     /// (see [`TestNode::lsps2`]), its channel acceptor, and a [`WalletEventHandler`] in front of
     /// the event log — so `PaymentClaimable` is not recorded, `PaymentClaimed` is.
     pub async fn add_jit_wallet(&self, name: &str, config: Lsps2ClientConfig) -> HarnessResult<Arc<TestNode>> {
+        self.add_jit_wallet_with(name, config, |events| events).await
+    }
+
+    /// [`Network::add_jit_wallet`] with the node's event handler replaced by what `wrap`
+    /// makes of the [`WalletEventHandler`] chain, to play a misbehaving wallet (one that
+    /// swallows `PaymentClaimable` and never claims, say).
+    pub async fn add_jit_wallet_with(
+        &self,
+        name: &str,
+        config: Lsps2ClientConfig,
+        wrap: impl FnOnce(Arc<dyn NodeEventHandler>) -> Arc<dyn NodeEventHandler>,
+    ) -> HarnessResult<Arc<TestNode>> {
         let lsps = LspsClient::new(ClientConfig::default());
         let recorder = Arc::new(crate::test_node::EventRecorder::default());
-        let jit = JitWallet {
-            events: WalletEventHandler::new(Some(Arc::clone(&recorder) as Arc<dyn NodeEventHandler>)),
-            config,
-            client: Mutex::new(None),
-        };
+        let events = WalletEventHandler::new(Some(Arc::clone(&recorder) as Arc<dyn NodeEventHandler>));
+        let front = wrap(Arc::clone(&events) as Arc<dyn NodeEventHandler>);
+        let jit = JitWallet { events, front, config, client: Mutex::new(None) };
         self.add_node_with(name, Role::Wallet(lsps), recorder, Some(jit)).await
     }
 }

@@ -166,7 +166,7 @@ impl Network {
             .set_log_level(if debug { Level::Trace } else { Level::Warn })
             .set_lsps_message_handler(test_node.role.handler())
             .set_event_handler(match (&test_node.jit, &test_node.jit_lsp) {
-                (Some(jit), _) => Arc::clone(&jit.events) as Arc<dyn inbound_node::NodeEventHandler>,
+                (Some(jit), _) => Arc::clone(&jit.front),
                 (None, Some(lsp)) => Arc::clone(&lsp.events) as Arc<dyn inbound_node::NodeEventHandler>,
                 (None, None) => Arc::clone(&test_node.events) as Arc<dyn inbound_node::NodeEventHandler>,
             });

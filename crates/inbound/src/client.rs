@@ -23,32 +23,8 @@ pub const CLIENT_ALIAS: &str = "inbound-client";
 /// A bad `--lsp`, an unreachable chain backend or LSP, or no answer within the timeout.
 pub async fn list_protocols(args: ListProtocolsArgs) -> Result<()> {
     let (lsp_id, address) = resolve_lsp(&args.lsp).await?;
-    // Only the chain URL is taken from the environment: the daemon's INBOUND_DATA_DIR must never
-    // become a wallet's data directory (the two would share a seed).
-    let env =
-        Overrides { chain_url: Overrides::from_env(|name| std::env::var(name).ok()).chain_url, ..Overrides::default() };
-    let flags =
-        Overrides { network: Some(args.network.clone()), chain_url: args.chain_url.clone(), ..Overrides::default() };
-    let config = Config::resolve(FileConfig::default(), "defaults", &env, &flags)?;
-
-    let temporary_dir;
-    let data_dir = match &args.data_dir {
-        Some(dir) => dir.clone(),
-        None => {
-            temporary_dir = tempfile::Builder::new()
-                .prefix("inbound-client-")
-                .tempdir()
-                .context("creating a temporary data directory")?;
-            temporary_dir.path().to_path_buf()
-        }
-    };
-    let wallet = start_wallet(WalletOptions {
-        data_dir,
-        network: config.network,
-        alias: CLIENT_ALIAS.to_string(),
-        chain: bitcoind_rpc_config(&config.chain)?,
-    })
-    .await?;
+    let (_temporary_dir, options) = wallet_options(&args.network, args.chain_url.as_deref(), args.data_dir.as_deref())?;
+    let wallet = start_wallet(options).await?;
 
     let timeout = Duration::from_secs(args.timeout_secs.max(1));
     let outcome = async {
@@ -98,4 +74,41 @@ pub fn parse_lsp(text: &str) -> Result<(PublicKey, &str)> {
         bail!("--lsp: {host_port:?} is not host:port");
     }
     Ok((node_id, host_port))
+}
+
+/// The options of a throwaway client wallet node: network and chain URL from the flags (only the
+/// chain URL may also come from the environment: the daemon's `INBOUND_DATA_DIR` must never
+/// become a wallet's data directory, or the two would share a seed), and `data_dir` or a
+/// temporary directory, returned so that it lives as long as the wallet.
+pub(crate) fn wallet_options(
+    network: &str,
+    chain_url: Option<&str>,
+    data_dir: Option<&std::path::Path>,
+) -> Result<(Option<tempfile::TempDir>, WalletOptions)> {
+    let env =
+        Overrides { chain_url: Overrides::from_env(|name| std::env::var(name).ok()).chain_url, ..Overrides::default() };
+    let flags = Overrides {
+        network: Some(network.to_owned()),
+        chain_url: chain_url.map(str::to_owned),
+        ..Overrides::default()
+    };
+    let config = Config::resolve(FileConfig::default(), "defaults", &env, &flags)?;
+    let (temporary_dir, data_dir) = match data_dir {
+        Some(dir) => (None, dir.to_path_buf()),
+        None => {
+            let dir = tempfile::Builder::new()
+                .prefix("inbound-client-")
+                .tempdir()
+                .context("creating a temporary data directory")?;
+            let path = dir.path().to_path_buf();
+            (Some(dir), path)
+        }
+    };
+    let options = WalletOptions {
+        data_dir,
+        network: config.network,
+        alias: CLIENT_ALIAS.to_string(),
+        chain: bitcoind_rpc_config(&config.chain)?,
+    };
+    Ok((temporary_dir, options))
 }

@@ -18,10 +18,9 @@ use inbound_client::lsps2::JitInvoiceRequest;
 use inbound_node::lightning::events::Event;
 use serde_json::json;
 
-use crate::client::{resolve_lsp, CLIENT_ALIAS};
-use crate::config::{Config, FileConfig, Overrides};
+use crate::client::resolve_lsp;
 use crate::events::wait_for_event;
-use crate::lsp::{bitcoind_rpc_config, start_jit_wallet, WalletOptions};
+use crate::lsp::start_jit_wallet;
 
 /// `inbound client jit-invoice` options.
 #[derive(Debug, Clone, Args)]
@@ -68,31 +67,9 @@ pub struct JitInvoiceArgs {
 /// cap, or a timeout.
 pub async fn jit_invoice(args: JitInvoiceArgs) -> Result<()> {
     let (lsp_id, address) = resolve_lsp(&args.lsp).await?;
-    // As in `list-protocols`: only the chain URL comes from the environment.
-    let env =
-        Overrides { chain_url: Overrides::from_env(|name| std::env::var(name).ok()).chain_url, ..Overrides::default() };
-    let flags =
-        Overrides { network: Some(args.network.clone()), chain_url: args.chain_url.clone(), ..Overrides::default() };
-    let config = Config::resolve(FileConfig::default(), "defaults", &env, &flags)?;
-    let temporary_dir;
-    let data_dir = match &args.data_dir {
-        Some(dir) => dir.clone(),
-        None => {
-            temporary_dir = tempfile::Builder::new()
-                .prefix("inbound-client-")
-                .tempdir()
-                .context("creating a temporary data directory")?;
-            temporary_dir.path().to_path_buf()
-        }
-    };
-
-    let wallet = start_jit_wallet(WalletOptions {
-        data_dir,
-        network: config.network,
-        alias: CLIENT_ALIAS.to_string(),
-        chain: bitcoind_rpc_config(&config.chain)?,
-    })
-    .await?;
+    let (_temporary_dir, options) =
+        crate::client::wallet_options(&args.network, args.chain_url.as_deref(), args.data_dir.as_deref())?;
+    let wallet = start_jit_wallet(options).await?;
     let node = &wallet.node;
     let events = &wallet.events;
     let lsps2 = wallet.lsps2.clone().ok_or_else(|| anyhow!("the wallet node was started without LSPS2"))?;

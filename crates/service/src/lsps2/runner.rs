@@ -338,7 +338,7 @@ impl Lsps2Service {
                 body: serde_json::to_value(&next).map_err(|e| codec(id, e))?,
                 at_unix_ms: context.now.unix_millis(),
             };
-            let detail = serde_json::json!({ "input": input_label(&input) });
+            let detail = serde_json::json!({ "input": input.name() });
             match self.store.update(Kind::Lsps2Session, id, record.version, change, detail, stored).await {
                 Ok(_) => {
                     if session.state.name() != next.state.name() {
@@ -520,17 +520,5 @@ fn ignore_not_found(result: Result<(), OpsError>, what: &str) {
     match result {
         Ok(()) | Err(OpsError::NotFound) => {}
         Err(error) => warn!(%error, "{what}"),
-    }
-}
-
-fn input_label(input: &JitInput) -> &'static str {
-    match input {
-        JitInput::HtlcIntercepted(_) => "htlc_intercepted",
-        JitInput::ClientConnected => "client_connected",
-        JitInput::OpenFailed => "open_failed",
-        JitInput::ChannelReady { .. } => "channel_ready",
-        JitInput::ForwardFailed => "forward_failed",
-        JitInput::PaymentForwarded { .. } => "payment_forwarded",
-        JitInput::Tick => "tick",
     }
 }

@@ -345,6 +345,21 @@ pub enum JitInput {
     Tick,
 }
 
+impl JitInput {
+    /// A short, stable name for logs and errors.
+    pub fn name(&self) -> &'static str {
+        match self {
+            JitInput::HtlcIntercepted(_) => "htlc_intercepted",
+            JitInput::ClientConnected => "client_connected",
+            JitInput::OpenFailed => "open_failed",
+            JitInput::ChannelReady { .. } => "channel_ready",
+            JitInput::ForwardFailed => "forward_failed",
+            JitInput::PaymentForwarded { .. } => "payment_forwarded",
+            JitInput::Tick => "tick",
+        }
+    }
+}
+
 /// What the runner must do, after it has persisted the new session.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "effect", rename_all = "snake_case")]
@@ -467,7 +482,7 @@ impl JitSession {
     pub fn step(&self, input: JitInput, context: Context<'_>) -> Result<(JitSession, Vec<JitEffect>), TransitionError> {
         let mut next = self.clone();
         let mut effects = Vec::new();
-        let input_name = input_name(&input);
+        let input_name = input.name();
         let invalid = || TransitionError { state: self.state.name(), input: input_name };
         let policy = context.policy;
         let now = context.now;
@@ -792,16 +807,4 @@ fn ids(parts: &[HeldHtlc]) -> Vec<InterceptRef> {
 
 fn fail(htlcs: Vec<InterceptRef>, failure: HtlcFailure) -> JitEffect {
     JitEffect::FailHtlcs { htlcs, failure }
-}
-
-fn input_name(input: &JitInput) -> &'static str {
-    match input {
-        JitInput::HtlcIntercepted(_) => "htlc_intercepted",
-        JitInput::ClientConnected => "client_connected",
-        JitInput::OpenFailed => "open_failed",
-        JitInput::ChannelReady { .. } => "channel_ready",
-        JitInput::ForwardFailed => "forward_failed",
-        JitInput::PaymentForwarded { .. } => "payment_forwarded",
-        JitInput::Tick => "tick",
-    }
 }
