@@ -25,7 +25,12 @@ async fn payer_pays_lsp_invoice_over_wallet_funded_channel() {
     let address = lsp.node.listening_address().expect("listening");
     payer.node.connect_peer(lsp_id, address, true).await.expect("connect");
     open_confirmed_channel(&chain, &payer, &lsp, 300_000, 1).await;
-    assert!(payer.events.any(|e| matches!(e, Event::ChannelReady { user_channel_id: 1, .. })));
+    // The channel is usable before the background processor has necessarily handed the
+    // ChannelReady event to our handler, so wait for the event rather than assert it at once.
+    wait_until("payer ChannelReady event", WAIT, || {
+        payer.events.any(|e| matches!(e, Event::ChannelReady { user_channel_id: 1, .. }))
+    })
+    .await;
 
     let amount_msat = 12_345_000;
     let invoice = lsp.node.create_invoice(Some(amount_msat), "test payment", 3600).expect("invoice");

@@ -14,6 +14,9 @@
 //! that read the peer's message; it only decodes, looks things up and queues bytes, so it never
 //! blocks. Handled requests run as tokio tasks and may be answered out of order (bLIP-50 allows
 //! it). A handler that panics is answered with -32603.
+//!
+//! [`LspsServer::call`] runs the same pipeline for request/response transports (HTTP) and
+//! returns the answer instead of sending it; only the last step, where the bytes go, differs.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -54,9 +57,10 @@ pub trait ProtocolHandler: Send + Sync {
 /// Counters since the server was created. See [`LspsServer::stats`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LspsServerStats {
-    /// Type-37913 payloads received, whatever they held.
+    /// Payloads received, whatever they held: type-37913 messages and [`LspsServer::call`]s.
     pub requests: u64,
-    /// Answers queued for sending (results and errors, -32700 included).
+    /// Answers queued for sending or returned by [`LspsServer::call`] (results and errors,
+    /// -32700 included).
     pub answered: u64,
     /// Payloads that failed LSPS0's format checks (answered with -32700, `id: null`).
     pub parse_errors: u64,
@@ -181,6 +185,42 @@ impl LspsServer {
     /// panics on input. This is what [`LspsMessageHandler::handle`](inbound_node::LspsMessageHandler::handle)
     /// calls.
     pub fn on_message(&self, peer: PublicKey, payload: &[u8]) {
+        match self.process(peer, payload) {
+            Step::Answer(answer) => self.shared.send(peer, answer),
+            Step::Silent => {}
+            Step::Handle { runtime, run, .. } => {
+                let shared = Arc::clone(&self.shared);
+                runtime.spawn(async move { shared.send(peer, run.await) });
+            }
+        }
+    }
+
+    /// Runs `payload` from `peer` through the same pipeline as [`LspsServer::on_message`]
+    /// (format checks, method lookup, pending caps, handler, timeout, encoding) and returns the
+    /// answer instead of sending it: `None` for a notification, which is never answered. For
+    /// request/response transports such as HTTP, where `peer` is the identity the client claims.
+    ///
+    /// A handled request runs in its own task, so dropping this future (an HTTP client that went
+    /// away) does not free the pending slot before the handler returns.
+    pub async fn call(&self, peer: PublicKey, payload: &[u8]) -> Option<Vec<u8>> {
+        let answer = match self.process(peer, payload) {
+            Step::Answer(answer) => answer,
+            Step::Silent => return None,
+            Step::Handle { runtime, id, run } => match runtime.spawn(run).await {
+                Ok(answer) => answer,
+                Err(join_error) => {
+                    error!(%peer, %join_error, "LSPS request task failed; answering -32603");
+                    self.shared.encode(peer, &id, Err(&RpcError::internal_error()))
+                }
+            },
+        };
+        self.shared.counters.answered.fetch_add(1, Ordering::Relaxed);
+        Some(answer)
+    }
+
+    /// The pipeline shared by [`LspsServer::on_message`] and [`LspsServer::call`]: everything
+    /// but delivering the answer.
+    fn process(&self, peer: PublicKey, payload: &[u8]) -> Step {
         self.shared.counters.requests.fetch_add(1, Ordering::Relaxed);
         let incoming = match decode_request(payload) {
             Ok(incoming) => incoming,
@@ -194,8 +234,7 @@ impl LspsServer {
                     preview = %preview(payload),
                     "malformed LSPS0 message; answering -32700"
                 );
-                self.shared.send(peer, parse_error_response());
-                return;
+                return Step::Answer(parse_error_response());
             }
         };
         let Some(id) = incoming.id.clone() else {
@@ -206,23 +245,21 @@ impl LspsServer {
                 method = %lsps::jsonrpc::sanitize_text(&incoming.method),
                 "ignoring a JSON-RPC notification from a client"
             );
-            return;
+            return Step::Silent;
         };
         let served = self.served_protocols();
         let request = match incoming.into_request(&served) {
             Ok(request) => request,
             Err(rpc_error) => {
                 debug!(%peer, code = rpc_error.code, "refusing request");
-                self.shared.answer(peer, &id, Err(&rpc_error));
-                return;
+                return Step::Answer(self.shared.encode(peer, &id, Err(&rpc_error)));
             }
         };
         if let Request::Lsps0ListProtocols(_) = request {
             let answer = Response::Lsps0ListProtocols(ListProtocolsResponse::for_enabled(&served));
-            self.shared.answer(peer, &id, Ok(&answer));
-            return;
+            return Step::Answer(self.shared.encode(peer, &id, Ok(&answer)));
         }
-        self.dispatch(peer, id, request);
+        self.dispatch(peer, id, request)
     }
 
     /// Called when `peer` disconnects. The server keeps no per-connection state besides the
@@ -236,7 +273,7 @@ impl LspsServer {
     }
 
     /// Hands a request to its protocol's handler in a new task, if the caps allow.
-    fn dispatch(&self, peer: PublicKey, id: RequestId, request: Request) {
+    fn dispatch(&self, peer: PublicKey, id: RequestId, request: Request) -> Step {
         let method = request.method();
         let handler = self
             .handlers
@@ -247,8 +284,7 @@ impl LspsServer {
         let Some(handler) = handler else {
             // `served_protocols` only lists protocols with a handler; a handler cannot be
             // unregistered, so this is unreachable. Answer sensibly anyway.
-            self.shared.answer(peer, &id, Err(&RpcError::method_not_found()));
-            return;
+            return Step::Answer(self.shared.encode(peer, &id, Err(&RpcError::method_not_found())));
         };
         let slot = match self.pending.try_reserve(peer) {
             Ok(slot) => slot,
@@ -260,19 +296,29 @@ impl LspsServer {
                 };
                 limited_warn!(self.shared.log, %peer, cap, "pending cap reached; refusing request");
                 let refused = RpcError::new(TOO_MANY_PENDING_CODE, TOO_MANY_PENDING_MESSAGE);
-                self.shared.answer(peer, &id, Err(&refused));
-                return;
+                return Step::Answer(self.shared.encode(peer, &id, Err(&refused)));
             }
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             error!("LSPS request arrived outside a tokio runtime; answering -32603");
-            self.shared.answer(peer, &id, Err(&RpcError::internal_error()));
-            return;
+            return Step::Answer(self.shared.encode(peer, &id, Err(&RpcError::internal_error())));
         };
         let future = handler.handle(peer, request);
         let shared = Arc::clone(&self.shared);
-        runtime.spawn(run_handler(shared, peer, id, method, future, slot));
+        let run = Box::pin(run_handler(shared, peer, id.clone(), method, future, slot));
+        Step::Handle { runtime, id, run }
     }
+}
+
+/// What [`LspsServer::process`] decided for one payload.
+enum Step {
+    /// The encoded answer, ready now.
+    Answer(Vec<u8>),
+    /// A notification: nothing may be sent.
+    Silent,
+    /// A request for a protocol handler: `run` (to be spawned on `runtime`) yields the encoded
+    /// answer and holds the pending slot until then.
+    Handle { runtime: tokio::runtime::Handle, id: RequestId, run: BoxFuture<'static, Vec<u8>> },
 }
 
 /// How long a protocol handler may take before the request is answered with -32603 and its
@@ -280,7 +326,8 @@ impl LspsServer {
 pub const HANDLER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Runs a handler's future in its own task, so that a panic becomes -32603 instead of a lost
-/// answer and a hang ends after [`HANDLER_TIMEOUT`], then sends the answer and frees the slot.
+/// answer and a hang ends after [`HANDLER_TIMEOUT`], then frees the slot and returns the
+/// encoded answer.
 async fn run_handler(
     shared: Arc<Shared>,
     peer: PublicKey,
@@ -288,7 +335,7 @@ async fn run_handler(
     method: lsps::method::Method,
     future: BoxFuture<'static, Result<Response, RpcError>>,
     slot: PendingSlot,
-) {
+) -> Vec<u8> {
     let task = tokio::spawn(future);
     let abort = task.abort_handle();
     let joined = match tokio::time::timeout(HANDLER_TIMEOUT, task).await {
@@ -301,9 +348,8 @@ async fn run_handler(
                 timeout_secs = HANDLER_TIMEOUT.as_secs(),
                 "protocol handler timed out; answering -32603"
             );
-            shared.answer(peer, &id, Err(&RpcError::internal_error()));
             drop(slot);
-            return;
+            return shared.encode(peer, &id, Err(&RpcError::internal_error()));
         }
     };
     let outcome = match joined {
@@ -317,18 +363,18 @@ async fn run_handler(
             Err(RpcError::internal_error())
         }
     };
-    shared.answer(peer, &id, outcome.as_ref());
     drop(slot);
+    shared.encode(peer, &id, outcome.as_ref())
 }
 
 impl Shared {
-    fn answer(&self, peer: PublicKey, id: &RequestId, outcome: Result<&Response, &RpcError>) {
+    fn encode(&self, peer: PublicKey, id: &RequestId, outcome: Result<&Response, &RpcError>) -> Vec<u8> {
         let mut payload = encode_response(Some(id), outcome);
         if payload.len() > lsps::framing::MAX_PAYLOAD_BYTES {
             error!(%peer, len = payload.len(), "answer does not fit in one LSPS0 message; answering -32603");
             payload = encode_response(Some(id), Err(&RpcError::internal_error()));
         }
-        self.send(peer, payload);
+        payload
     }
 
     fn send(&self, peer: PublicKey, payload: Vec<u8>) {

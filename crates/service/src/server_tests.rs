@@ -316,3 +316,82 @@ fn lsps0_handlers_are_ignored() {
     server.on_message(peer(1), &request("a", "lsps0.list_protocols", json!({})));
     assert_eq!(recorder.sent()[0]["result"], json!({"protocols": []}));
 }
+
+fn json_of(answer: Option<Vec<u8>>) -> Value {
+    serde_json::from_slice(&answer.expect("an answer")).expect("the server answers JSON")
+}
+
+#[tokio::test]
+async fn call_returns_what_on_message_would_send_and_sends_nothing() {
+    let (server, recorder, _) = server_with(lsps5_config(10, 10));
+    let payloads = [
+        request("l", "lsps0.list_protocols", json!({})),
+        request("w", "lsps5.list_webhooks", json!({})),
+        request("u", "lsps9.nope", json!({})),
+        request("b", "lsps5.remove_webhook", json!({"app_name": 5})),
+        b"{".to_vec(),
+    ];
+    let mut called = Vec::new();
+    for payload in &payloads {
+        called.push(json_of(server.call(peer(1), payload).await));
+    }
+    assert!(recorder.sent().is_empty(), "call() returns its answers, it does not send them");
+    for payload in &payloads {
+        server.on_message(peer(1), payload);
+    }
+    let mut sent = recorder.wait_for(payloads.len()).await;
+    // The handled request is answered from its task, after the immediate answers.
+    let handled = sent.remove(sent.iter().position(|a| a["id"] == "w").expect("w answered"));
+    sent.insert(1, handled);
+    assert_eq!(called, sent);
+    assert_eq!(called[0]["result"], json!({"protocols": [5]}));
+    assert_eq!(called[1]["result"]["app_names"], json!(["app"]));
+    assert_eq!(
+        (called[2]["error"]["code"].as_i64(), called[3]["error"]["code"].as_i64()),
+        (Some(-32601), Some(-32602))
+    );
+    assert_eq!(called[4], parse_error());
+    let stats = server.stats();
+    assert_eq!((stats.requests, stats.answered, stats.parse_errors, stats.dropped_sends), (10, 10, 2, 0));
+}
+
+#[tokio::test]
+async fn call_returns_none_for_notifications() {
+    let (server, _, _) = server_with(lsps5_config(10, 10));
+    let notification = br#"{"jsonrpc":"2.0","method":"lsps5.list_webhooks","params":{}}"#;
+    assert_eq!(server.call(peer(1), notification).await, None);
+    assert_eq!(server.stats().notifications, 1);
+}
+
+#[tokio::test]
+async fn call_shares_the_pending_caps_with_peer_messages() {
+    let (server, recorder, handler) = server_with(lsps5_config(1, 10));
+    server.on_message(peer(1), &request("m", "lsps5.remove_webhook", json!({"app_name": "gate"})));
+    let refused = json_of(server.call(peer(1), &request("c", "lsps5.list_webhooks", json!({}))).await);
+    assert_eq!(refused["error"]["code"], TOO_MANY_PENDING_CODE);
+    assert_eq!(json_of(server.call(peer(2), &request("o", "lsps5.list_webhooks", json!({}))).await)["id"], "o");
+    handler.gate("gate").add_permits(1);
+    assert_eq!(recorder.wait_for(1).await[0]["id"], "m");
+    wait_until_idle(&server).await;
+    assert_eq!(json_of(server.call(peer(1), &request("d", "lsps5.list_webhooks", json!({}))).await)["id"], "d");
+}
+
+#[tokio::test]
+async fn a_dropped_call_keeps_its_slot_until_the_handler_returns() {
+    let (server, _, handler) = server_with(lsps5_config(1, 1));
+    let payload = request("x", "lsps5.remove_webhook", json!({"app_name": "gate"}));
+    let call = tokio::time::timeout(Duration::from_millis(20), server.call(peer(1), &payload)).await;
+    assert!(call.is_err(), "the handler is still waiting at its gate");
+    assert_eq!(server.pending_for(&peer(1)), 1, "the caller went away, the handler did not");
+    handler.gate("gate").add_permits(1);
+    wait_until_idle(&server).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hung_handler_behind_call_is_answered_with_internal_error_after_the_timeout() {
+    let (server, _, _) = server_with(lsps5_config(1, 1));
+    let answer =
+        json_of(server.call(peer(1), &request("h", "lsps5.remove_webhook", json!({"app_name": "never"}))).await);
+    assert_eq!((answer["id"].as_str(), answer["error"]["code"].as_i64()), (Some("h"), Some(-32603)));
+    assert_eq!(server.stats().pending, 0);
+}

@@ -22,7 +22,7 @@
 //! [`TrustMode::Adaptive`]: every client starts with `client_trusts_lsp: false` (the spec's
 //! default, so wallets that refuse `true` work), and only a client that already left the LSP
 //! with an unpaid channel is told `true` on its next purchase, so that a repeat costs the LSP
-//! nothing on chain (digest §4.12, "[ours] track per-client failures").
+//! nothing on chain (digest §4.12, "\[ours\] track per-client failures").
 
 use std::collections::BTreeMap;
 

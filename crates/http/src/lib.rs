@@ -1,0 +1,94 @@
+//! # inbound-http
+//!
+//! The LSPS JSON-RPC methods (LSPS0/1/2/5) over HTTP POST, for web widgets and wallets whose
+//! Lightning node cannot send custom peer messages. This is an **Inbound extension**: LSPS0
+//! defines no HTTP transport (`shared/spec/lsps-digest.md` §2.11).
+//!
+//! Every request goes through the same [`LspsServer`](inbound_service::LspsServer) as
+//! type-37913 peer messages, via [`LspsServer::call`](inbound_service::LspsServer::call): the
+//! same format checks, method lookup, pending caps, handlers, timeout and encoding.
+//!
+//! ## The endpoint
+//!
+//! `POST /lsps` (see [`HttpConfig::path`]) with `Content-Type: application/json` and one
+//! JSON-RPC 2.0 request as the body, exactly as it would travel in a type-37913 message.
+//!
+//! | outcome | HTTP status | body |
+//! |---|---|---|
+//! | any JSON-RPC answer, errors included (-32700 for a malformed body, as LSPS0 says) | 200 | the JSON-RPC response |
+//! | a JSON-RPC notification (no `id`), never answered | 204 | empty |
+//! | body over [`HttpConfig::max_body_bytes`] (default 65,533, as BOLT8) | 413 | `{"error": …}` |
+//! | `Content-Type` is not `application/json` | 415 | `{"error": …}` |
+//! | the client IP's token bucket is empty | 429 (+ `Retry-After`) | `{"error": …}` |
+//! | the body did not arrive within [`HttpConfig::body_timeout`] | 408 | `{"error": …}` |
+//!
+//! ## The client's node id: `"x-inbound-node-id"`
+//!
+//! Over BOLT8 the LSP knows who is asking. Over HTTP the wallet names its node id in an extra
+//! top-level envelope member (an Inbound extension; the LSPS0 decoder ignores unknown envelope
+//! members, so the body is otherwise a plain LSPS request):
+//!
+//! ```json
+//! {"jsonrpc": "2.0", "id": "1", "method": "lsps2.get_info", "params": {},
+//!  "x-inbound-node-id": "02…66 hex digits…"}
+//! ```
+//!
+//! Methods whose answer is bound to the client (everything except `lsps0.list_protocols` and
+//! `lsps1.get_info`; e.g. `lsps2.get_info` promises and `lsps2.buy` SCIDs) need it. Without it
+//! they are answered with JSON-RPC -32602, `data.property = "x-inbound-node-id"`; a value that
+//! is not a 33-byte compressed secp256k1 key in hex (66 characters) is -32602 too. Requests
+//! without a node id that need none are attributed to one pseudo-peer,
+//! [`ANONYMOUS_PEER`], and share its pending cap.
+//!
+//! **The node id is a claim, not a proof**: nothing here checks that the caller controls that
+//! key. Anyone can buy a JIT channel "for" a node id it does not own, and spend that node id's
+//! per-peer pending slots. The per-IP rate limit bounds the damage; proof of possession is
+//! future work.
+//!
+//! ## Limits
+//!
+//! Body size (413), a per-IP token bucket over a bounded map of IPs (429; IPv6 clients are
+//! keyed by their /64), CORS allowed origins (none by default, so browsers on other origins
+//! cannot call it), and the dispatcher's own pending caps and handler timeout. The IP is the
+//! TCP peer: behind a reverse proxy every client shares the proxy's bucket.
+//!
+//! ```
+//! # async fn run(server: std::sync::Arc<inbound_service::LspsServer>) -> std::io::Result<()> {
+//! use inbound_http::{serve, HttpConfig, HttpState};
+//!
+//! let config = HttpConfig { cors_allowed_origins: vec!["https://wallet.example".into()], ..HttpConfig::default() };
+//! let state = HttpState::new(server, config).expect("valid configuration");
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! # drop(stop);
+//! serve(listener, state, async move { let _ = stopped.await; }).await
+//! # }
+//! ```
+
+#![deny(missing_docs)]
+#![deny(rustdoc::broken_intra_doc_links)]
+#![forbid(unsafe_code)]
+
+mod app;
+mod config;
+mod error;
+mod rate;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+pub use app::{app, HttpState, ANONYMOUS_PEER, NODE_ID_MEMBER};
+pub use config::{HttpConfig, HttpConfigError, DEFAULT_MAX_TRACKED_IPS, DEFAULT_PATH};
+pub use error::ApiError;
+
+/// Serves [`app`] on `listener` until `shutdown` completes, then lets in-flight requests finish.
+/// The router sees each client's socket address (for the per-IP rate limit).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: HttpState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
