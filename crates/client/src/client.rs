@@ -249,7 +249,7 @@ impl Drop for ForgetOnDrop<'_> {
 }
 
 /// A fresh request id: 128 bits from the OS CSPRNG (bLIP-50 asks for at least 80).
-fn fresh_id() -> Result<RequestId, ClientError> {
+pub(crate) fn fresh_id() -> Result<RequestId, ClientError> {
     let mut entropy = [0u8; 16];
     getrandom::getrandom(&mut entropy).map_err(|error| ClientError::Transport(format!("no entropy: {error}")))?;
     Ok(RequestId::from_entropy(entropy))

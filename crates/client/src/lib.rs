@@ -36,6 +36,7 @@
 mod client;
 pub mod config;
 mod error;
+pub mod lsps1;
 pub mod lsps2;
 mod node_adapter;
 

@@ -1,44 +1,42 @@
 //! The router: [`app`] and its one handler.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Request, State};
-use axum::http::{header, HeaderValue, Method as HttpMethod, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, Method as HttpMethod, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use bitcoin::secp256k1::PublicKey;
-use lsps::jsonrpc::RpcError;
-use lsps::method::{Method, Protocol};
-use lsps::server::{decode_request, encode_response};
-use serde_json::Value;
+use lsps::node_proof::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::debug;
 
 use crate::config::{HttpConfig, HttpConfigError};
 use crate::error::ApiError;
+use crate::forwarded::client_ip;
+use crate::identity::{client_identity, ProofHeaders, Refusal};
 use crate::rate::RateLimiter;
+use crate::replay::ReplayCache;
 
-/// The top-level envelope member that carries the client's node id (an Inbound extension).
-pub const NODE_ID_MEMBER: &str = "x-inbound-node-id";
+/// The most node-id proofs remembered against replay (each for at most 10 minutes).
+pub const MAX_REMEMBERED_PROOFS: usize = 100_000;
 
-/// The pseudo-peer of requests that carry no node id and need none: the secp256k1 generator
-/// (secret key 1, so nobody's real node). It may not be claimed as a node id.
-pub static ANONYMOUS_PEER: LazyLock<PublicKey> = LazyLock::new(|| {
-    "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798".parse().expect("the generator point")
-});
+/// The `X-Forwarded-For` header.
+const FORWARDED_FOR: &str = "x-forwarded-for";
 
 /// What [`app`] needs: the dispatcher shared with the peer transport, and the limits.
 #[derive(Clone)]
 pub struct HttpState {
     /// The same server that answers type-37913 messages.
-    server: Arc<inbound_service::LspsServer>,
+    pub(crate) server: Arc<inbound_service::LspsServer>,
     /// Checked settings.
-    config: Arc<HttpConfig>,
+    pub(crate) config: Arc<HttpConfig>,
     /// Per-IP request budget, shared by every connection.
     limiter: Arc<RateLimiter>,
+    /// Node-id proofs already used.
+    pub(crate) replay: Arc<ReplayCache>,
 }
 
 impl HttpState {
@@ -46,7 +44,8 @@ impl HttpState {
     pub fn new(server: Arc<inbound_service::LspsServer>, config: HttpConfig) -> Result<HttpState, HttpConfigError> {
         config.validate()?;
         let limiter = RateLimiter::new(config.rate_burst, config.rate_per_second, config.max_tracked_ips);
-        Ok(HttpState { server, config: Arc::new(config), limiter: Arc::new(limiter) })
+        let replay = Arc::new(ReplayCache::new(MAX_REMEMBERED_PROOFS));
+        Ok(HttpState { server, config: Arc::new(config), limiter: Arc::new(limiter), replay })
     }
 }
 
@@ -66,16 +65,22 @@ pub fn app(state: HttpState) -> Router {
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(origins))
             .allow_methods([HttpMethod::POST])
-            .allow_headers([header::CONTENT_TYPE])
+            .allow_headers([
+                header::CONTENT_TYPE,
+                HeaderName::from_static(SIGNATURE_HEADER),
+                HeaderName::from_static(TIMESTAMP_HEADER),
+            ])
             .max_age(std::time::Duration::from_secs(600)),
     )
 }
 
 async fn lsps_endpoint(State(state): State<HttpState>, request: Request) -> Result<Response, ApiError> {
-    let ip = request
+    let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| addr.ip());
+    let forwarded = request.headers().get_all(FORWARDED_FOR).iter().filter_map(|value| value.to_str().ok());
+    let ip = client_ip(peer, forwarded, &state.config.trusted_proxies);
     if !state.limiter.allow(ip) {
         debug!(%ip, "rate limited");
         return Err(ApiError::RateLimited);
@@ -83,6 +88,10 @@ async fn lsps_endpoint(State(state): State<HttpState>, request: Request) -> Resu
     if !is_json(request.headers().get(header::CONTENT_TYPE)) {
         return Err(ApiError::UnsupportedMediaType);
     }
+    let proof = ProofHeaders {
+        signature: request.headers().get(SIGNATURE_HEADER).cloned(),
+        timestamp: request.headers().get(TIMESTAMP_HEADER).cloned(),
+    };
     let body = match tokio::time::timeout(state.config.body_timeout, Bytes::from_request(request, &())).await {
         Err(_) => return Err(ApiError::BodyTimeout),
         Ok(Err(rejection)) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -91,9 +100,10 @@ async fn lsps_endpoint(State(state): State<HttpState>, request: Request) -> Resu
         Ok(Err(_)) => return Err(ApiError::BadBody),
         Ok(Ok(body)) => body,
     };
-    let answer = match client_identity(&state, &body) {
+    let answer = match client_identity(&state, &proof, &body) {
         Ok(peer) => state.server.call(peer, &body).await,
-        Err(refusal) => Some(refusal),
+        Err(Refusal::Answer(refusal)) => Some(refusal),
+        Err(Refusal::Busy) => return Err(ApiError::RateLimited),
     };
     Ok(match answer {
         Some(answer) => ([(header::CONTENT_TYPE, "application/json")], Body::from(answer)).into_response(),
@@ -106,44 +116,4 @@ fn is_json(content_type: Option<&HeaderValue>) -> bool {
     let Some(Ok(value)) = content_type.map(HeaderValue::to_str) else { return false };
     let essence = value.split(';').next().unwrap_or_default().trim();
     essence.eq_ignore_ascii_case("application/json")
-}
-
-/// The peer to dispatch as, or the encoded -32602 answer when the node id is malformed or
-/// missing for a method that needs it. Bodies that fail LSPS0's format checks, notifications
-/// and methods this LSP does not serve go to the dispatcher as they are, so they get the
-/// same answers as over BOLT8 (-32700, none, -32601).
-fn client_identity(state: &HttpState, body: &[u8]) -> Result<PublicKey, Vec<u8>> {
-    let Ok(incoming) = decode_request(body) else { return Ok(*ANONYMOUS_PEER) };
-    let Some(id) = incoming.id else { return Ok(*ANONYMOUS_PEER) };
-    let refuse =
-        |message: &str| Err(encode_response(Some(&id), Err(&RpcError::invalid_param(NODE_ID_MEMBER, message))));
-    // The body is one JSON object: decode_request checked.
-    let claimed = serde_json::from_slice::<serde_json::Map<String, Value>>(body)
-        .ok()
-        .and_then(|mut object| object.remove(NODE_ID_MEMBER));
-    match claimed {
-        Some(Value::String(hex)) => match parse_node_id(&hex) {
-            Some(peer) => Ok(peer),
-            None => refuse("must be a 33-byte compressed secp256k1 public key in hex (66 characters)"),
-        },
-        Some(_) => refuse("must be a string of 66 hex characters"),
-        None => match Method::from_name(&incoming.method) {
-            Some(method) if needs_identity(method) && state.server.served_protocols().contains(&method.protocol()) => {
-                refuse("missing: this method is bound to the client's node id")
-            }
-            _ => Ok(*ANONYMOUS_PEER),
-        },
-    }
-}
-
-fn parse_node_id(hex: &str) -> Option<PublicKey> {
-    let valid_shape = hex.len() == 66 && hex.bytes().all(|b| b.is_ascii_hexdigit());
-    let peer: PublicKey = hex.parse().ok().filter(|_| valid_shape)?;
-    (peer != *ANONYMOUS_PEER).then_some(peer)
-}
-
-/// Every method but the two that only describe the LSP binds its answer or its effect to the
-/// client.
-fn needs_identity(method: Method) -> bool {
-    !(method.protocol() == Protocol::Lsps0 || method == Method::Lsps1GetInfo)
 }

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::forwarded::IpNet;
+
 /// The default endpoint path.
 pub const DEFAULT_PATH: &str = "/lsps";
 
@@ -9,7 +11,7 @@ pub const DEFAULT_PATH: &str = "/lsps";
 pub const DEFAULT_MAX_TRACKED_IPS: usize = 10_000;
 
 /// The HTTP transport's settings. [`Default`] is safe for a public endpoint without CORS.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpConfig {
     /// The path of the one POST endpoint. Starts with `/`; no `{`, `}` or `*`.
     pub path: String,
@@ -29,6 +31,12 @@ pub struct HttpConfig {
     /// How long a client may take to send its body (408 beyond), so slow senders cannot hold
     /// connections and buffers.
     pub body_timeout: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` is believed for the per-IP rate limit (see
+    /// [`client_ip`](crate::client_ip)). Empty (the default): the TCP peer is the client.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Whether methods bound to the client need proof of the node id
+    /// ([`lsps::node_proof`]). A proof that is present is always checked.
+    pub require_node_signature: bool,
 }
 
 impl Default for HttpConfig {
@@ -41,6 +49,8 @@ impl Default for HttpConfig {
             max_tracked_ips: DEFAULT_MAX_TRACKED_IPS,
             cors_allowed_origins: Vec::new(),
             body_timeout: Duration::from_secs(10),
+            trusted_proxies: Vec::new(),
+            require_node_signature: false,
         }
     }
 }

@@ -40,17 +40,46 @@
 //! without a node id that need none are attributed to one pseudo-peer,
 //! [`ANONYMOUS_PEER`], and share its pending cap.
 //!
-//! **The node id is a claim, not a proof**: nothing here checks that the caller controls that
-//! key. Anyone can buy a JIT channel "for" a node id it does not own, and spend that node id's
-//! per-peer pending slots. The per-IP rate limit bounds the damage; proof of possession is
-//! future work.
+//! **Without a proof the node id is a claim**: anyone could buy a JIT channel "for" a node id it
+//! does not own, and spend that node id's per-peer pending slots. The per-IP rate limit bounds
+//! the damage; the proof below removes it.
+//!
+//! ## Proof of node-id ownership (Inbound extension)
+//!
+//! A client that holds its node key adds two HTTP headers (see [`lsps::node_proof`]):
+//!
+//! ```text
+//! x-inbound-node-sig: <LSPS0 ln_signature, zbase32, by the node key>
+//! x-inbound-node-sig-timestamp: <Unix seconds>
+//! ```
+//!
+//! signing `"LSPS0 inbound-http-v1: DO NOT SIGN THIS MESSAGE MANUALLY: " || timestamp || ":" ||
+//! hex(SHA256(body))`, the body being the exact bytes sent. Headers, not envelope members, so
+//! that the body is signed as it travels. The server checks that
+//!
+//! * the signature recovers the claimed `x-inbound-node-id` (else -32602, `data.property =
+//!   "x-inbound-node-sig"`);
+//! * the timestamp is within ±300 s of its clock (else -32602 naming
+//!   `x-inbound-node-sig-timestamp`);
+//! * the proof was not used before: proofs are remembered until they expire, at most
+//!   [`MAX_REMEMBERED_PROOFS`] of them (when that many unexpired ones are held, further signed
+//!   requests get 429 until some expire). A replay is -32602 naming `x-inbound-node-sig`.
+//!
+//! A proof that is present is always checked, whatever the configuration; one header without the
+//! other, or a proof without a node id, is -32602 too. With
+//! [`HttpConfig::require_node_signature`], every method bound to the client needs a proof
+//! (-32602 naming `x-inbound-node-sig` without one), and an unproven node id on the other methods
+//! is ignored (the request counts as anonymous).
 //!
 //! ## Limits
 //!
 //! Body size (413), a per-IP token bucket over a bounded map of IPs (429; IPv6 clients are
 //! keyed by their /64), CORS allowed origins (none by default, so browsers on other origins
 //! cannot call it), and the dispatcher's own pending caps and handler timeout. The IP is the
-//! TCP peer: behind a reverse proxy every client shares the proxy's bucket.
+//! TCP peer, unless that peer is one of [`HttpConfig::trusted_proxies`]: then `X-Forwarded-For`
+//! is read from the right and the right-most address that is not a trusted proxy is the client
+//! ([`client_ip`]). Entries left of it are never believed, since the client may have written
+//! them.
 //!
 //! ```
 //! # async fn run(server: std::sync::Arc<inbound_service::LspsServer>) -> std::io::Result<()> {
@@ -72,14 +101,20 @@
 mod app;
 mod config;
 mod error;
+mod forwarded;
+mod identity;
 mod rate;
+mod replay;
 
 use std::future::Future;
 use std::net::SocketAddr;
 
-pub use app::{app, HttpState, ANONYMOUS_PEER, NODE_ID_MEMBER};
+pub use app::{app, HttpState, MAX_REMEMBERED_PROOFS};
 pub use config::{HttpConfig, HttpConfigError, DEFAULT_MAX_TRACKED_IPS, DEFAULT_PATH};
 pub use error::ApiError;
+pub use forwarded::{client_ip, IpNet, IpNetError, MAX_FORWARDED_HOPS};
+pub use identity::{ANONYMOUS_PEER, NODE_ID_MEMBER};
+pub use lsps::node_proof::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
 /// Serves [`app`] on `listener` until `shutdown` completes, then lets in-flight requests finish.
 /// The router sees each client's socket address (for the per-IP rate limit).

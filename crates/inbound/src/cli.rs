@@ -52,6 +52,12 @@ pub struct ConfigArgs {
     /// (`http://user:password@host:port/`).
     #[arg(long, value_name = "URL")]
     pub chain_url: Option<String>,
+    /// Overrides `http.enabled` and INBOUND_HTTP_ENABLED: serve LSPS over HTTP POST too.
+    #[arg(long, value_name = "true|false")]
+    pub http: Option<String>,
+    /// Overrides `http.listen` and INBOUND_HTTP_LISTEN (ip:port; port 0 picks one, logged).
+    #[arg(long, value_name = "IP:PORT")]
+    pub http_listen: Option<String>,
 }
 
 impl ConfigArgs {
@@ -62,6 +68,8 @@ impl ConfigArgs {
             data_dir: self.data_dir.clone(),
             listen: self.listen.clone(),
             chain_url: self.chain_url.clone(),
+            http_enabled: self.http.clone(),
+            http_listen: self.http_listen.clone(),
         }
     }
 
@@ -90,6 +98,10 @@ pub enum ClientCommand {
     ListProtocols(ListProtocolsArgs),
     /// Buy an LSPS2 JIT channel from an LSP and print the invoice and fee as JSON.
     JitInvoice(crate::client_jit::JitInvoiceArgs),
+    /// Order a channel from an LSP with LSPS1, optionally pay for it and wait until it is open.
+    Order(crate::client_order::OrderArgs),
+    /// Show an LSPS1 order (optionally wait until it is COMPLETED or FAILED).
+    OrderStatus(crate::client_order::OrderStatusArgs),
 }
 
 /// `inbound client list-protocols` options.
@@ -130,6 +142,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Demo(args) => return crate::demo::run(args).await,
         Command::Client(ClientCommand::ListProtocols(args)) => crate::client::list_protocols(args).await,
         Command::Client(ClientCommand::JitInvoice(args)) => crate::client_jit::jit_invoice(args).await,
+        Command::Client(ClientCommand::Order(args)) => crate::client_order::order(args).await,
+        Command::Client(ClientCommand::OrderStatus(args)) => crate::client_order::order_status(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

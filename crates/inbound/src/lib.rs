@@ -16,6 +16,7 @@
 pub mod cli;
 pub mod client;
 pub mod client_jit;
+pub mod client_order;
 pub mod config;
 pub mod demo;
 pub mod events;

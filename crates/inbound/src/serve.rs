@@ -5,7 +5,10 @@
 //! * `LSP on-chain wallet funding_address=… confirmed_sat=…` right after: where to send the
 //!   coins that fund JIT channels (LSPS2) and that the LSP spends on chain;
 //! * `LSPS2 service running resumed=… store=…` when `lsps.enabled` lists LSPS2;
+//! * `HTTP endpoint listening http_listen=… path=…` when `http.enabled` is set (the bound address,
+//!   useful with port 0);
 //! * `shutting down signal=…` when a signal arrives;
+//! * `HTTP endpoint stopped` once in-flight HTTP requests finished (before the node stops);
 //! * `LSP stopped, state persisted` after `Node::stop` returned.
 
 use anyhow::{Context, Result};
@@ -13,6 +16,9 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::{redacted_url, Config};
 use crate::lsp::start_lsp;
+
+/// How long in-flight HTTP requests may take to finish after a shutdown signal.
+pub const HTTP_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Runs the daemon with `config` until a shutdown signal.
 ///
@@ -30,7 +36,28 @@ pub async fn run(config: Config) -> Result<()> {
         chain = %redacted_url(&config.chain.url),
         "starting the LSP"
     );
+    // Bind first, so that a taken port fails the start before the node runs.
+    let http_listener = match config.http.enabled {
+        true => Some(
+            tokio::net::TcpListener::bind(config.http.listen)
+                .await
+                .with_context(|| format!("binding the HTTP endpoint on {} (http.listen)", config.http.listen))?,
+        ),
+        false => None,
+    };
     let lsp = start_lsp(&config).await?;
+    let http = match http_listener {
+        Some(listener) => match start_http(listener, &config, &lsp.server) {
+            Ok(http) => Some(http),
+            Err(error) => {
+                if let Err(stop_error) = lsp.stop().await {
+                    tracing::warn!("stopping the LSP after a failed start: {stop_error:#}");
+                }
+                return Err(error);
+            }
+        },
+        None => None,
+    };
     let listen = lsp.listening_address()?;
     tracing::info!(node_id = %lsp.node.node_id(), %listen, network = %config.network, "LSP started");
     match lsp.node.new_onchain_address() {
@@ -47,6 +74,9 @@ pub async fn run(config: Config) -> Result<()> {
         _ = interrupt.recv() => "SIGINT",
     };
     tracing::info!(signal = signal_name, "shutting down");
+    if let Some(http) = http {
+        http.stop().await;
+    }
     let stats = lsp.server.stats();
     tracing::info!(
         requests = stats.requests,
@@ -71,4 +101,47 @@ pub async fn run(config: Config) -> Result<()> {
     lsp.stop().await?;
     tracing::info!("LSP stopped, state persisted");
     Ok(())
+}
+
+/// The running HTTP endpoint.
+struct HttpEndpoint {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl HttpEndpoint {
+    /// Stops accepting, lets in-flight requests finish (at most [`HTTP_DRAIN_TIMEOUT`]).
+    async fn stop(self) {
+        // The task may have ended already (it logged why); nothing to tell then.
+        let _ = self.stop.send(());
+        match tokio::time::timeout(HTTP_DRAIN_TIMEOUT, self.task).await {
+            Ok(Ok(Ok(()))) => tracing::info!("HTTP endpoint stopped"),
+            Ok(Ok(Err(error))) => tracing::warn!("HTTP endpoint: {error}"),
+            Ok(Err(error)) => tracing::warn!("HTTP endpoint task: {error}"),
+            Err(_) => tracing::warn!("HTTP endpoint: in-flight requests did not finish in time"),
+        }
+    }
+}
+
+/// Serves `[http]` on `listener` through the LSP's own LSPS server.
+fn start_http(
+    listener: tokio::net::TcpListener,
+    config: &Config,
+    server: &std::sync::Arc<inbound_service::LspsServer>,
+) -> Result<HttpEndpoint> {
+    let state = inbound_http::HttpState::new(std::sync::Arc::clone(server), config.http.config.clone())
+        .context("the [http] configuration")?;
+    let bound = listener.local_addr().context("the HTTP endpoint's bound address")?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(inbound_http::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    tracing::info!(
+        http_listen = %bound,
+        path = %config.http.config.path,
+        require_node_signature = config.http.config.require_node_signature,
+        trusted_proxies = config.http.config.trusted_proxies.len(),
+        "HTTP endpoint listening"
+    );
+    Ok(HttpEndpoint { stop, task })
 }

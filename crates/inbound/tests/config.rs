@@ -141,6 +141,7 @@ fn flags_beat_environment_beat_file_beat_defaults() {
         data_dir: Some("from-flag".into()),
         listen: Some("127.0.0.1:3333".into()),
         chain_url: Some("http://flag:3/".into()),
+        ..Overrides::default()
     };
     let none = Overrides::default();
 

@@ -62,6 +62,7 @@ pub mod lsps1;
 pub mod lsps2;
 pub mod lsps5;
 pub mod method;
+pub mod node_proof;
 pub mod params;
 pub mod schema;
 pub mod server;

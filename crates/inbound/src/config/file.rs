@@ -42,6 +42,9 @@ pub struct FileConfig {
     /// `[lsps2]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lsps2: Option<Lsps2Section>,
+    /// `[http]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<super::HttpSection>,
 }
 
 /// The networks the daemon runs on, spelled as in the file.

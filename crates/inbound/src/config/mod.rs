@@ -23,6 +23,14 @@
 //! | `limits.lsps_queue_total` | [`DEFAULT_LSPS_QUEUE_TOTAL`] | | |
 //! | `store.url` | `<data_dir>/`[`DEFAULT_STORE_FILE`] (SQLite) | | |
 //! | `lsps2.*` | [`Lsps2Config::default`] (the `DEFAULT_*` consts of `inbound_service::lsps2`) | | |
+//! | `http.enabled` | `false` | `--http` (`true`/`false`) | `INBOUND_HTTP_ENABLED` |
+//! | `http.listen` | [`DEFAULT_HTTP_LISTEN`] | `--http-listen` | `INBOUND_HTTP_LISTEN` |
+//! | `http.*` | [`inbound_http::HttpConfig::default`] | | |
+//!
+//! The other `[http]` keys ([`HttpSection`]): `path`, `max_body_bytes`, `rate_burst`,
+//! `rate_per_second`, `max_tracked_ips`, `body_timeout_secs`, `cors_origins`,
+//! `trust_forwarded_for` (proxy IPs or CIDR networks whose `X-Forwarded-For` is believed; none
+//! by default) and `require_node_signature` (default false).
 //!
 //! The `[lsps2]` keys map onto [`Lsps2Config`]: `fee_tiers` (the public menu, an array of tables
 //! with `min_fee_msat`, `proportional_ppm`, `min_payment_size_msat`, `max_payment_size_msat`),
@@ -39,8 +47,11 @@
 //! directory). [`Config::load`] adds reading the TOML file in front of the first stage.
 
 mod file;
+mod http;
 mod render;
 mod resolve;
+
+pub use http::{HttpSection, HttpSettings, DEFAULT_HTTP_LISTEN, ENV_HTTP_ENABLED, ENV_HTTP_LISTEN};
 
 pub use render::{redacted_url, REDACTED};
 
@@ -172,6 +183,10 @@ pub struct Overrides {
     pub listen: Option<String>,
     /// `chain.url`.
     pub chain_url: Option<String>,
+    /// `http.enabled` (`true` or `false`).
+    pub http_enabled: Option<String>,
+    /// `http.listen`.
+    pub http_listen: Option<String>,
 }
 
 impl Overrides {
@@ -184,6 +199,8 @@ impl Overrides {
             data_dir: get(ENV_DATA_DIR).map(PathBuf::from),
             listen: get(ENV_LISTEN),
             chain_url: get(ENV_CHAIN_URL),
+            http_enabled: get(ENV_HTTP_ENABLED),
+            http_listen: get(ENV_HTTP_LISTEN),
         }
     }
 }
@@ -223,6 +240,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// `[lsps2]`, validated ([`Lsps2Config::validate`] passes); used when `lsps.enabled` lists LSPS2.
     pub lsps2: Lsps2Config,
+    /// `[http]`, validated.
+    pub http: HttpSettings,
 }
 
 /// The effective `[node]` table.
@@ -395,7 +414,8 @@ impl Config {
         let limits = resolve_limits(file.limits.unwrap_or_default(), file_origin)?;
         let store = resolve_store(file.store.unwrap_or_default(), &data_dir, file_origin, &data_dir_origin)?;
         let lsps2 = resolve_lsps2(file.lsps2.unwrap_or_default(), file_origin)?;
-        Ok(Config { network, data_dir, node: NodeConfig { listen, alias }, chain, lsps, limits, store, lsps2 })
+        let http = http::resolve_http(file.http.unwrap_or_default(), file_origin, env, cli)?;
+        Ok(Config { network, data_dir, node: NodeConfig { listen, alias }, chain, lsps, limits, store, lsps2, http })
     }
 
     /// The effective configuration as TOML, with every secret replaced by [`REDACTED`].
