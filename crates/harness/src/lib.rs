@@ -10,6 +10,8 @@
 //! * a wallet or payer ([`Network::add_wallet`]): an [`LspsClient`](inbound_client::LspsClient);
 //! * a JIT LSP ([`Network::add_jit_lsp`]): an LSP with the LSPS2 service wired in
 //!   ([`TestNode::lsps2_service`]);
+//! * an LSPS1 LSP ([`Network::add_lsps1_lsp`]): an LSP selling channels up front
+//!   ([`TestNode::lsps1_service`]);
 //! * a JIT wallet ([`Network::add_jit_wallet`]): a wallet with the LSPS2 client side wired in
 //!   ([`TestNode::lsps2`]);
 //! * a raw node ([`Network::add_raw`]): a [`RawLsps`] recorder, to play a misbehaving peer with
@@ -49,6 +51,7 @@
 mod chain;
 mod jit;
 mod jit_lsp;
+mod lsps1_lsp;
 mod network;
 mod raw;
 mod test_node;
@@ -56,6 +59,7 @@ mod wait;
 
 pub use chain::FUNDING_CONFIRMATIONS;
 pub use jit_lsp::JIT_LSP_TICK;
+pub use lsps1_lsp::LSPS1_LSP_TICK;
 pub use network::{Backend, Network, BCOIN_POLL_INTERVAL, RAW_NODE_QUEUE_LIMIT};
 pub use raw::{RawLsps, MAX_RECORDED_PAYLOADS};
 pub use test_node::{EventRecorder, Role, TestNode, MAX_RECORDED_EVENTS};

@@ -16,6 +16,7 @@ use tempfile::TempDir;
 
 use crate::jit::JitWallet;
 use crate::jit_lsp::JitLsp;
+use crate::lsps1_lsp::Lsps1Lsp;
 use crate::raw::RawLsps;
 use crate::test_node::{EventRecorder, Role, TestNode};
 use crate::wait::{wait_until, HarnessError, HarnessResult, DEFAULT_TIMEOUT};
@@ -136,6 +137,18 @@ impl Network {
         jit: Option<JitWallet>,
         jit_lsp: Option<JitLsp>,
     ) -> HarnessResult<Arc<TestNode>> {
+        self.add_node_full(name, role, events, jit, jit_lsp, None).await
+    }
+
+    pub(crate) async fn add_node_full(
+        &self,
+        name: &str,
+        role: Role,
+        events: Arc<EventRecorder>,
+        jit: Option<JitWallet>,
+        jit_lsp: Option<JitLsp>,
+        lsps1_lsp: Option<Lsps1Lsp>,
+    ) -> HarnessResult<Arc<TestNode>> {
         let root = self.dir.as_ref().map(|dir| dir.path().to_owned()).unwrap_or_else(std::env::temp_dir);
         let test_node = Arc::new(TestNode {
             name: name.to_owned(),
@@ -144,6 +157,7 @@ impl Network {
             events,
             jit,
             jit_lsp,
+            lsps1_lsp,
             node: Mutex::new(None),
             address: Mutex::new(None),
         });
@@ -165,10 +179,11 @@ impl Network {
             .set_listen_address(listen)
             .set_log_level(if debug { Level::Trace } else { Level::Warn })
             .set_lsps_message_handler(test_node.role.handler())
-            .set_event_handler(match (&test_node.jit, &test_node.jit_lsp) {
-                (Some(jit), _) => Arc::clone(&jit.front),
-                (None, Some(lsp)) => Arc::clone(&lsp.events) as Arc<dyn inbound_node::NodeEventHandler>,
-                (None, None) => Arc::clone(&test_node.events) as Arc<dyn inbound_node::NodeEventHandler>,
+            .set_event_handler(match (&test_node.jit, &test_node.jit_lsp, &test_node.lsps1_lsp) {
+                (Some(jit), _, _) => Arc::clone(&jit.front),
+                (None, Some(lsp), _) => Arc::clone(&lsp.events) as Arc<dyn inbound_node::NodeEventHandler>,
+                (None, None, Some(lsp)) => Arc::clone(&lsp.events) as Arc<dyn inbound_node::NodeEventHandler>,
+                (None, None, None) => Arc::clone(&test_node.events) as Arc<dyn inbound_node::NodeEventHandler>,
             });
         if let Role::Raw(..) = test_node.role {
             builder.set_lsps_queue_limits(RAW_NODE_QUEUE_LIMIT, RAW_NODE_QUEUE_LIMIT);
@@ -192,8 +207,14 @@ impl Network {
         if let Some(lsp) = &test_node.jit_lsp {
             lsp.attach(&node);
         }
+        if let Some(lsp) = &test_node.lsps1_lsp {
+            lsp.attach(&node);
+        }
         node.start().await?;
         if let Some(lsp) = &test_node.jit_lsp {
+            lsp.started().await?;
+        }
+        if let Some(lsp) = &test_node.lsps1_lsp {
             lsp.started().await?;
         }
         *test_node.address.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = node.listening_address();
@@ -230,6 +251,9 @@ impl Network {
         let node = test_node.node.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
         test_node.events.set_channel_manager(None);
         if let Some(lsp) = &test_node.jit_lsp {
+            lsp.stopping();
+        }
+        if let Some(lsp) = &test_node.lsps1_lsp {
             lsp.stopping();
         }
         match node {

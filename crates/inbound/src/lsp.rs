@@ -11,6 +11,10 @@
 //! the service to the built node, and after the start resumes the stored sessions and ticks
 //! every [`LSPS2_TICK_INTERVAL`] until [`Lsp::stop`].
 //!
+//! With LSPS1 enabled the LSP likewise builds the [`Lsps1Service`] on the same store, puts an
+//! [`Lsps1EventHandler`] in front of everything (hold-invoice payments are the order's, not the
+//! generic handler's), resumes the stored orders and ticks every [`LSPS1_TICK_INTERVAL`].
+//!
 //! A JIT wallet ([`start_jit_wallet`]) puts the [`WalletEventHandler`] in front of its event
 //! handler and the [`Lsps2Client`]'s acceptor on its node.
 
@@ -25,6 +29,7 @@ use inbound_client::{ClientConfig, LspsClient};
 use inbound_node::bitcoin::Network;
 use inbound_node::lsps0::LspsOutbound;
 use inbound_node::{BitcoindRpcConfig, LspsMessageHandler, Node, NodeBuilder, NodeEventHandler, NodeRole};
+use inbound_service::lsps1::{Lsps1EventHandler, Lsps1Service, OrderLightning};
 use inbound_service::lsps2::{JitLightning, Lsps2EventHandler, Lsps2Service, SystemClock};
 use inbound_service::{LspsServer, LspsServerConfig};
 use tokio::task::JoinHandle;
@@ -32,6 +37,9 @@ use tokio::task::JoinHandle;
 use crate::config::{redacted_url, ChainAuth, ChainConfig, Config};
 use crate::events::EventHandler;
 use crate::logging::node_log_level;
+
+/// How often the LSPS1 service checks its orders (timers, deposits, held HTLCs).
+pub const LSPS1_TICK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How often the LSPS2 service checks its session timers.
 pub const LSPS2_TICK_INTERVAL: Duration = Duration::from_secs(1);
@@ -46,8 +54,12 @@ pub struct Lsp {
     pub events: Arc<EventHandler>,
     /// The JIT channel service, when `lsps.enabled` lists LSPS2.
     pub lsps2: Option<Arc<Lsps2Service>>,
+    /// The channel-order service, when `lsps.enabled` lists LSPS1.
+    pub lsps1: Option<Arc<Lsps1Service>>,
     /// The LSPS2 ticker, stopped by [`Lsp::stop`] (and on drop).
     ticker: Mutex<Option<JoinHandle<()>>>,
+    /// The LSPS1 ticker, likewise.
+    lsps1_ticker: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Lsp {
@@ -70,8 +82,10 @@ impl Lsp {
     }
 
     fn stop_ticker(&self) {
-        if let Some(ticker) = self.ticker.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take() {
-            ticker.abort();
+        for ticker in [&self.ticker, &self.lsps1_ticker] {
+            if let Some(ticker) = ticker.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take() {
+                ticker.abort();
+            }
         }
     }
 }
@@ -96,7 +110,21 @@ pub async fn start_lsp(config: &Config) -> Result<Lsp> {
         max_pending_per_peer: config.limits.max_pending_per_peer,
         max_pending_total: config.limits.max_pending_total,
     });
-    let lsps2 = if config.lsps2_enabled() { Some(start_lsps2_service(config).await?) } else { None };
+    let store = if config.lsps2_enabled() || config.lsps1_enabled() { Some(open_store(config).await?) } else { None };
+    let lsps2 = match (&store, config.lsps2_enabled()) {
+        (Some(store), true) => Some(
+            Lsps2Service::new(config.lsps2.clone(), Arc::clone(store), Arc::new(SystemClock))
+                .context("the [lsps2] configuration")?,
+        ),
+        _ => None,
+    };
+    let lsps1 = match (&store, config.lsps1_enabled()) {
+        (Some(store), true) => Some(
+            Lsps1Service::new(config.lsps1.clone(), Arc::clone(store), Arc::new(SystemClock))
+                .context("the [lsps1] configuration")?,
+        ),
+        _ => None,
+    };
     let events = match lsps2 {
         Some(_) => EventHandler::for_jit_lsp(config.node.alias.clone()),
         None => EventHandler::new(config.node.alias.clone()),
@@ -110,6 +138,14 @@ pub async fn start_lsp(config: &Config) -> Result<Lsp> {
             ))
         }
         None => Arc::clone(&events) as Arc<dyn NodeEventHandler>,
+    };
+    // LSPS1 sees events first: its hold-invoice payments must not reach the generic handler.
+    let node_events: Arc<dyn NodeEventHandler> = match &lsps1 {
+        Some(service) => {
+            server.register(service.protocol_handler());
+            Arc::new(Lsps1EventHandler::new(Arc::clone(service), Some(node_events)))
+        }
+        None => node_events,
     };
     let mut builder = NodeBuilder::new(&config.data_dir);
     builder
@@ -134,8 +170,25 @@ pub async fn start_lsp(config: &Config) -> Result<Lsp> {
     if let Some(service) = &lsps2 {
         service.attach(Arc::clone(&node) as Arc<dyn JitLightning>);
     }
+    if let Some(service) = &lsps1 {
+        service.attach(Arc::clone(&node) as Arc<dyn OrderLightning>);
+    }
     node.start().await.with_context(|| format!("starting the LSP node on {}", config.node.listen))?;
-    let lsp = Lsp { node, server, events, lsps2, ticker: Mutex::new(None) };
+    let lsp = Lsp { node, server, events, lsps2, lsps1, ticker: Mutex::new(None), lsps1_ticker: Mutex::new(None) };
+    if let Some(service) = &lsp.lsps1 {
+        let resumed = match service.resume().await {
+            Ok(resumed) => resumed,
+            Err(error) => {
+                if let Err(stop_error) = lsp.stop().await {
+                    tracing::warn!("stopping the LSP after a failed start: {stop_error:#}");
+                }
+                return Err(anyhow!(error).context("resuming the stored LSPS1 orders"));
+            }
+        };
+        tracing::info!(resumed, store = %config.store.redacted(), "LSPS1 service running");
+        *lsp.lsps1_ticker.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            Some(service.spawn_ticker(LSPS1_TICK_INTERVAL));
+    }
     if let Some(service) = &lsp.lsps2 {
         let resumed = match service.resume().await {
             Ok(resumed) => resumed,
@@ -154,15 +207,14 @@ pub async fn start_lsp(config: &Config) -> Result<Lsp> {
     Ok(lsp)
 }
 
-/// Opens the store (creating the data directory first, where the default SQLite file lives)
-/// and builds the LSPS2 service with the configured [`Lsps2Config`](inbound_service::lsps2::Lsps2Config).
-async fn start_lsps2_service(config: &Config) -> Result<Arc<Lsps2Service>> {
+/// Opens the store the LSPS1 and LSPS2 services share (creating the data directory first, where
+/// the default SQLite file lives).
+async fn open_store(config: &Config) -> Result<Arc<dyn inbound_store::Store>> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
-    let store = inbound_store::open(&config.store.url)
+    inbound_store::open(&config.store.url)
         .await
-        .with_context(|| format!("opening the store {} (store.url)", config.store.redacted()))?;
-    Lsps2Service::new(config.lsps2.clone(), store, Arc::new(SystemClock)).context("the [lsps2] configuration")
+        .with_context(|| format!("opening the store {} (store.url)", config.store.redacted()))
 }
 
 /// What a wallet node needs.

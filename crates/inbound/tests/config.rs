@@ -12,6 +12,7 @@ use inbound::config::{
     DEFAULT_STORE_FILE, REDACTED,
 };
 use inbound_node::bitcoin::Network;
+use inbound_service::lsps1::Lsps1Config;
 use inbound_service::lsps2::config::{
     default_tiers, DEFAULT_LSP_CLTV_EXPIRY_DELTA, DEFAULT_MAX_CHANNEL_SAT, DEFAULT_VALID_FOR_SECS,
 };
@@ -217,10 +218,26 @@ fn misspelt_names_are_rejected_by_name() {
 
 #[test]
 fn protocols_without_a_server_are_rejected_with_a_clear_reason() {
-    for (name, issue) in [("lsps1", "issue 5"), ("lsps5", "issues 4 and 5")] {
-        assert_rejected(&format!("[lsps]\nenabled = [\"{name}\"]"), "lsps.enabled[0]", "not available yet");
-        assert_rejected(&format!("[lsps]\nenabled = [\"lsps0\", \"{name}\"]"), "lsps.enabled[1]", issue);
-    }
+    assert_rejected("[lsps]\nenabled = [\"lsps5\"]", "lsps.enabled[0]", "not available yet");
+    assert_rejected("[lsps]\nenabled = [\"lsps0\", \"lsps5\"]", "lsps.enabled[1]", "issues 4 and 5");
+}
+
+#[test]
+fn lsps1_can_be_enabled_and_its_values_are_used_and_checked() {
+    let config = parse("[lsps]\nenabled = [\"lsps1\", \"lsps2\"]").expect("lsps1 is available");
+    assert_eq!(config.lsps.enabled, vec![Protocol::Lsps1, Protocol::Lsps2]);
+    assert!(config.lsps1_enabled());
+    assert_eq!(config.lsps1, Lsps1Config::default());
+    let config = parse("[lsps1]\nfee_base_sat = 2000\npayment_window_secs = 1800\ntokens = [\"VIP\"]").expect("valid");
+    assert_eq!((config.lsps1.fee_base_sat, config.lsps1.payment_window_secs), (2_000, 1_800));
+    assert_eq!(config.lsps1.tokens, vec!["VIP".to_string()]);
+    assert_rejected("[lsps1]\nmin_lsp_balance_sat = 5\nmax_lsp_balance_sat = 4", "lsps1.min_lsp_balance_sat", "above");
+    assert_rejected("[lsps1]\ninvoice_cltv_delta = 20", "lsps1.invoice_cltv_delta", "cannot hold");
+    assert_rejected("[lsps1]\nmin_fee_for_0conf = 253", "lsps1.min_fee_for_0conf", "onchain_payment_confirmations");
+    assert_rejected("[lsps1]\nfee_pmm = 1", "lsps1.fee_pmm", "unknown field");
+    // The effective configuration renders [lsps1] and reads back the same.
+    let rendered = parse("[lsps1]\nfee_ppm = 1234").expect("valid").to_redacted_toml();
+    assert!(rendered.contains("[lsps1]") && rendered.contains("fee_ppm = 1234"), "{rendered}");
 }
 
 #[test]

@@ -103,7 +103,7 @@ async fn serve_answers_lsps0_and_restarts_with_the_same_identity() {
 #[test]
 fn serve_refuses_a_bad_configuration_naming_the_key() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = write_file(dir.path(), "inbound.toml", "[lsps]\nenabled = [\"lsps1\"]\n");
+    let config = write_file(dir.path(), "inbound.toml", "[lsps]\nenabled = [\"lsps5\"]\n");
     let output = inbound().arg("serve").arg("--config").arg(&config).output().expect("run inbound serve");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);

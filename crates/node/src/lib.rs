@@ -60,7 +60,7 @@ pub use logger::NodeLogger;
 pub use lsps0::{LspsMessageHandler, LspsSendError, MAX_LSPS_PAYLOAD_BYTES};
 pub use node::Node;
 pub use peers::PEER_NAMESPACE;
-pub use wallet::{OnchainWallet, WalletBalance};
+pub use wallet::{OnchainWallet, ScriptReceipt, WalletBalance};
 
 /// Re-exported so that users name exactly the versions this crate is built on.
 pub use bitcoin;

@@ -36,7 +36,7 @@ use crate::logger::NodeLogger;
 use crate::lsps0::{Lsps0Transport, LspsSendError};
 use crate::peers;
 use crate::types::{ChainMonitor, ChannelManager, PeerManager, Scorer, Sweeper};
-use crate::wallet::{OnchainWallet, WalletBalance};
+use crate::wallet::{OnchainWallet, ScriptReceipt, WalletBalance};
 
 /// Everything the builder hands over.
 pub(crate) struct NodeParts {
@@ -424,6 +424,57 @@ impl Node {
             .channel_manager
             .create_bolt11_invoice(params)
             .map_err(|e| NodeError::Ldk(format!("creating an invoice: {e}")))
+    }
+
+    /// Creates a BOLT11 **hold invoice** for `payment_hash`, whose preimage only the caller
+    /// knows. LDK cannot claim it by itself: `PaymentClaimable` carries no preimage, and the
+    /// HTLCs stay held until [`Node::claim_hold_payment`] or [`Node::fail_hold_payment`] (or
+    /// LDK fails them at their `claim_deadline`). `min_final_cltv_expiry_delta` is how many
+    /// blocks the payment can be held.
+    pub fn create_hold_invoice(
+        &self,
+        payment_hash: [u8; 32],
+        amount_msat: u64,
+        description: &str,
+        expiry_secs: u32,
+        min_final_cltv_expiry_delta: u16,
+    ) -> NodeResult<Bolt11Invoice> {
+        let description = Description::new(description.to_string())
+            .map_err(|e| NodeError::Config(format!("invoice description: {e}")))?;
+        let params = Bolt11InvoiceParameters {
+            amount_msats: Some(amount_msat),
+            description: Bolt11InvoiceDescription::Direct(description),
+            invoice_expiry_delta_secs: Some(expiry_secs),
+            min_final_cltv_expiry_delta: Some(min_final_cltv_expiry_delta),
+            payment_hash: Some(lightning::types::payment::PaymentHash(payment_hash)),
+        };
+        self.parts
+            .channel_manager
+            .create_bolt11_invoice(params)
+            .map_err(|e| NodeError::Ldk(format!("creating a hold invoice: {e}")))
+    }
+
+    /// Claims the held payment of a [`Node::create_hold_invoice`] invoice by releasing its
+    /// preimage. Idempotent; completion is reported by `PaymentClaimed`.
+    pub fn claim_hold_payment(&self, preimage: [u8; 32]) {
+        self.parts.channel_manager.claim_funds(lightning::types::payment::PaymentPreimage(preimage));
+    }
+
+    /// Fails back every held HTLC paying `payment_hash` (a refund of a hold invoice).
+    /// Idempotent: nothing happens if none is held.
+    pub fn fail_hold_payment(&self, payment_hash: [u8; 32]) {
+        self.parts.channel_manager.fail_htlc_backwards(&lightning::types::payment::PaymentHash(payment_hash));
+    }
+
+    /// The height of the best block the wallet has processed.
+    pub fn best_block_height(&self) -> u32 {
+        self.parts.wallet.best_block().height
+    }
+
+    /// What our wallet received to `address` (one of its own, from
+    /// [`Node::new_onchain_address`]); see [`OnchainWallet::received_to`].
+    pub fn received_to_address(&self, address: &Address) -> ScriptReceipt {
+        self.parts.wallet.received_to(&address.script_pubkey())
     }
 
     /// Pays a BOLT11 invoice; the outcome arrives as `PaymentSent` or `PaymentFailed` with the

@@ -52,6 +52,17 @@ pub struct WalletBalance {
     pub immature_sat: u64,
 }
 
+/// What was paid to one script, from [`OnchainWallet::received_to`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ScriptReceipt {
+    /// Total received, in satoshis.
+    pub received_sat: u64,
+    /// Confirmations of the least-confirmed output (`None`: nothing received).
+    pub min_confirmations: Option<u32>,
+    /// How many outputs paid the script.
+    pub outputs: usize,
+}
+
 struct WalletState {
     wallet: Wallet,
     /// Sequence number of the next changeset key.
@@ -246,6 +257,73 @@ impl OnchainWallet {
         let now_secs = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
         state.wallet.apply_evicted_txs([(txid, now_secs)]);
         self.persist_locked(&mut state)
+    }
+
+    /// What the wallet has received to `script_pubkey` (an address it revealed), over every
+    /// transaction it knows, spent or not: the total, and the confirmations of the
+    /// least-confirmed output (0 if one is unconfirmed). The wallet is fed full blocks, so an
+    /// unconfirmed output is only one of our own transactions.
+    pub fn received_to(&self, script_pubkey: &ScriptBuf) -> ScriptReceipt {
+        let state = self.lock();
+        let tip = state.wallet.latest_checkpoint().height();
+        let mut receipt = ScriptReceipt::default();
+        for output in state.wallet.list_output().filter(|output| output.txout.script_pubkey == *script_pubkey) {
+            let confirmations = match output.chain_position {
+                bdk_wallet::chain::ChainPosition::Confirmed { anchor, .. } => {
+                    tip.saturating_sub(anchor.block_id.height).saturating_add(1)
+                }
+                bdk_wallet::chain::ChainPosition::Unconfirmed { .. } => 0,
+            };
+            receipt.received_sat = receipt.received_sat.saturating_add(output.txout.value.to_sat());
+            receipt.min_confirmations =
+                Some(receipt.min_confirmations.map_or(confirmations, |seen: u32| seen.min(confirmations)));
+            receipt.outputs += 1;
+        }
+        receipt
+    }
+
+    /// Replaces our unconfirmed transaction `txid` by one paying the same outputs at
+    /// `fee_rate_sat_per_kwu` (BIP125; our transactions signal replaceability), the extra fee
+    /// coming from change or more inputs. Records and persists it like
+    /// [`OnchainWallet::build_funding_transaction`]; the caller broadcasts it.
+    ///
+    /// # Errors
+    /// [`NodeError::Wallet`] if `txid` is unknown or confirmed, the rate is not higher, or the
+    /// wallet cannot fund or sign the replacement.
+    pub fn bump_fee(&self, txid: Txid, fee_rate_sat_per_kwu: u32) -> NodeResult<Transaction> {
+        let mut state = self.lock();
+        let fee_rate = FeeRate::from_sat_per_kwu(u64::from(fee_rate_sat_per_kwu));
+        let mut builder =
+            state.wallet.build_fee_bump(txid).map_err(|e| NodeError::Wallet(format!("bumping {txid}: {e}")))?;
+        builder.fee_rate(fee_rate);
+        let mut psbt = builder.finish().map_err(|e| NodeError::Wallet(format!("bumping {txid}: {e}")))?;
+        #[allow(deprecated)]
+        let finalized = state
+            .wallet
+            .sign(&mut psbt, SignOptions::default())
+            .map_err(|e| NodeError::Wallet(format!("signing: {e}")))?;
+        if !finalized {
+            return Err(NodeError::Wallet("replacement could not be fully signed".into()));
+        }
+        let tx = psbt.extract_tx().map_err(|e| NodeError::Wallet(format!("extracting: {e}")))?;
+        let now_secs = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        state.wallet.apply_unconfirmed_txs([(tx.clone(), now_secs)]);
+        self.persist_locked(&mut state)?;
+        Ok(tx)
+    }
+
+    /// Confirmations of one of the wallet's transactions: `None` if unknown, `Some(0)` while
+    /// unconfirmed.
+    pub fn tx_confirmations(&self, txid: Txid) -> Option<u32> {
+        let state = self.lock();
+        let tip = state.wallet.latest_checkpoint().height();
+        let tx = state.wallet.get_tx(txid)?;
+        Some(match tx.chain_position {
+            bdk_wallet::chain::ChainPosition::Confirmed { anchor, .. } => {
+                tip.saturating_sub(anchor.block_id.height).saturating_add(1)
+            }
+            bdk_wallet::chain::ChainPosition::Unconfirmed { .. } => 0,
+        })
     }
 
     /// Whether the wallet knows a transaction (confirmed or not).

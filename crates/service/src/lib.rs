@@ -11,6 +11,11 @@
 //! [`lsps2::JitSession`] from node events and timers, persisting every step and its effects
 //! in the `inbound-store` outbox before acting (see the [`lsps2`] module for the wiring).
 //!
+//! The LSPS1 (bLIP-51) channel-order service is [`lsps1::Lsps1Service`], built the same way: a
+//! pure order state machine ([`lsps1::OrderBook::step`]), a [`ProtocolHandler`] for
+//! `lsps1.get_info`/`create_order`/`get_order`, and a runner fed by node events, the wallet and a
+//! ticker, persisting every step before acting (see the [`lsps1`] module for the wiring).
+//!
 //! Wiring, in the order the node forces:
 //!
 //! ```no_run
@@ -64,6 +69,7 @@
 
 pub mod config;
 mod log_limit;
+pub mod lsps1;
 pub mod lsps2;
 mod node_adapter;
 mod pending;

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use inbound_service::lsps1::Lsps1Config;
 use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
@@ -45,6 +46,9 @@ pub struct FileConfig {
     /// `[http]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<super::HttpSection>,
+    /// `[lsps1]`: the channel-order service (bLIP-51); keys as in [`Lsps1Config`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lsps1: Option<Lsps1Config>,
 }
 
 /// The networks the daemon runs on, spelled as in the file.

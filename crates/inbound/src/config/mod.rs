@@ -31,6 +31,7 @@
 //! `rate_per_second`, `max_tracked_ips`, `body_timeout_secs`, `cors_origins`,
 //! `trust_forwarded_for` (proxy IPs or CIDR networks whose `X-Forwarded-For` is believed; none
 //! by default) and `require_node_signature` (default false).
+//! | `lsps1.*` | [`Lsps1Config::default`] | | |
 //!
 //! The `[lsps2]` keys map onto [`Lsps2Config`]: `fee_tiers` (the public menu, an array of tables
 //! with `min_fee_msat`, `proportional_ppm`, `min_payment_size_msat`, `max_payment_size_msat`),
@@ -41,6 +42,11 @@
 //! per-client caps (`max_open_buys_per_client`, `max_unpaid_channels_per_client`) and the session
 //! timers (`mpp_timeout_secs`, `client_wait_secs`, `open_timeout_secs`, `claim_timeout_secs`,
 //! `unpaid_channel_grace_secs`, `max_open_attempts`, `max_parts`).
+//!
+//! The `[lsps1]` keys are the fields of [`Lsps1Config`] (balances and channel bounds, the
+//! confirmation terms, the fee `fee_base_sat` + `fee_ppm` + `open_tx_vbytes` at the chain's fee
+//! rate, the on-chain option, the payment window and hold-invoice CLTV, the retry timers,
+//! `max_open_orders_per_client`, `tokens`); an error names `lsps1.<key>`.
 //!
 //! Loading has two stages, as in ripgrep: [`Config::resolve`] merges and validates without any
 //! I/O, and only the wiring reads what the configuration points at (the cookie file, the data
@@ -65,11 +71,14 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use inbound_node::bitcoin::Network;
+use inbound_service::lsps1::Lsps1Config;
 use inbound_service::lsps2::Lsps2Config;
 use lsps::method::Protocol;
 use url::Url;
 
-use resolve::{network_of, parse_network, resolve_chain, resolve_limits, resolve_lsps, resolve_lsps2, resolve_store};
+use resolve::{
+    network_of, parse_network, resolve_chain, resolve_limits, resolve_lsps, resolve_lsps1, resolve_lsps2, resolve_store,
+};
 
 /// Default network. Regtest, so that a forgotten `network` key can never put real money at stake.
 pub const DEFAULT_NETWORK: Network = Network::Regtest;
@@ -114,7 +123,7 @@ pub const ENV_CHAIN_URL: &str = "INBOUND_CHAIN_URL";
 
 /// Protocols that have a server implementation today: LSPS0 (always on) and LSPS2; issue 5 adds
 /// the others.
-pub const AVAILABLE_PROTOCOLS: &[Protocol] = &[Protocol::Lsps0, Protocol::Lsps2];
+pub const AVAILABLE_PROTOCOLS: &[Protocol] = &[Protocol::Lsps0, Protocol::Lsps1, Protocol::Lsps2];
 
 /// The default `chain.url` for `network`: Bitcoin Core's default RPC port on localhost.
 pub fn default_chain_url(network: Network) -> &'static str {
@@ -242,6 +251,8 @@ pub struct Config {
     pub lsps2: Lsps2Config,
     /// `[http]`, validated.
     pub http: HttpSettings,
+    /// `[lsps1]`, validated ([`Lsps1Config::validate`] passes); used when `lsps.enabled` lists LSPS1.
+    pub lsps1: Lsps1Config,
 }
 
 /// The effective `[node]` table.
@@ -340,6 +351,11 @@ impl fmt::Debug for StoreConfig {
 }
 
 impl Config {
+    /// Whether the LSPS1 service runs.
+    pub fn lsps1_enabled(&self) -> bool {
+        self.lsps.enabled.contains(&Protocol::Lsps1)
+    }
+
     /// Whether the LSPS2 service runs.
     pub fn lsps2_enabled(&self) -> bool {
         self.lsps.enabled.contains(&Protocol::Lsps2)
@@ -415,7 +431,19 @@ impl Config {
         let store = resolve_store(file.store.unwrap_or_default(), &data_dir, file_origin, &data_dir_origin)?;
         let lsps2 = resolve_lsps2(file.lsps2.unwrap_or_default(), file_origin)?;
         let http = http::resolve_http(file.http.unwrap_or_default(), file_origin, env, cli)?;
-        Ok(Config { network, data_dir, node: NodeConfig { listen, alias }, chain, lsps, limits, store, lsps2, http })
+        let lsps1 = resolve_lsps1(file.lsps1.unwrap_or_default(), file_origin)?;
+        Ok(Config {
+            network,
+            data_dir,
+            node: NodeConfig { listen, alias },
+            chain,
+            lsps,
+            limits,
+            store,
+            lsps2,
+            lsps1,
+            http,
+        })
     }
 
     /// The effective configuration as TOML, with every secret replaced by [`REDACTED`].

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use inbound_node::bitcoin::Network;
+use inbound_service::lsps1::{Lsps1Config, Lsps1ConfigError};
 use inbound_service::lsps2::{ChannelSizing, FeeTier, Lsps2Config, Lsps2ConfigError, SessionPolicy, TrustMode};
 use lsps::method::Protocol;
 use url::Url;
@@ -114,7 +115,7 @@ pub(super) fn resolve_lsps(lsps: LspsSection, file_origin: &str) -> Result<LspsC
                 file_origin,
                 format!(
                     "{} is not available yet: it has no server implementation so far ({}). \
-                     Today LSPS0 (always on) and LSPS2 are served; remove {:?} from lsps.enabled",
+                     Today LSPS0 (always on), LSPS1 and LSPS2 are served; remove {:?} from lsps.enabled",
                     protocol_title(protocol),
                     planned_in(protocol),
                     format!("lsps{}", protocol.number()),
@@ -160,7 +161,7 @@ fn protocol_title(protocol: Protocol) -> &'static str {
 fn planned_in(protocol: Protocol) -> &'static str {
     match protocol {
         Protocol::Lsps0 => "it exists",
-        Protocol::Lsps1 => "planned in issue 5",
+        Protocol::Lsps1 => "it exists",
         Protocol::Lsps2 => "it exists",
         Protocol::Lsps5 => "planned in issues 4 and 5",
     }
@@ -245,6 +246,20 @@ pub(super) fn resolve_store(
         return Err(ConfigError::invalid("store.url", file_origin, "is not a valid postgres:// URL"));
     }
     Ok(StoreConfig { url: trimmed.to_string() })
+}
+
+/// Validates `[lsps1]` (already merged over [`Lsps1Config::default`] by serde), naming
+/// `lsps1.<key>` in errors.
+pub(super) fn resolve_lsps1(section: Lsps1Config, file_origin: &str) -> Result<Lsps1Config, ConfigError> {
+    section.validate().map_err(|error| {
+        let key = match &error {
+            Lsps1ConfigError::Reversed { min, .. } => format!("lsps1.{min}"),
+            Lsps1ConfigError::Invalid { key: "lsps1", .. } => "lsps1".to_string(),
+            Lsps1ConfigError::Invalid { key, .. } => format!("lsps1.{key}"),
+        };
+        ConfigError::invalid(&key, file_origin, error.to_string())
+    })?;
+    Ok(section)
 }
 
 /// Resolves `[lsps2]` over [`Lsps2Config::default`] (whose values are the service's `DEFAULT_*`

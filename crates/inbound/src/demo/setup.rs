@@ -32,6 +32,7 @@ pub fn lsp_config(bcoin: &Bcoin, root: &Path) -> Result<Config> {
         limits: None,
         store: None,
         lsps2: None,
+        lsps1: None,
         ..FileConfig::default()
     };
     Ok(Config::resolve(file, "the demo's LSP configuration", &Overrides::default(), &Overrides::default())?)

@@ -1,0 +1,72 @@
+//! LSPS1 (bLIP-51) channel orders, the LSP's side: a client buys a channel up front.
+//!
+//! * [`order`]: one order as a pure state machine ([`OrderBook::step`]; transitions in
+//!   `transitions.rs`).
+//! * [`config`]: what `lsps1.get_info` announces, the fee, the timers ([`Lsps1Config`]).
+//! * [`ops`]: what the service needs from the node ([`OrderLightning`]).
+//! * [`Lsps1Service`]: `lsps1.get_info` / `create_order` / `get_order` (a
+//!   [`ProtocolHandler`](crate::ProtocolHandler)), and the runner that turns node events, the
+//!   wallet and timers into order steps, persisting each step with its effects first.
+//! * `lightning.rs`: the one place that knows `inbound_node::Node` and LDK's events.
+//!
+//! Wiring: create the service, register it with the [`LspsServer`](crate::LspsServer), put an
+//! [`Lsps1EventHandler`] in front of the node's event handler (it consumes `PaymentClaimable`
+//! for order hashes: hold invoices must not be claimed or failed by the generic handler), call
+//! [`Lsps1Service::attach`] once the node is built, then after the start
+//! [`Lsps1Service::resume`] and [`Lsps1Service::spawn_ticker`].
+//!
+//! Payment: a BOLT11 hold invoice (preimage generated and persisted by the LSP; claimed only
+//! once the funding transaction is published, failed back at the deadline or near the HTLC's
+//! CLTV) and, for clients giving a refund address, an on-chain address of the LSP's wallet
+//! (counted after `onchain_payment_confirmations`; under-payment, late payment and failed
+//! opens refunded to the client's address; over-payment's excess refunded after the open).
+//!
+//! Lease: `channel.expires_at` is `channel_expiry_blocks` × 10 minutes after the funding. With
+//! `close_expired_channels` (off by default) an order stays active after COMPLETED and its
+//! channel is closed cooperatively once both that time and `channel_expiry_blocks` blocks have
+//! passed, and only while no HTLC is in flight, with a log line saying why. Never before.
+//!
+//! Known gaps: no BOLT12; 0-conf on-chain payments are never counted (the wallet sees only
+//! blocks, so it cannot judge a mempool transaction's fee rate); refunds are not fee-bumped;
+//! `funding_confirms_within_blocks` does not pick the funding fee rate (the node's estimate
+//! does); the open waits for the client to connect (no address from HTTP orders); a client
+//! that pays both options is not refunded the on-chain payment automatically (nor deposits
+//! arriving after an on-chain order completed; the operator sees them in the wallet); there
+//! is no global cap on open orders (only per client), and every watched address is read from
+//! the wallet on each tick.
+
+pub mod config;
+mod lightning;
+pub mod ops;
+pub mod order;
+mod runner;
+mod service;
+mod transitions;
+
+pub use config::{Lsps1Config, Lsps1ConfigError};
+pub use lightning::Lsps1EventHandler;
+pub use ops::{OrderLightning, OrderOpen, Receipt};
+pub use order::{OrderBook, OrderEffect, OrderInput, OrderStatus};
+pub use runner::{OrderError, OrderEvent};
+pub use service::{to_wire, Lsps1Service};
+
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod order_tests;
+#[cfg(test)]
+mod runner_tests;
+#[cfg(test)]
+mod service_tests;
+
+pub(crate) mod u128_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &u128, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(value)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u128, D::Error> {
+        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
+    }
+}

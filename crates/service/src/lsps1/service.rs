@@ -1,0 +1,325 @@
+//! [`Lsps1Service`]: the LSP's LSPS1 handler (`lsps1.get_info`, `lsps1.create_order`,
+//! `lsps1.get_order`) and the owner of the orders. The event side is in `runner.rs`, the node
+//! adapter in `lightning.rs`.
+//!
+//! `create_order` persists the order (with its hold invoice's preimage and its deposit
+//! address) *before* the answer leaves, so every invoice and address a client has seen has an
+//! order behind it. The store's SCID column holds the first 8 bytes of the order's payment
+//! hash, so `PaymentClaimable` finds its order in one indexed lookup.
+
+use std::sync::{Arc, RwLock};
+
+use bitcoin::hashes::{sha256, Hash};
+use bitcoin::secp256k1::PublicKey;
+use inbound_store::{Kind, NewRecord, Record, Store, StoreError};
+use lsps::jsonrpc::RpcError;
+use lsps::lsps1::{
+    order_total_sat, validate_create_order, Bolt11Payment, ChannelInfo, CreateOrderRequest, GetInfoRequest,
+    GetInfoResponse, GetOrderRequest, Lsps1Error, OnchainPayment, Order, PaymentInfo,
+};
+use lsps::method::{Protocol, Request, Response};
+use lsps::schema::{FeeRate, NodeId, SatAmount};
+use tracing::{error, info, warn};
+
+use super::config::{Lsps1Config, Lsps1ConfigError};
+use super::ops::OrderLightning;
+use super::order::{HoldInvoice, OnchainTerms, OrderBook, OrderStatus};
+use super::runner::{OrderError, RunnerState};
+use crate::lsps2::session::PaymentHashRef;
+use crate::lsps2::Clock;
+use crate::server::{BoxFuture, ProtocolHandler};
+
+/// How many times `create_order` draws a preimage whose hash prefix is unused.
+const HASH_ATTEMPTS: usize = 4;
+
+/// The LSPS1 service. Create it with [`Lsps1Service::new`], register it with the
+/// [`LspsServer`](crate::LspsServer), put an [`Lsps1EventHandler`](super::Lsps1EventHandler) in
+/// front of the node's event handler, and [`attach`](Lsps1Service::attach) the node.
+pub struct Lsps1Service {
+    pub(super) config: Lsps1Config,
+    pub(super) store: Arc<dyn Store>,
+    pub(super) clock: Arc<dyn Clock>,
+    lightning: RwLock<Option<Arc<dyn OrderLightning>>>,
+    pub(super) runner: RunnerState,
+}
+
+impl Lsps1Service {
+    /// A service with this configuration (validated), store and clock.
+    pub fn new(
+        config: Lsps1Config,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Lsps1Service>, Lsps1ConfigError> {
+        config.validate()?;
+        Ok(Arc::new(Lsps1Service {
+            config,
+            store,
+            clock,
+            lightning: RwLock::new(None),
+            runner: RunnerState::default(),
+        }))
+    }
+
+    /// Sets the node. Call it once the node is built, then [`Lsps1Service::resume`] after it
+    /// started. Until then requests are answered with -32603.
+    pub fn attach(&self, lightning: Arc<dyn OrderLightning>) {
+        *self.lightning.write().unwrap_or_else(|p| p.into_inner()) = Some(lightning);
+    }
+
+    /// This service as the [`ProtocolHandler`] to register with the
+    /// [`LspsServer`](crate::LspsServer).
+    pub fn protocol_handler(self: &Arc<Self>) -> Arc<dyn ProtocolHandler> {
+        Arc::new(Arc::clone(self))
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Lsps1Config {
+        &self.config
+    }
+
+    pub(super) fn lightning(&self) -> Option<Arc<dyn OrderLightning>> {
+        self.lightning.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Answers `lsps1.get_info`.
+    pub fn get_info(&self, _request: GetInfoRequest) -> GetInfoResponse {
+        self.config.info()
+    }
+
+    /// Answers `lsps1.create_order` for `client`: bLIP-51's checks (-32602, 100), the token
+    /// (102), the per-client cap (1); then prices the options, creates the hold invoice and
+    /// the deposit address, and persists the order before answering.
+    pub async fn create_order(&self, client: PublicKey, request: CreateOrderRequest) -> Result<Order, RpcError> {
+        let lightning = self.ready()?;
+        validate_create_order(&request, &self.config.info(), lightning.network())?;
+        if let Some(token) = request.token.as_deref().filter(|token| !token.is_empty()) {
+            if !self.config.tokens.iter().any(|known| known == token) {
+                return Err(Lsps1Error::UnrecognizedOrStaleToken.into());
+            }
+        }
+        let node_id = NodeId(client);
+        let open = self.store.count_active_by_client(Kind::Lsps1Order, &node_id.to_string()).await.map_err(internal)?;
+        if open >= self.config.max_open_orders_per_client {
+            let message = format!("at most {} open orders per client", self.config.max_open_orders_per_client);
+            return Err(Lsps1Error::ClientRejected { message }.into());
+        }
+        let now = self.clock.now();
+        let expires_at = now.checked_add_secs(self.config.payment_window_secs).ok_or_else(RpcError::internal_error)?;
+        let fee_rate = lightning.fee_rate_sat_per_kwu();
+        let lsp_sat = request.lsp_balance_sat.get();
+        let client_sat = request.client_balance_sat.get();
+        let fee_sat = self.config.fee_sat(lsp_sat, fee_rate).ok_or_else(overflow)?;
+        let total_sat = order_total_sat(SatAmount(fee_sat), request.client_balance_sat).ok_or_else(overflow)?.get();
+        let total_msat = total_sat.checked_mul(1000).ok_or_else(overflow)?;
+        let onchain = match (&request.refund_onchain_address, self.config.accept_onchain) {
+            (Some(refund), true) => {
+                let fee_sat = self.config.onchain_fee_sat(lsp_sat, fee_rate).ok_or_else(overflow)?;
+                let total_sat = fee_sat.checked_add(client_sat).ok_or_else(overflow)?;
+                let address = lightning.new_address().map_err(|e| {
+                    error!(error = %e, "cannot reveal a deposit address");
+                    RpcError::internal_error()
+                })?;
+                Some(OnchainTerms {
+                    address,
+                    fee_sat,
+                    total_sat,
+                    min_confirmations: self.config.onchain_payment_confirmations,
+                    min_fee_for_0conf: self.config.min_fee_for_0conf,
+                    refund_address: Some(refund.as_str().to_owned()),
+                })
+            }
+            _ => None,
+        };
+        let window = u32::try_from(self.config.payment_window_secs).unwrap_or(u32::MAX);
+        for _ in 0..HASH_ATTEMPTS {
+            let preimage = lightning.random_bytes();
+            let hash = sha256::Hash::hash(&preimage).to_byte_array();
+            let invoice = lightning
+                .create_hold_invoice(hash, total_msat, window, self.config.invoice_cltv_delta)
+                .map_err(|e| {
+                    error!(error = %e, "cannot create a hold invoice");
+                    RpcError::internal_error()
+                })?;
+            let order = OrderBook {
+                order_id: uuid_v4(lightning.random_bytes()),
+                client: node_id,
+                request: request.clone(),
+                created_at: now,
+                expires_at,
+                user_channel_id: u128::from_be_bytes(lightning.random_bytes()[..16].try_into().unwrap_or([1; 16])),
+                bolt11: Some(HoldInvoice {
+                    invoice,
+                    payment_hash: PaymentHashRef(hash),
+                    preimage: PaymentHashRef(preimage),
+                    fee_sat,
+                    total_sat,
+                }),
+                onchain: onchain.clone(),
+                status: OrderStatus::AwaitingPayment { onchain_seen_sat: 0 },
+                refund: None,
+                close_after_lease: self.config.close_expired_channels,
+                lease_closed: false,
+            };
+            match self.insert(&order).await {
+                Ok(()) => {
+                    info!(order = %order.order_id, %client, lsp_sat, client_sat, fee_sat, "LSPS1 order created");
+                    self.runner.index(&order);
+                    return Ok(to_wire(&order));
+                }
+                Err(OrderError::Store(StoreError::DuplicateScid { .. })) => continue,
+                Err(OrderError::Store(e)) => return Err(internal(e)),
+                Err(e) => {
+                    error!(error = %e, "cannot encode a new LSPS1 order");
+                    return Err(RpcError::internal_error());
+                }
+            }
+        }
+        error!("no unused payment-hash prefix after {HASH_ATTEMPTS} attempts");
+        Err(RpcError::internal_error())
+    }
+
+    /// Answers `lsps1.get_order`: only the caller's own orders; any other id is 101.
+    pub async fn get_order(&self, client: PublicKey, request: GetOrderRequest) -> Result<Order, RpcError> {
+        let order = self.order(&request.order_id).await.map_err(internal)?;
+        match order {
+            Some(order) if order.client.0 == client => Ok(to_wire(&order)),
+            _ => Err(Lsps1Error::NotFound.into()),
+        }
+    }
+
+    /// The stored order with this id, if any.
+    pub async fn order(&self, order_id: &str) -> Result<Option<OrderBook>, StoreError> {
+        if order_id.len() > lsps::lsps1::MAX_ORDER_ID_LEN {
+            return Ok(None);
+        }
+        Ok(self.store.get(Kind::Lsps1Order, order_id).await?.and_then(|record| decode(&record)))
+    }
+
+    async fn insert(&self, order: &OrderBook) -> Result<(), OrderError> {
+        let body = serde_json::to_value(order)
+            .map_err(|e| OrderError::Codec { id: order.order_id.clone(), error: e.to_string() })?;
+        let record = NewRecord {
+            kind: Kind::Lsps1Order,
+            id: order.order_id.clone(),
+            state: order.state_name().to_owned(),
+            terminal: false,
+            client_node_id: Some(order.client.to_string()),
+            scid: order.bolt11.as_ref().map(|b| hash_key(&b.payment_hash.0)),
+            deadline_unix_ms: order.next_deadline().map(|d| d.unix_millis()),
+            body,
+            created_at_unix_ms: order.created_at.unix_millis(),
+        };
+        self.store.insert(record, serde_json::json!({ "input": "create_order" }), Vec::new()).await?;
+        Ok(())
+    }
+
+    fn ready(&self) -> Result<Arc<dyn OrderLightning>, RpcError> {
+        self.lightning().ok_or_else(|| {
+            warn!("LSPS1 request before a node was attached");
+            RpcError::internal_error()
+        })
+    }
+}
+
+/// The store's SCID key of a payment hash: its first 8 bytes.
+pub(super) fn hash_key(hash: &[u8; 32]) -> u64 {
+    let mut prefix = [0u8; 8];
+    prefix.copy_from_slice(&hash[..8]);
+    u64::from_be_bytes(prefix)
+}
+
+pub(super) fn decode(record: &Record) -> Option<OrderBook> {
+    match serde_json::from_value(record.body.clone()) {
+        Ok(order) => Some(order),
+        Err(error) => {
+            warn!(order = %record.id, %error, "unreadable LSPS1 order");
+            None
+        }
+    }
+}
+
+/// The wire `Order` of a stored order.
+pub fn to_wire(order: &OrderBook) -> Order {
+    let request = &order.request;
+    let bolt11 = order.bolt11.as_ref().map(|b| Bolt11Payment {
+        state: order.bolt11_state(),
+        expires_at: order.expires_at,
+        fee_total_sat: SatAmount(b.fee_sat),
+        order_total_sat: SatAmount(b.total_sat),
+        invoice: b.invoice.clone(),
+    });
+    let onchain = order.onchain.as_ref().and_then(|terms| {
+        Some(OnchainPayment {
+            state: order.onchain_state(),
+            expires_at: order.expires_at,
+            fee_total_sat: SatAmount(terms.fee_sat),
+            order_total_sat: SatAmount(terms.total_sat),
+            address: terms.address.parse().ok()?,
+            min_onchain_payment_confirmations: terms.min_confirmations,
+            min_fee_for_0conf: terms.min_fee_for_0conf.map(FeeRate),
+            refund_onchain_address: terms.refund_address.as_deref().and_then(|a| a.parse().ok()),
+        })
+    });
+    let channel = match &order.status {
+        OrderStatus::Completed { channel, .. } => channel.funding_outpoint.parse().ok().map(|funding_outpoint| {
+            ChannelInfo { funded_at: channel.funded_at, funding_outpoint, expires_at: channel.expires_at }
+        }),
+        _ => None,
+    };
+    Order {
+        order_id: order.order_id.clone(),
+        lsp_balance_sat: request.lsp_balance_sat,
+        client_balance_sat: request.client_balance_sat,
+        required_channel_confirmations: request.required_channel_confirmations,
+        funding_confirms_within_blocks: request.funding_confirms_within_blocks,
+        channel_expiry_blocks: request.channel_expiry_blocks,
+        token: request.token.clone().unwrap_or_default(),
+        created_at: order.created_at,
+        announce_channel: request.announce_channel,
+        order_state: order.order_state(),
+        payment: PaymentInfo { bolt11, bolt12: None, onchain },
+        channel,
+    }
+}
+
+/// A UUIDv4 from 16 of these random bytes.
+fn uuid_v4(random: [u8; 32]) -> String {
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&random[..16]);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+}
+
+fn overflow() -> RpcError {
+    RpcError::invalid_param("lsp_balance_sat", "the order total overflows")
+}
+
+fn internal(error: StoreError) -> RpcError {
+    error!(%error, "LSPS1 store failure");
+    RpcError::internal_error()
+}
+
+impl ProtocolHandler for Arc<Lsps1Service> {
+    fn protocol(&self) -> Protocol {
+        Protocol::Lsps1
+    }
+
+    fn handle(&self, peer: PublicKey, request: Request) -> BoxFuture<'static, Result<Response, RpcError>> {
+        let service = Arc::clone(self);
+        Box::pin(async move {
+            match request {
+                Request::Lsps1GetInfo(params) => Ok(Response::Lsps1GetInfo(service.get_info(params))),
+                Request::Lsps1CreateOrder(params) => {
+                    service.create_order(peer, params).await.map(Response::Lsps1CreateOrder)
+                }
+                Request::Lsps1GetOrder(params) => service.get_order(peer, params).await.map(Response::Lsps1GetOrder),
+                other => {
+                    error!(method = other.method().name(), "LSPS1 handler got another protocol's request");
+                    Err(RpcError::internal_error())
+                }
+            }
+        })
+    }
+}
