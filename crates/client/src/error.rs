@@ -69,6 +69,10 @@ pub enum ClientError {
     /// Too many JIT purchases are open; wait until some are paid or expire.
     #[error("too many open JIT channel purchases")]
     TooManyPurchases,
+    /// The wallet's JIT purchase file could not be read or written (bLIP-52 purchases are
+    /// persisted so that a restart does not forget them).
+    #[error("JIT purchase store: {0}")]
+    PurchaseStore(crate::lsps2::PurchaseFileError),
 }
 
 impl ClientError {
@@ -93,7 +97,8 @@ impl ClientError {
             | ClientError::ClientTrustsLspRefused
             | ClientError::InvalidBuyResponse(_)
             | ClientError::Invoice(_)
-            | ClientError::InvalidRequest(_) => false,
+            | ClientError::InvalidRequest(_)
+            | ClientError::PurchaseStore(_) => false,
         }
     }
 }

@@ -10,10 +10,10 @@ use inbound_node::{Node, NodeEventHandler};
 
 use crate::network::Network;
 use crate::test_node::{Role, TestNode};
-use crate::wait::HarnessResult;
+use crate::wait::{HarnessError, HarnessResult};
 
-/// The LSPS2 parts of a JIT wallet. A restart builds a new [`Lsps2Client`] (its purchases are
-/// in memory only, as in production) and re-attaches it.
+/// The LSPS2 parts of a JIT wallet. A restart builds a new [`Lsps2Client`], which loads its
+/// purchases from the node's data directory as in production, and re-attaches it.
 pub(crate) struct JitWallet {
     pub(crate) events: Arc<WalletEventHandler>,
     /// The node's event handler: `events`, or what [`Network::add_jit_wallet_with`] wrapped
@@ -25,11 +25,13 @@ pub(crate) struct JitWallet {
 
 impl JitWallet {
     /// Called by the network after the node is built and before it starts.
-    pub(crate) fn wire(&self, lsps: &Arc<LspsClient>, node: &Arc<Node>) {
-        let client = Lsps2Client::with_config(Arc::clone(lsps), Arc::clone(node), self.config.clone());
+    pub(crate) fn wire(&self, lsps: &Arc<LspsClient>, node: &Arc<Node>) -> HarnessResult<()> {
+        let client = Lsps2Client::with_config(Arc::clone(lsps), Arc::clone(node), self.config.clone())
+            .map_err(|e| HarnessError::Failed(format!("loading the JIT purchases: {e}")))?;
         node.set_channel_acceptor(client.acceptor());
         self.events.attach(&client);
         *self.client.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(client);
+        Ok(())
     }
 }
 

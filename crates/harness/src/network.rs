@@ -202,7 +202,7 @@ impl Network {
         test_node.events.set_channel_manager(Some(Arc::clone(node.channel_manager())));
         test_node.role.attach(&node);
         if let (Some(jit), Role::Wallet(lsps)) = (&test_node.jit, &test_node.role) {
-            jit.wire(lsps, &node);
+            jit.wire(lsps, &node)?;
         }
         if let Some(lsp) = &test_node.jit_lsp {
             lsp.attach(&node);

@@ -10,7 +10,9 @@ use bitcoin::hashes::Hash;
 use inbound_harness::{wait_until, HarnessResult, Network, DEFAULT_TIMEOUT};
 use inbound_node::lightning::events::Event;
 use inbound_node::lightning::ln::channelmanager::{PaymentId, Retry};
-use inbound_service::lsps2::{JitState, TrustMode};
+use std::sync::Arc;
+
+use inbound_service::lsps2::{Clock, JitState, Lsps2Config, ManualClock, TrustMode};
 use jit_lsp::*;
 use lsps::lsps2::opening_fee_msat;
 
@@ -122,5 +124,50 @@ async fn an_offline_wallet_gets_its_payment_when_it_connects() -> HarnessResult<
     jit.payer
         .wait_for_event("PaymentSent", Duration::from_secs(10), |event| matches!(event, Event::PaymentSent { .. }))
         .await?;
+    network.shutdown().await
+}
+
+/// Proves (`min_lifetime`, bLIP-52 §4.11): the LSP's own policy never closes a paid JIT
+/// channel: with every LSPS2 timer long past (manual clock, ticked) and the funding buried
+/// `min_lifetime` blocks deep, the channel is still open and usable on both sides, and the
+/// wallet saw no close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paid_jit_channel_outlives_min_lifetime() -> HarnessResult<()> {
+    const MIN_LIFETIME_BLOCKS: u32 = 12;
+    let network = Network::sim().await?;
+    let clock = Arc::new(ManualClock::starting_now());
+    let config = Lsps2Config { min_lifetime_blocks: MIN_LIFETIME_BLOCKS, ..config(TrustMode::Never) };
+    let jit = setup_with_clock(&network, config, Arc::clone(&clock) as Arc<dyn Clock>).await?;
+    let invoice = buy(&jit, Some(PAYMENT_MSAT)).await;
+    assert_eq!(invoice.opening_fee_params.min_lifetime, MIN_LIFETIME_BLOCKS);
+    jit.payer.pay(&invoice.invoice).await?;
+    assert_eq!(claimed_amount(&jit).await?, PAYMENT_MSAT - MIN_FEE_MSAT);
+    wait_for_state(&jit, &invoice, "paid", DEFAULT_TIMEOUT).await?;
+    let channel = jit.wallet.node().list_channels().into_iter().next().expect("the JIT channel");
+    network.wait_in_mempool(channel.funding_txo.expect("funded").txid, DEFAULT_TIMEOUT).await?;
+
+    let policy = jit.lsp.lsps2_service().config().policy.clone();
+    let far =
+        jit.lsp.lsps2_service().config().valid_for_secs + policy.claim_timeout_secs + policy.unpaid_channel_grace_secs;
+    for _ in 0..MIN_LIFETIME_BLOCKS {
+        network.mine(1).await?;
+        clock.advance(far);
+        jit.lsp.lsps2_service().tick().await.expect("tick");
+    }
+    let (wallet_node, lsp_node) = (jit.wallet.node(), jit.lsp.node());
+    wait_until("the JIT channel is min_lifetime deep", DEFAULT_TIMEOUT, || {
+        wallet_node
+            .list_channels()
+            .iter()
+            .any(|c| c.channel_id == channel.channel_id && c.confirmations.is_some_and(|n| n >= MIN_LIFETIME_BLOCKS))
+    })
+    .await?;
+    for node in [&wallet_node, &lsp_node] {
+        let usable = node.channel_manager().list_usable_channels();
+        assert!(usable.iter().any(|c| c.channel_id == channel.channel_id), "still open and usable");
+    }
+    let closed = jit.wallet.events().snapshot().into_iter().any(|e| matches!(e, Event::ChannelClosed { .. }));
+    assert!(!closed, "the wallet saw no close");
+    assert!(matches!(session(&jit, &invoice).await.expect("session").state, JitState::Paid { .. }));
     network.shutdown().await
 }

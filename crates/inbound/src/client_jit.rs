@@ -3,11 +3,12 @@
 //!
 //! It starts a wallet node (role wallet, not listening) wired for LSPS2
 //! ([`start_jit_wallet`]: the `WalletEventHandler` in front of the usual event handler, the
-//! `Lsps2Client`'s channel acceptor), connects to the LSP and calls `Lsps2Client::jit_invoice`. The purchase lives in
-//! memory only, so the invoice can be paid into *this* process only: with `--wait-secs N` the
-//! wallet stays up for N seconds, accepts the LSP's 0-conf channel, checks the skimmed fee,
-//! claims, and prints a second JSON line. Without it (the default, 0) the command exits at once
-//! and a later payment of the printed invoice is failed back.
+//! `Lsps2Client`'s channel acceptor), connects to the LSP and calls `Lsps2Client::jit_invoice`. The purchase is
+//! saved in the wallet's data directory, so the invoice can be paid into a later run of a
+//! wallet on the same data directory too: with `--wait-secs N` the wallet stays up for N
+//! seconds, accepts the LSP's 0-conf channel, checks the skimmed fee, claims, and prints a second
+//! JSON line. Without it (the default, 0) the command exits at once; a payment arriving while no
+//! wallet process runs waits at the LSP for the wallet to connect, and fails back if it does not.
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -297,12 +297,18 @@ async fn build_and_start_wallet(options: WalletOptions, jit: bool) -> Result<Wal
     );
     client.attach(Arc::clone(node.lsps_transport()) as Arc<dyn LspsOutbound>);
     events.attach(Arc::clone(node.channel_manager()));
-    let lsps2 = wallet_events.map(|wallet_events| {
-        let lsps2 = Lsps2Client::new(Arc::clone(&client), Arc::clone(&node));
-        node.set_channel_acceptor(lsps2.acceptor());
-        wallet_events.attach(&lsps2);
-        lsps2
-    });
+    let lsps2 = match wallet_events {
+        Some(wallet_events) => {
+            // Loads the purchases saved in the data directory: a payment for a JIT channel
+            // bought before a restart is still recognised.
+            let lsps2 = Lsps2Client::new(Arc::clone(&client), Arc::clone(&node))
+                .with_context(|| format!("loading wallet {}'s JIT purchases", options.alias))?;
+            node.set_channel_acceptor(lsps2.acceptor());
+            wallet_events.attach(&lsps2);
+            Some(lsps2)
+        }
+        None => None,
+    };
     node.start().await.with_context(|| format!("starting wallet node {}", options.alias))?;
     Ok(Wallet { node, client, events, lsps2 })
 }

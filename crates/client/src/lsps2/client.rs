@@ -16,6 +16,7 @@ use lsps::schema::{DateTime, MsatAmount, Scid};
 use tracing::{info, warn};
 
 use super::invoice::{build_raw_jit_invoice, fit_expiry_secs, sign_jit_invoice, JitInvoiceFields};
+use super::purchase_file::PurchaseFile;
 use super::purchases::{AgreedFee, Purchase, PurchaseRegistry};
 use super::{ClientTrustsLspPolicy, FallbackAcceptor, Lsps2ClientConfig};
 use crate::client::LspsClient;
@@ -68,14 +69,41 @@ pub struct Lsps2Client {
 }
 
 impl Lsps2Client {
-    /// A client with [`Lsps2ClientConfig::default`].
-    pub fn new(lsps: Arc<LspsClient>, node: Arc<Node>) -> Arc<Self> {
+    /// A client with [`Lsps2ClientConfig::default`]; see [`with_config`](Self::with_config).
+    ///
+    /// # Errors
+    /// [`ClientError::PurchaseStore`] if the stored purchases cannot be loaded.
+    pub fn new(lsps: Arc<LspsClient>, node: Arc<Node>) -> Result<Arc<Self>, ClientError> {
         Self::with_config(lsps, node, Lsps2ClientConfig::default())
     }
 
-    /// A client with `config`.
-    pub fn with_config(lsps: Arc<LspsClient>, node: Arc<Node>, config: Lsps2ClientConfig) -> Arc<Self> {
-        let registry = Arc::new(PurchaseRegistry::new(config.max_open_purchases, config.open_grace_secs));
+    /// A client with `config` whose purchases are durable: kept in
+    /// [`PURCHASES_FILE_NAME`](super::PURCHASES_FILE_NAME) in the node's data directory, and
+    /// loaded from there now (a purchase bought before a restart is still honoured).
+    ///
+    /// # Errors
+    /// [`ClientError::PurchaseStore`] if the file cannot be read or is corrupt; it is left
+    /// untouched, and the wallet should not run without it (the LSP may be about to open a
+    /// channel for one of its purchases).
+    pub fn with_config(
+        lsps: Arc<LspsClient>,
+        node: Arc<Node>,
+        config: Lsps2ClientConfig,
+    ) -> Result<Arc<Self>, ClientError> {
+        let file = PurchaseFile::in_dir(&node.config().data_dir);
+        let registry = PurchaseRegistry::open(file, config.max_open_purchases, config.open_grace_secs, now())
+            .map_err(ClientError::PurchaseStore)?;
+        Ok(Self::with_registry(lsps, node, config, Arc::new(registry)))
+    }
+
+    /// A client over a registry the caller made (for example an in-memory
+    /// [`PurchaseRegistry::new`] in tests).
+    pub fn with_registry(
+        lsps: Arc<LspsClient>,
+        node: Arc<Node>,
+        config: Lsps2ClientConfig,
+        registry: Arc<PurchaseRegistry>,
+    ) -> Arc<Self> {
         Arc::new(Lsps2Client { lsps, node, config, registry })
     }
 
@@ -89,7 +117,7 @@ impl Lsps2Client {
         &self.node
     }
 
-    /// The open purchases (in memory only; see [`PurchaseRegistry`]).
+    /// The open purchases (see [`PurchaseRegistry`]).
     pub fn purchases(&self) -> &Arc<PurchaseRegistry> {
         &self.registry
     }
@@ -116,6 +144,7 @@ impl Lsps2Client {
     /// [`ClientError::FeeAboveCap`], [`ClientError::NoJitOffer`], [`ClientError::InvalidMenu`],
     /// [`ClientError::ClientTrustsLspRefused`], [`ClientError::InvalidBuyResponse`],
     /// [`ClientError::Invoice`], [`ClientError::InvalidRequest`], [`ClientError::TooManyPurchases`],
+    /// [`ClientError::PurchaseStore`],
     /// and every error of [`LspsClient::call`] (an LSP refusal arrives as
     /// [`ClientError::LspRejected`] with bLIP-52's codes 200–203).
     pub async fn jit_invoice(&self, request: JitInvoiceRequest) -> Result<JitInvoice, ClientError> {
@@ -149,11 +178,14 @@ impl Lsps2Client {
             lsp: request.lsp,
             intercept_scid: bought.jit_channel_scid,
             valid_until: params.valid_until,
+            client_trusts_lsp: bought.client_trusts_lsp,
             fee,
             settled: false,
         };
         let payment_hash = inbound_node::lightning::types::payment::PaymentHash(*invoice.payment_hash().as_ref());
-        if !self.registry.insert(payment_hash, purchase, now()) {
+        // Persisted before the invoice is handed out: a payer can only pay a purchase the
+        // wallet will still know after a restart.
+        if !self.registry.insert(payment_hash, purchase, now()).map_err(ClientError::PurchaseStore)? {
             return Err(ClientError::TooManyPurchases);
         }
         info!(

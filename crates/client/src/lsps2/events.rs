@@ -10,6 +10,27 @@
 //! A payment whose preimage LDK does not know (not made with `create_inbound_payment`) is failed
 //! back too. Every other event goes to the inner handler, as do `PaymentClaimed` (after the
 //! purchase is forgotten) and `HTLCHandlingFailed`.
+//!
+//! ## When the wallet claims, by trust mode (bLIP-52 §4.9)
+//!
+//! `PaymentClaimable` fires once the HTLCs are irrevocably committed on the JIT channel. The
+//! wallet then claims at once in **both** modes; it verifies the fee (table above), not the
+//! funding transaction:
+//!
+//! * `client_trusts_lsp: true`: the LSP may withhold the funding broadcast until it sees the
+//!   preimage, and the client **must** release it as soon as the HTLCs are irrevocably committed,
+//!   without waiting for the broadcast. Waiting would deadlock the flow.
+//! * `client_trusts_lsp: false` (LSP trusts client, the default): the LSP must broadcast right
+//!   after `funding_signed`. The client **may** claim at once (the choice made here), or first
+//!   wait for the funding in a mempool or a block and check its output. Claiming at once is the
+//!   same 0-conf trust the wallet already grants by accepting the channel 0-conf: if the LSP never
+//!   broadcasts or double-spends the funding, the wallet loses `payment − fee`, which it did not
+//!   have before. LDK checks the funding output's script and amount when the transaction
+//!   confirms and closes the channel if they are wrong. Waiting for confirmations would need the
+//!   invoice's CLTV margin raised from +2 to +2+N (§4.6), which the invoice does not do.
+//!
+//! A wallet that does not want to trust an LSP with the funding of a `client_trusts_lsp: true`
+//! sale refuses the purchase up front ([`ClientTrustsLspPolicy::Refuse`](super::ClientTrustsLspPolicy::Refuse)).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -77,7 +98,9 @@ impl WalletEventHandler {
             }
             Event::PaymentClaimed { payment_hash, .. } => {
                 if let Some(client) = self.client() {
-                    client.purchases().remove(&payment_hash);
+                    if let Err(error) = client.purchases().remove(&payment_hash) {
+                        warn!(%payment_hash, %error, "could not save the settled JIT purchase's removal");
+                    }
                 }
                 self.pass_on(event).await
             }
@@ -121,9 +144,19 @@ fn on_payment_claimable(
     let channel_manager = client.node().channel_manager();
     match (decide_claim(purchase.as_ref(), amount_msat, skimmed_msat), purpose.preimage()) {
         (ClaimDecision::Claim, Some(preimage)) => {
-            if purchase.is_some() {
-                registry.mark_settled(&payment_hash);
-                info!(%payment_hash, amount_msat, skimmed_msat, "claiming a JIT channel payment");
+            if let Some(purchase) = &purchase {
+                // A failed write only means the purchase could grant one more 0-conf channel
+                // after a restart, until `PaymentClaimed` removes it; the claim goes ahead.
+                if let Err(error) = registry.mark_settled(&payment_hash) {
+                    warn!(%payment_hash, %error, "could not save the JIT purchase as settled");
+                }
+                info!(
+                    %payment_hash,
+                    amount_msat,
+                    skimmed_msat,
+                    client_trusts_lsp = purchase.client_trusts_lsp,
+                    "claiming a JIT channel payment"
+                );
             }
             channel_manager.claim_funds(preimage);
         }

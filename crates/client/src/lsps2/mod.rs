@@ -2,8 +2,9 @@
 //!
 //! * [`Lsps2Client::get_info`] fetches and checks the fee menu;
 //!   [`Lsps2Client::jit_invoice`] buys an entry and makes the invoice of bLIP-52 §"Invoice"
-//!   ([`invoice`]), remembering the purchase in a bounded in-memory registry ([`purchases`],
-//!   **not persisted**).
+//!   ([`invoice`]), remembering the purchase in a bounded registry ([`purchases`]) that is saved
+//!   in the node's data directory before the invoice is returned ([`purchase_file`]), so a
+//!   restarted wallet still honours it.
 //! * [`Lsps2Client::acceptor`] accepts the LSP's 0-conf channel, with underpaying HTLCs, only
 //!   for an open purchase.
 //! * [`WalletEventHandler`] claims a JIT payment only if the fee the LSP skimmed is within the
@@ -27,7 +28,7 @@
 //!     .set_event_handler(Arc::clone(&events) as Arc<dyn NodeEventHandler>);
 //! let node = Arc::new(builder.build().await?);
 //! lsps.attach(Arc::clone(node.lsps_transport()) as Arc<dyn LspsOutbound>);
-//! let lsps2 = Lsps2Client::new(lsps, Arc::clone(&node));
+//! let lsps2 = Lsps2Client::new(lsps, Arc::clone(&node))?;
 //! node.set_channel_acceptor(lsps2.acceptor());
 //! events.attach(&lsps2);
 //! node.start().await?;
@@ -46,12 +47,14 @@
 mod client;
 mod events;
 pub mod invoice;
+pub mod purchase_file;
 pub mod purchases;
 
 pub use client::{
     no_offer_error, select_offer, JitChannelAcceptor, JitInvoice, JitInvoiceRequest, Lsps2Client, RejectingAcceptor,
 };
 pub use events::{decide_claim, ClaimDecision, WalletEventHandler};
+pub use purchase_file::{PurchaseFile, PurchaseFileError, PURCHASES_FILE_NAME};
 pub use purchases::{check_jit_payment, AgreedFee, Purchase, PurchaseRegistry, SkimRejection};
 
 use inbound_node::lightning::ln::channelmanager::MIN_FINAL_CLTV_EXPIRY_DELTA;
@@ -59,7 +62,7 @@ use inbound_node::lightning::ln::channelmanager::MIN_FINAL_CLTV_EXPIRY_DELTA;
 /// Default: an offer must stay valid this long after the menu arrives to be bought (the payer
 /// needs time to pay; LSPs should give ≥ 10 minutes, bLIP-52 §4.2).
 pub const DEFAULT_MIN_REMAINING_VALIDITY_SECS: u64 = 120;
-/// Default bound on open purchases in memory.
+/// Default bound on open purchases (in memory and in the purchase file).
 pub const DEFAULT_MAX_OPEN_PURCHASES: usize = 1000;
 /// Default time after `valid_until` during which the LSP's channel is still accepted as 0-conf
 /// (the LSP decides before `valid_until`; its `open_channel` may arrive a little later).

@@ -2,10 +2,11 @@
 //! the two decisions that depend on it — accepting the LSP's 0-conf channel and judging the fee
 //! the LSP skimmed off the payment.
 //!
-//! The registry is in memory and bounded ([`Lsps2ClientConfig::max_open_purchases`]). It is
-//! **not persisted**: after a restart, a JIT payment still in flight is not recognised, its
-//! skimmed HTLCs are failed back (as for any unexpected skim), and the LSP's channel is decided by
-//! the fallback acceptor.
+//! The registry is bounded ([`Lsps2ClientConfig::max_open_purchases`]; expired purchases are
+//! pruned whenever one is added) and, when opened with [`PurchaseRegistry::open`], durable: every
+//! change is written to a [`PurchaseFile`] before the call returns, so a wallet restarted between
+//! `lsps2.buy` and the payment still accepts the LSP's channel and the skimmed payment.
+//! [`PurchaseRegistry::new`] makes an in-memory registry (tests).
 //!
 //! [`Lsps2ClientConfig::max_open_purchases`]: super::Lsps2ClientConfig::max_open_purchases
 
@@ -17,6 +18,9 @@ use inbound_node::lightning::types::payment::PaymentHash;
 use inbound_node::{ChannelDecision, InboundChannelRequest};
 use lsps::lsps2::{opening_fee_msat, OpeningFeeParams};
 use lsps::schema::{DateTime, Scid};
+use tracing::warn;
+
+use super::purchase_file::{PurchaseFile, PurchaseFileError};
 
 /// What the wallet agreed to pay for one JIT channel.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,6 +51,9 @@ pub struct Purchase {
     pub intercept_scid: Scid,
     /// The bought entry's `valid_until`: the deadline of the whole JIT flow.
     pub valid_until: DateTime,
+    /// Whether the LSP sold it with `client_trusts_lsp` (it may withhold the funding broadcast
+    /// until the wallet claims; bLIP-52 §4.9).
+    pub client_trusts_lsp: bool,
     /// The fee agreement.
     pub fee: AgreedFee,
     /// Set once the payment was claimed: the purchase no longer grants a 0-conf channel.
@@ -128,24 +135,58 @@ pub fn check_jit_payment(fee: &AgreedFee, amount_msat: u64, skimmed_msat: u64) -
     Ok(())
 }
 
-/// The bounded, in-memory set of open purchases. See the module documentation.
+/// The bounded, optionally durable set of open purchases. See the module documentation.
 #[derive(Debug)]
 pub struct PurchaseRegistry {
     max_open: usize,
     open_grace_secs: u64,
+    file: Option<PurchaseFile>,
     purchases: Mutex<HashMap<PaymentHash, Purchase>>,
 }
 
 impl PurchaseRegistry {
-    /// A registry holding at most `max_open` purchases; a purchase grants its LSP a 0-conf channel
-    /// until `valid_until + open_grace_secs`.
+    /// An in-memory registry holding at most `max_open` purchases; a purchase grants its LSP a
+    /// 0-conf channel until `valid_until + open_grace_secs`.
     pub fn new(max_open: usize, open_grace_secs: u64) -> Self {
-        PurchaseRegistry { max_open, open_grace_secs, purchases: Mutex::new(HashMap::new()) }
+        PurchaseRegistry { max_open, open_grace_secs, file: None, purchases: Mutex::new(HashMap::new()) }
+    }
+
+    /// A durable registry backed by `file`: loads what it holds, forgets purchases expired at
+    /// `now` (rewriting the file if any were). Purchases over `max_open` (after the cap was
+    /// lowered) are kept — they were agreed — but no new one is added until there is room.
+    ///
+    /// # Errors
+    /// [`PurchaseFileError`] if the file cannot be read or is corrupt (it is left untouched).
+    pub fn open(
+        file: PurchaseFile,
+        max_open: usize,
+        open_grace_secs: u64,
+        now: DateTime,
+    ) -> Result<Self, PurchaseFileError> {
+        let loaded = file.load()?;
+        let registry = PurchaseRegistry { max_open, open_grace_secs, file: Some(file), purchases: Mutex::new(loaded) };
+        {
+            let mut purchases = registry.lock();
+            if registry.prune(&mut purchases, now) {
+                registry.persist(&purchases)?;
+            }
+        }
+        Ok(registry)
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<PaymentHash, Purchase>> {
-        // Every update under this lock is a single map operation; nothing can panic half-way.
+        // Every update under this lock is a map operation plus a file write; nothing can panic
+        // half-way.
         self.purchases.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Writes `purchases` to the file, if there is one. Called with the lock held, so that
+    /// writes happen in the order of the changes.
+    fn persist(&self, purchases: &HashMap<PaymentHash, Purchase>) -> Result<(), PurchaseFileError> {
+        match &self.file {
+            Some(file) => file.save(purchases),
+            None => Ok(()),
+        }
     }
 
     /// Whether the purchase is past its window at `now` and may be forgotten.
@@ -153,22 +194,50 @@ impl PurchaseRegistry {
         purchase.valid_until.checked_add_secs(self.open_grace_secs).is_some_and(|end| end < now)
     }
 
-    /// Forgets expired purchases, then tells whether one more fits.
+    /// Forgets expired purchases; whether any was.
+    fn prune(&self, purchases: &mut HashMap<PaymentHash, Purchase>, now: DateTime) -> bool {
+        let before = purchases.len();
+        purchases.retain(|_, purchase| !self.expired(purchase, now));
+        purchases.len() != before
+    }
+
+    /// Forgets expired purchases, then tells whether one more fits. A failure to rewrite the
+    /// file after pruning is logged: the expired entries are pruned again on the next write.
     pub fn has_room(&self, now: DateTime) -> bool {
         let mut purchases = self.lock();
-        purchases.retain(|_, purchase| !self.expired(purchase, now));
+        if self.prune(&mut purchases, now) {
+            if let Err(error) = self.persist(&purchases) {
+                warn!(%error, "could not rewrite the JIT purchase file after pruning");
+            }
+        }
         purchases.len() < self.max_open
     }
 
-    /// Records a purchase. `false` if the registry is full (after forgetting expired ones).
-    pub fn insert(&self, payment_hash: PaymentHash, purchase: Purchase, now: DateTime) -> bool {
+    /// Records a purchase, durably for a registry made with [`open`](Self::open).
+    /// `Ok(false)` if the registry is full (after forgetting expired ones).
+    ///
+    /// # Errors
+    /// [`PurchaseFileError`] if it could not be written; it is then not recorded at all.
+    pub fn insert(
+        &self,
+        payment_hash: PaymentHash,
+        purchase: Purchase,
+        now: DateTime,
+    ) -> Result<bool, PurchaseFileError> {
         let mut purchases = self.lock();
-        purchases.retain(|_, purchase| !self.expired(purchase, now));
+        self.prune(&mut purchases, now);
         if purchases.len() >= self.max_open {
-            return false;
+            return Ok(false);
         }
-        purchases.insert(payment_hash, purchase);
-        true
+        let previous = purchases.insert(payment_hash, purchase);
+        if let Err(error) = self.persist(&purchases) {
+            match previous {
+                Some(previous) => purchases.insert(payment_hash, previous),
+                None => purchases.remove(&payment_hash),
+            };
+            return Err(error);
+        }
+        Ok(true)
     }
 
     /// The purchase of `payment_hash`, if any.
@@ -176,16 +245,33 @@ impl PurchaseRegistry {
         self.lock().get(payment_hash).cloned()
     }
 
-    /// Marks the purchase of `payment_hash` claimed.
-    pub fn mark_settled(&self, payment_hash: &PaymentHash) {
-        if let Some(purchase) = self.lock().get_mut(payment_hash) {
-            purchase.settled = true;
+    /// Marks the purchase of `payment_hash` claimed (and saves that).
+    ///
+    /// # Errors
+    /// [`PurchaseFileError`] if the file could not be written; the mark holds in memory.
+    pub fn mark_settled(&self, payment_hash: &PaymentHash) -> Result<(), PurchaseFileError> {
+        let mut purchases = self.lock();
+        match purchases.get_mut(payment_hash) {
+            Some(purchase) if !purchase.settled => {
+                purchase.settled = true;
+                self.persist(&purchases)
+            }
+            _ => Ok(()),
         }
     }
 
-    /// Forgets the purchase of `payment_hash` (claimed for good, or failed).
-    pub fn remove(&self, payment_hash: &PaymentHash) -> Option<Purchase> {
-        self.lock().remove(payment_hash)
+    /// Forgets the purchase of `payment_hash` (claimed for good, or failed) and saves that.
+    ///
+    /// # Errors
+    /// [`PurchaseFileError`] if the file could not be written; the purchase is forgotten in
+    /// memory, and the file catches up at the next write.
+    pub fn remove(&self, payment_hash: &PaymentHash) -> Result<Option<Purchase>, PurchaseFileError> {
+        let mut purchases = self.lock();
+        let removed = purchases.remove(payment_hash);
+        if removed.is_some() {
+            self.persist(&purchases)?;
+        }
+        Ok(removed)
     }
 
     /// Open purchases.
@@ -197,7 +283,6 @@ impl PurchaseRegistry {
     pub fn is_empty(&self) -> bool {
         self.lock().is_empty()
     }
-
     /// The JIT decision for an inbound channel at `now`: `Some(Accept 0-conf + underpaying, with
     /// 100 % of the channel allowed in flight towards us, so that it can carry the payment)` if
     /// the opener is an LSP with an unsettled purchase whose window (until `valid_until` plus the

@@ -235,7 +235,14 @@ fn skimmed_fee_checks() {
 }
 
 fn purchase(lsp: PublicKey, valid_until_secs: u64, fee: AgreedFee) -> Purchase {
-    Purchase { lsp, intercept_scid: Scid(1), valid_until: at(valid_until_secs), fee, settled: false }
+    Purchase {
+        lsp,
+        intercept_scid: Scid(1),
+        valid_until: at(valid_until_secs),
+        client_trusts_lsp: false,
+        fee,
+        settled: false,
+    }
 }
 
 fn open_request(from: PublicKey, is_announced: bool) -> InboundChannelRequest {
@@ -260,13 +267,16 @@ fn acceptor_grants_zero_conf_only_for_an_open_purchase() {
         user_channel_id: inbound_node::default_user_channel_id(&ChannelId([3; 32])),
     };
     assert_eq!(registry.decide(&open_request(lsp, false), at(NOW_SECS)), None, "no purchase yet");
-    assert!(registry.insert(PaymentHash([1; 32]), purchase(lsp, NOW_SECS + 600, fee.clone()), at(NOW_SECS)));
+    assert_eq!(
+        registry.insert(PaymentHash([1; 32]), purchase(lsp, NOW_SECS + 600, fee.clone()), at(NOW_SECS)),
+        Ok(true)
+    );
     assert_eq!(registry.decide(&open_request(lsp, false), at(NOW_SECS)), Some(jit.clone()));
     assert_eq!(registry.decide(&open_request(lsp, false), at(NOW_SECS + 660)), Some(jit), "within the grace");
     assert_eq!(registry.decide(&open_request(lsp, false), at(NOW_SECS + 661)), None, "window over");
     assert_eq!(registry.decide(&open_request(lsp, true), at(NOW_SECS)), None, "announced channel");
     assert_eq!(registry.decide(&open_request(stranger, false), at(NOW_SECS)), None, "another peer");
-    registry.mark_settled(&PaymentHash([1; 32]));
+    registry.mark_settled(&PaymentHash([1; 32])).expect("in memory");
     assert_eq!(registry.decide(&open_request(lsp, false), at(NOW_SECS)), None, "already paid");
 
     // Fallbacks: the node default without underpaying HTLCs, or a rejection.
@@ -289,12 +299,131 @@ fn registry_is_bounded_and_forgets_expired_purchases() {
     let lsp = key(2).1;
     let registry = PurchaseRegistry::new(2, 60);
     let fee = AgreedFee::Fixed { payment_size_msat: 1, opening_fee_msat: 0 };
-    assert!(registry.insert(PaymentHash([1; 32]), purchase(lsp, NOW_SECS + 10, fee.clone()), at(NOW_SECS)));
-    assert!(registry.insert(PaymentHash([2; 32]), purchase(lsp, NOW_SECS + 600, fee.clone()), at(NOW_SECS)));
+    assert_eq!(
+        registry.insert(PaymentHash([1; 32]), purchase(lsp, NOW_SECS + 10, fee.clone()), at(NOW_SECS)),
+        Ok(true)
+    );
+    assert_eq!(
+        registry.insert(PaymentHash([2; 32]), purchase(lsp, NOW_SECS + 600, fee.clone()), at(NOW_SECS)),
+        Ok(true)
+    );
     assert!(!registry.has_room(at(NOW_SECS)));
-    assert!(!registry.insert(PaymentHash([3; 32]), purchase(lsp, NOW_SECS + 600, fee.clone()), at(NOW_SECS)));
+    assert_eq!(
+        registry.insert(PaymentHash([3; 32]), purchase(lsp, NOW_SECS + 600, fee.clone()), at(NOW_SECS)),
+        Ok(false)
+    );
     assert!(registry.has_room(at(NOW_SECS + 71)), "the first expired (10 s + 60 s grace)");
     assert_eq!(registry.len(), 1);
-    assert!(registry.remove(&PaymentHash([2; 32])).is_some());
+    assert!(registry.remove(&PaymentHash([2; 32])).expect("in memory").is_some());
     assert!(registry.is_empty());
+}
+
+/// A fresh directory under the system temp dir, removed on drop.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos();
+        let path = std::env::temp_dir().join(format!("inbound-client-{name}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&path).expect("temp dir");
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn a_durable_registry_survives_a_reopen_and_prunes_expired_purchases() {
+    let dir = TempDir::new("durable");
+    let file = PurchaseFile::in_dir(&dir.0);
+    let lsp = key(2).1;
+    let fixed = AgreedFee::Fixed { payment_size_msat: 10_000_000, opening_fee_msat: 10_000 };
+    let variable = AgreedFee::Variable { params: entry(5_000, 2_000, NOW_SECS + 600), max_fee_msat: 50_000 };
+    let registry = PurchaseRegistry::open(file.clone(), 10, 60, at(NOW_SECS)).expect("no file yet");
+    assert!(registry.is_empty());
+    let mut trusting = purchase(lsp, NOW_SECS + 600, variable);
+    trusting.client_trusts_lsp = true;
+    assert_eq!(registry.insert(PaymentHash([1; 32]), purchase(lsp, NOW_SECS + 600, fixed), at(NOW_SECS)), Ok(true));
+    assert_eq!(registry.insert(PaymentHash([2; 32]), trusting.clone(), at(NOW_SECS)), Ok(true));
+    assert_eq!(
+        registry.insert(
+            PaymentHash([3; 32]),
+            purchase(lsp, NOW_SECS + 10, AgreedFee::Fixed { payment_size_msat: 1, opening_fee_msat: 0 }),
+            at(NOW_SECS)
+        ),
+        Ok(true)
+    );
+    registry.mark_settled(&PaymentHash([1; 32])).expect("saved");
+    drop(registry);
+
+    let reopened = PurchaseRegistry::open(file.clone(), 10, 60, at(NOW_SECS + 100)).expect("reopen");
+    assert_eq!(reopened.len(), 2, "the purchase expired at +70 s is pruned on load");
+    assert_eq!(reopened.get(&PaymentHash([2; 32])), Some(trusting), "every field round-trips");
+    assert!(reopened.get(&PaymentHash([1; 32])).expect("kept").settled);
+    assert_eq!(file.load().expect("rewritten").len(), 2, "the pruned file was rewritten");
+    reopened.remove(&PaymentHash([1; 32])).expect("saved");
+    assert_eq!(file.load().expect("file").len(), 1);
+}
+
+#[test]
+fn a_corrupt_purchase_file_is_an_error_and_is_left_untouched() {
+    let dir = TempDir::new("corrupt");
+    let file = PurchaseFile::in_dir(&dir.0);
+    let lsp = key(2).1;
+    let cases = [
+        "{ not json".to_string(),
+        r#"{"version":2,"purchases":[]}"#.to_string(),
+        r#"{"version":1,"purchases":[{"payment_hash":"zz"}]}"#.to_string(),
+    ];
+    for text in cases {
+        std::fs::write(file.path(), &text).expect("write");
+        let error = PurchaseRegistry::open(file.clone(), 10, 60, at(NOW_SECS)).expect_err("corrupt");
+        assert!(matches!(error, PurchaseFileError::Corrupt { .. }), "{text}: {error:?}");
+        assert!(error.to_string().contains("left untouched"), "{error}");
+        assert_eq!(std::fs::read_to_string(file.path()).expect("still there"), text, "not overwritten");
+    }
+
+    // A hash stored twice is corrupt too.
+    std::fs::remove_file(file.path()).expect("remove");
+    let registry = PurchaseRegistry::open(file.clone(), 10, 60, at(NOW_SECS)).expect("empty");
+    let fee = AgreedFee::Fixed { payment_size_msat: 1, opening_fee_msat: 0 };
+    assert_eq!(registry.insert(PaymentHash([1; 32]), purchase(lsp, NOW_SECS + 600, fee), at(NOW_SECS)), Ok(true));
+    let text = std::fs::read_to_string(file.path()).expect("saved");
+    let value: Value = serde_json::from_str(&text).expect("json");
+    let entry = value["purchases"][0].clone();
+    let doubled = serde_json::json!({ "version": 1, "purchases": [entry.clone(), entry] });
+    std::fs::write(file.path(), doubled.to_string()).expect("write");
+    let error = PurchaseRegistry::open(file, 10, 60, at(NOW_SECS)).expect_err("duplicate");
+    assert!(error.to_string().contains("appears twice"), "{error}");
+}
+
+#[test]
+fn a_purchase_that_cannot_be_saved_is_not_recorded() {
+    let dir = TempDir::new("unwritable");
+    let missing = PurchaseFile::in_dir(&dir.0.join("no-such-dir"));
+    let registry = PurchaseRegistry::open(missing, 10, 60, at(NOW_SECS)).expect("a missing file is empty");
+    let fee = AgreedFee::Fixed { payment_size_msat: 1, opening_fee_msat: 0 };
+    let outcome = registry.insert(PaymentHash([1; 32]), purchase(key(2).1, NOW_SECS + 600, fee), at(NOW_SECS));
+    assert!(matches!(outcome, Err(PurchaseFileError::Io { .. })), "{outcome:?}");
+    assert!(registry.is_empty(), "rolled back");
+}
+
+/// bLIP-52 §4.9, as documented in `events.rs`: the claim decision depends on the fee only, not
+/// on the trust mode (the wallet claims at once in both).
+#[test]
+fn a_jit_payment_is_claimed_at_once_in_both_trust_modes() {
+    let fee = AgreedFee::Fixed { payment_size_msat: 10_000_000, opening_fee_msat: 10_000 };
+    for client_trusts_lsp in [false, true] {
+        let mut bought = purchase(key(2).1, NOW_SECS + 600, fee.clone());
+        bought.client_trusts_lsp = client_trusts_lsp;
+        assert_eq!(decide_claim(Some(&bought), 9_990_000, 10_000), ClaimDecision::Claim);
+        assert!(matches!(
+            decide_claim(Some(&bought), 9_989_999, 10_001),
+            ClaimDecision::FailBack(SkimRejection::FeeAboveAgreed { .. })
+        ));
+    }
 }

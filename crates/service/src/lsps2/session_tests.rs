@@ -440,3 +440,34 @@ fn next_deadline_is_the_earliest_timer_of_the_state_and_none_when_terminal() {
     let (paid, _) = run(forwarded, &[(40, JitInput::PaymentForwarded { skimmed_fee_msat: FEE })], true);
     assert_eq!(paid.next_deadline(&policy), None);
 }
+
+/// `min_lifetime` (bLIP-52 §4.11): once the client has claimed and the fee is collected, the
+/// LSP must not close the channel before its funding is `min_lifetime` blocks deep. The session
+/// is the LSP's only source of closes ([`JitEffect::CloseChannel`] / `AbandonChannel`, both for
+/// channels whose fee was never paid), and a paid session never wakes again nor emits one, in
+/// either trust mode, however much time passes.
+#[test]
+fn a_paid_channel_is_never_closed_by_the_lsp() {
+    for trusting in [false, true] {
+        let s = session(PurchaseMode::Fixed { payment_size_msat: SIZE }, trusting);
+        let steps = [
+            (1, JitInput::HtlcIntercepted(htlc(1, SIZE))),
+            (2, ready(1)),
+            (3, JitInput::PaymentForwarded { skimmed_fee_msat: FEE }),
+        ];
+        let (paid, _) = run(s, &steps, true);
+        assert!(matches!(paid.state, JitState::Paid { .. }), "{:?}", paid.state);
+        assert_eq!(paid.next_deadline(&SessionPolicy::default()), None, "a paid session never wakes");
+        let ten_years = 10 * 365 * 86_400;
+        for at in [4, 3600 + DEFAULT_CLAIM_TIMEOUT_SECS, 3600 + DEFAULT_UNPAID_CHANNEL_GRACE_SECS, ten_years] {
+            for online in [true, false] {
+                let (next, effects) = run(paid.clone(), &[(at, JitInput::Tick)], online);
+                assert!(effects.is_empty(), "no effect at +{at} s: {effects:?}");
+                assert_eq!(next.state, paid.state);
+            }
+        }
+        // A later HTLC to the SCID passes through untouched instead of closing anything.
+        let (_, effects) = run(paid, &[(ten_years, JitInput::HtlcIntercepted(htlc(2, 5_000_000)))], true);
+        assert_eq!(effects, vec![JitEffect::ForwardHtlcs { channel_id: CHANNEL, forwards: vec![(id(2), 5_000_000)] }]);
+    }
+}
