@@ -11,8 +11,14 @@ cargo test --workspace --locked
 echo "== benchmarks, one iteration each (test mode)"
 cargo test --workspace --locked --benches
 
+echo "== interop with LDK (interop/, its own cargo project; needs the inbound binary)"
+cargo build --locked --bin inbound
+INBOUND_BIN="$PWD/target/debug/inbound" cargo test --locked --manifest-path interop/Cargo.toml
+
 echo "== formatting"
 cargo fmt --all --check
+cargo fmt --manifest-path interop/Cargo.toml --all --check
 
 echo "== clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --manifest-path interop/Cargo.toml --all-targets --locked -- -D warnings
