@@ -13,7 +13,7 @@ cargo test --workspace --locked --benches
 
 echo "== interop with LDK (interop/, its own cargo project; needs the inbound binary)"
 cargo build --locked --bin inbound
-INBOUND_BIN="$PWD/target/debug/inbound" cargo test --locked --manifest-path interop/Cargo.toml
+INBOUND_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/inbound" cargo test --locked --manifest-path interop/Cargo.toml
 
 echo "== formatting"
 cargo fmt --all --check

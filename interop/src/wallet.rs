@@ -64,7 +64,8 @@ impl InboundWallet {
             .set_event_handler(Arc::clone(&wallet_events) as Arc<dyn NodeEventHandler>);
         let node = Arc::new(builder.build().await.with_context(|| format!("building wallet {alias}"))?);
         client.attach(Arc::clone(node.lsps_transport()) as Arc<dyn LspsOutbound>);
-        let lsps2 = Lsps2Client::new(Arc::clone(&client), Arc::clone(&node));
+        let lsps2 = Lsps2Client::new(Arc::clone(&client), Arc::clone(&node))
+            .with_context(|| format!("loading wallet {alias}'s JIT purchases"))?;
         node.set_channel_acceptor(lsps2.acceptor());
         wallet_events.attach(&lsps2);
         node.start().await.with_context(|| format!("starting wallet {alias}"))?;
