@@ -13,6 +13,7 @@ use lsps::node_proof::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::debug;
 
+use crate::address::{note_client_address, NODE_ADDRESS_MEMBER};
 use crate::config::{HttpConfig, HttpConfigError};
 use crate::error::ApiError;
 use crate::forwarded::client_ip;
@@ -37,6 +38,8 @@ pub struct HttpState {
     limiter: Arc<RateLimiter>,
     /// Node-id proofs already used.
     pub(crate) replay: Arc<ReplayCache>,
+    /// Where clients said their nodes listen, if an LSPS service uses it.
+    pub(crate) addresses: Option<Arc<inbound_service::PeerAddressBook>>,
 }
 
 impl HttpState {
@@ -45,7 +48,14 @@ impl HttpState {
         config.validate()?;
         let limiter = RateLimiter::new(config.rate_burst, config.rate_per_second, config.max_tracked_ips);
         let replay = Arc::new(ReplayCache::new(MAX_REMEMBERED_PROOFS));
-        Ok(HttpState { server, config: Arc::new(config), limiter: Arc::new(limiter), replay })
+        Ok(HttpState { server, config: Arc::new(config), limiter: Arc::new(limiter), replay, addresses: None })
+    }
+
+    /// Remembers the `x-inbound-node-address` of clients in `book` (the LSPS1 service's
+    /// `client_addresses`). Without a book the address is checked and then ignored.
+    pub fn with_address_book(mut self, book: Arc<inbound_service::PeerAddressBook>) -> HttpState {
+        self.addresses = Some(book);
+        self
     }
 }
 
@@ -69,6 +79,7 @@ pub fn app(state: HttpState) -> Router {
                 header::CONTENT_TYPE,
                 HeaderName::from_static(SIGNATURE_HEADER),
                 HeaderName::from_static(TIMESTAMP_HEADER),
+                HeaderName::from_static(NODE_ADDRESS_MEMBER),
             ])
             .max_age(std::time::Duration::from_secs(600)),
     )
@@ -92,6 +103,7 @@ async fn lsps_endpoint(State(state): State<HttpState>, request: Request) -> Resu
         signature: request.headers().get(SIGNATURE_HEADER).cloned(),
         timestamp: request.headers().get(TIMESTAMP_HEADER).cloned(),
     };
+    let address_header = request.headers().get(NODE_ADDRESS_MEMBER).cloned();
     let body = match tokio::time::timeout(state.config.body_timeout, Bytes::from_request(request, &())).await {
         Err(_) => return Err(ApiError::BodyTimeout),
         Ok(Err(rejection)) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -101,7 +113,11 @@ async fn lsps_endpoint(State(state): State<HttpState>, request: Request) -> Resu
         Ok(Ok(body)) => body,
     };
     let answer = match client_identity(&state, &proof, &body) {
-        Ok(peer) => state.server.call(peer, &body).await,
+        Ok(peer) => match note_client_address(&state, peer, address_header.as_ref(), &body) {
+            Ok(()) => state.server.call(peer, &body).await,
+            Err(Refusal::Answer(refusal)) => Some(refusal),
+            Err(Refusal::Busy) => return Err(ApiError::RateLimited),
+        },
         Err(Refusal::Answer(refusal)) => Some(refusal),
         Err(Refusal::Busy) => return Err(ApiError::RateLimited),
     };

@@ -71,6 +71,27 @@
 //! (-32602 naming `x-inbound-node-sig` without one), and an unproven node id on the other methods
 //! is ignored (the request counts as anonymous).
 //!
+//! ## The client's address: `"x-inbound-node-address"` (Inbound extension)
+//!
+//! A wallet that orders a channel over HTTP need not be connected to the LSP: it may say where
+//! its node listens, as `host:port` (an IPv4 address, a bracketed IPv6 address or a DNS name,
+//! then the port, like the address part of an LSPS `ConnectionString`; at most 261
+//! characters), in the envelope member `"x-inbound-node-address"` or, failing that, in the
+//! HTTP header of the same name. A malformed value is -32602 naming `x-inbound-node-address`.
+//!
+//! ```json
+//! {"jsonrpc": "2.0", "id": "2", "method": "lsps1.create_order", "params": {…},
+//!  "x-inbound-node-id": "02…", "x-inbound-node-address": "203.0.113.7:9735"}
+//! ```
+//!
+//! The LSP remembers the last address of each node id (a bounded map, when the endpoint has an
+//! address book: [`HttpState::with_address_book`]); an LSPS1 order created afterwards keeps it,
+//! and when the channel must be opened while the client is not connected, the LSP connects
+//! there first. Addresses that resolve only to loopback, private, link-local or other
+//! non-public IPs are not connected to unless `lsps1.connect_private_addresses` is on. BOLT8
+//! authenticates the node id, so a wrong address cannot impersonate the client; it only fails
+//! to connect. Requests attributed to no node id (anonymous) have their address ignored.
+//!
 //! ## Limits
 //!
 //! Body size (413), a per-IP token bucket over a bounded map of IPs (429; IPv6 clients are
@@ -98,6 +119,7 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 #![forbid(unsafe_code)]
 
+mod address;
 mod app;
 mod config;
 mod error;
@@ -109,6 +131,7 @@ mod replay;
 use std::future::Future;
 use std::net::SocketAddr;
 
+pub use address::NODE_ADDRESS_MEMBER;
 pub use app::{app, HttpState, MAX_REMEMBERED_PROOFS};
 pub use config::{HttpConfig, HttpConfigError, DEFAULT_MAX_TRACKED_IPS, DEFAULT_PATH};
 pub use error::ApiError;

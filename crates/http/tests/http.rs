@@ -8,8 +8,8 @@ use axum::extract::ConnectInfo;
 use axum::http::{header, Request, StatusCode};
 use axum::response::Response;
 use bitcoin::secp256k1::PublicKey;
-use inbound_http::{app, serve, HttpConfig, HttpState, ANONYMOUS_PEER, NODE_ID_MEMBER};
-use inbound_service::{BoxFuture, LspsServer, LspsServerConfig, ProtocolHandler};
+use inbound_http::{app, serve, HttpConfig, HttpState, ANONYMOUS_PEER, NODE_ADDRESS_MEMBER, NODE_ID_MEMBER};
+use inbound_service::{BoxFuture, LspsServer, LspsServerConfig, PeerAddressBook, ProtocolHandler};
 use lsps::jsonrpc::RpcError;
 use lsps::lsps2::GetInfoResponse;
 use lsps::method::{Protocol, Request as LspsRequest, Response as LspsResponse};
@@ -148,6 +148,44 @@ async fn a_missing_or_invalid_node_id_is_invalid_params() {
     let (_, response) =
         send(&router, post(r#"{"jsonrpc":"1.0","id":"x","method":"lsps2.buy","x-inbound-node-id":1}"#)).await;
     assert_eq!(json_body(response).await["error"]["code"], -32700);
+}
+
+/// Proves: `x-inbound-node-address` (member, else header) is checked and remembered for the
+/// request's node id; a malformed one is -32602 naming it and reaches no handler; an
+/// anonymous request's address is ignored.
+#[tokio::test]
+async fn the_node_address_is_checked_and_remembered_for_the_node() {
+    let server = LspsServer::new(LspsServerConfig { enabled_protocols: vec![Protocol::Lsps2], ..Default::default() });
+    let handler = Arc::new(RecordingLsps2::default());
+    server.register(Arc::clone(&handler) as Arc<dyn ProtocolHandler>);
+    let book = Arc::new(PeerAddressBook::new());
+    let state = HttpState::new(Arc::clone(&server), HttpConfig::default()).expect("config");
+    let router = app(state.with_address_book(Arc::clone(&book)));
+    let client: PublicKey = CLIENT.parse().unwrap();
+    let with_address = |address: Value| {
+        let mut body: Value = serde_json::from_slice(&rpc("lsps2.get_info", Some(json!(CLIENT)))).unwrap();
+        body[NODE_ADDRESS_MEMBER] = address;
+        serde_json::to_vec(&body).unwrap()
+    };
+    for bad in [json!("no-port"), json!("host:0"), json!(7), json!(format!("{}:1", "a".repeat(300)))] {
+        let (_, response) = send(&router, post(with_address(bad.clone()))).await;
+        let answer = json_body(response).await;
+        assert_eq!(answer["error"]["code"], -32602, "{bad}");
+        assert_eq!(answer["error"]["data"]["property"], NODE_ADDRESS_MEMBER, "{bad}");
+    }
+    assert!(handler.0.lock().unwrap().is_empty() && book.is_empty());
+    let (_, response) = send(&router, post(with_address(json!("203.0.113.7:9735")))).await;
+    assert!(json_body(response).await["result"].is_object());
+    assert_eq!(book.get(&client).as_deref(), Some("203.0.113.7:9735"));
+    let mut request = post(rpc("lsps2.get_info", Some(json!(CLIENT))));
+    request.headers_mut().insert(NODE_ADDRESS_MEMBER, "[2001:db8::1]:9735".parse().unwrap());
+    let (_, response) = send(&router, request).await;
+    assert!(json_body(response).await["result"].is_object());
+    assert_eq!(book.get(&client).as_deref(), Some("[2001:db8::1]:9735"), "the header form");
+    let mut anonymous = post(rpc("lsps0.list_protocols", None));
+    anonymous.headers_mut().insert(NODE_ADDRESS_MEMBER, "198.51.100.1:9735".parse().unwrap());
+    send(&router, anonymous).await;
+    assert_eq!(book.len(), 1, "anonymous addresses are ignored");
 }
 
 #[tokio::test]

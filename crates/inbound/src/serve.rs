@@ -47,7 +47,7 @@ pub async fn run(config: Config) -> Result<()> {
     };
     let lsp = start_lsp(&config).await?;
     let http = match http_listener {
-        Some(listener) => match start_http(listener, &config, &lsp.server) {
+        Some(listener) => match start_http(listener, &config, &lsp) {
             Ok(http) => Some(http),
             Err(error) => {
                 if let Err(stop_error) = lsp.stop().await {
@@ -123,14 +123,14 @@ impl HttpEndpoint {
     }
 }
 
-/// Serves `[http]` on `listener` through the LSP's own LSPS server.
-fn start_http(
-    listener: tokio::net::TcpListener,
-    config: &Config,
-    server: &std::sync::Arc<inbound_service::LspsServer>,
-) -> Result<HttpEndpoint> {
-    let state = inbound_http::HttpState::new(std::sync::Arc::clone(server), config.http.config.clone())
+/// Serves `[http]` on `listener` through the LSP's own LSPS server (clients'
+/// `x-inbound-node-address` go to the LSPS1 service, when it runs).
+fn start_http(listener: tokio::net::TcpListener, config: &Config, lsp: &crate::lsp::Lsp) -> Result<HttpEndpoint> {
+    let mut state = inbound_http::HttpState::new(std::sync::Arc::clone(&lsp.server), config.http.config.clone())
         .context("the [http] configuration")?;
+    if let Some(lsps1) = &lsp.lsps1 {
+        state = state.with_address_book(std::sync::Arc::clone(lsps1.client_addresses()));
+    }
     let bound = listener.local_addr().context("the HTTP endpoint's bound address")?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(inbound_http::serve(listener, state, async move {

@@ -22,7 +22,7 @@ fn demo_runs_every_flow_and_prints_one_json_summary() {
     let summary: Value = serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {}", String::from_utf8_lossy(&output.stdout)));
     assert!(summary.get("error").is_none(), "{summary}");
-    assert_eq!(summary["lsps0"]["protocols"], serde_json::json!([2]), "{summary}");
+    assert_eq!(summary["lsps0"]["protocols"], serde_json::json!([1, 2]), "{summary}");
     assert_eq!(summary["chain"]["backend"], "bcoin");
     assert!(summary["chain"]["height"].as_u64().is_some_and(|height| height > 432 + 100), "{summary}");
     assert_eq!(summary["channel"]["payer_lsp_capacity_sat"], 1_000_000);
@@ -36,9 +36,22 @@ fn demo_runs_every_flow_and_prints_one_json_summary() {
     assert!(msat("channel_capacity_sat") * 1000 >= msat("received_msat"), "{summary}");
     assert_eq!(lsps2["funding_txid"].as_str().map(str::len), Some(64), "{summary}");
     assert!(msat("funding_confirmations") >= 1, "{summary}");
+    let lsps1 = &summary["lsps1"];
+    let sat = |key: &str| lsps1[key].as_u64().unwrap_or_else(|| panic!("lsps1.{key} missing: {summary}"));
+    assert_eq!(lsps1["order_state"], "COMPLETED", "{summary}");
+    assert_eq!(lsps1["payment_method"], "bolt11", "{summary}");
+    assert_eq!(lsps1["order_id"].as_str().map(str::len), Some(36), "{summary}");
+    assert_eq!(sat("lsp_balance_sat"), 200_000, "{summary}");
+    assert_eq!(sat("client_balance_sat"), 10_000, "{summary}");
+    assert_eq!(sat("channel_capacity_sat"), sat("lsp_balance_sat") + sat("client_balance_sat"), "{summary}");
+    assert!(sat("fee_total_sat") > 0, "{summary}");
+    assert_eq!(sat("order_total_sat"), sat("client_balance_sat") + sat("fee_total_sat"), "{summary}");
+    assert_eq!(lsps1["funding_txid"].as_str().map(str::len), Some(64), "{summary}");
+    assert_ne!(lsps1["funding_txid"], lsps2["funding_txid"], "{summary}");
     // Progress went to stderr, with every step and the total.
     assert!(stderr.contains("pay an LSP invoice (payer→LSP): ok"), "{stderr}");
     assert!(stderr.contains("pay a JIT invoice (payer→LSP→new channel→wallet): ok"), "{stderr}");
+    assert!(stderr.contains("buy a channel by LSPS1 (wallet orders, payer pays the hold invoice): ok"), "{stderr}");
     assert!(stderr.contains("all flows passed"), "{stderr}");
     println!("demo_runs_every_flow_and_prints_one_json_summary took {:?}", started.elapsed());
 }

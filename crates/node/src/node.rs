@@ -296,6 +296,36 @@ impl Node {
         peers::connect_peer(&self.parts.peer_manager, &self.parts.store, peer, address, persist).await
     }
 
+    /// A `'static` future that resolves `address` (`host:port`), picks the first of its IPs
+    /// that `allow` accepts, connects to `peer` there (not remembered for reconnection) and
+    /// resolves once the TCP connection is made, the handshake going on in its own task: for
+    /// connecting from spawned tasks to addresses given by others.
+    pub fn connect_peer_detached(
+        &self,
+        peer: PublicKey,
+        address: String,
+        allow: fn(std::net::IpAddr) -> bool,
+    ) -> impl std::future::Future<Output = NodeResult<()>> + Send + 'static {
+        let peer_manager = Arc::clone(&self.parts.peer_manager);
+        async move {
+            if peer_manager.peer_by_node_id(&peer).is_some() {
+                return Ok(());
+            }
+            let resolved = tokio::net::lookup_host(address.as_str())
+                .await
+                .map_err(|e| NodeError::Connection(format!("resolving {address}: {e}")))?;
+            let socket = resolved
+                .into_iter()
+                .find(|socket| allow(socket.ip()))
+                .ok_or_else(|| NodeError::Connection(format!("{address} resolves to no allowed IP")))?;
+            let connection = lightning_net_tokio::connect_outbound(peer_manager, peer, socket)
+                .await
+                .ok_or_else(|| NodeError::Connection(format!("TCP connect to {socket} failed")))?;
+            tokio::spawn(connection);
+            Ok(())
+        }
+    }
+
     /// Disconnects `peer` (it stays in the address book).
     pub fn disconnect_peer(&self, peer: PublicKey) {
         self.parts.peer_manager.disconnect_by_node_id(peer);

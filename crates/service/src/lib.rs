@@ -67,6 +67,7 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 #![forbid(unsafe_code)]
 
+pub mod address_book;
 pub mod config;
 mod log_limit;
 pub mod lsps1;
@@ -75,6 +76,7 @@ mod node_adapter;
 mod pending;
 mod server;
 
+pub use address_book::{validate_node_address, PeerAddressBook};
 pub use config::{
     LspsServerConfig, DEFAULT_MAX_PENDING_PER_PEER, DEFAULT_MAX_PENDING_TOTAL, TOO_MANY_PENDING_CODE,
     TOO_MANY_PENDING_MESSAGE,

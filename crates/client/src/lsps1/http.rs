@@ -24,6 +24,10 @@ use crate::ClientError;
 /// The envelope member naming the client's node id (as `inbound_http::NODE_ID_MEMBER`).
 pub const NODE_ID_MEMBER: &str = "x-inbound-node-id";
 
+/// The envelope member naming where the client's node listens (as
+/// `inbound_http::NODE_ADDRESS_MEMBER`).
+pub const NODE_ADDRESS_MEMBER: &str = "x-inbound-node-address";
+
 /// The largest answer read; bigger ones are refused (an order is a few kilobytes).
 pub const MAX_ANSWER_BYTES: usize = 1 << 20;
 
@@ -33,6 +37,7 @@ pub struct HttpTransport {
     url: reqwest::Url,
     node_id: PublicKey,
     node_key: Option<SecretKey>,
+    node_address: Option<String>,
     http: reqwest::Client,
 }
 
@@ -53,13 +58,21 @@ impl HttpTransport {
             .timeout(timeout)
             .build()
             .map_err(|e| ClientError::InvalidRequest(format!("HTTP client: {e}")))?;
-        Ok(HttpTransport { url, node_id, node_key: None, http })
+        Ok(HttpTransport { url, node_id, node_key: None, node_address: None, http })
     }
 
     /// Signs every request with the node key (and claims its public key as the node id).
     pub fn with_node_key(mut self, node_key: SecretKey) -> HttpTransport {
         self.node_id = node_key.public_key(&Secp256k1::signing_only());
         self.node_key = Some(node_key);
+        self
+    }
+
+    /// Says where the wallet's node listens (`host:port`), in the [`NODE_ADDRESS_MEMBER`]
+    /// envelope member of every request (an Inbound extension): an LSP that must open a channel
+    /// while the wallet is not connected connects there.
+    pub fn with_node_address(mut self, address: impl Into<String>) -> HttpTransport {
+        self.node_address = Some(address.into());
         self
     }
 
@@ -74,6 +87,9 @@ impl HttpTransport {
         let mut object: Map<String, Value> = serde_json::from_slice(&encoded)
             .map_err(|e| ClientError::InvalidRequest(format!("encoding the request: {e}")))?;
         object.insert(NODE_ID_MEMBER.to_owned(), Value::String(self.node_id.to_string()));
+        if let Some(address) = &self.node_address {
+            object.insert(NODE_ADDRESS_MEMBER.to_owned(), Value::String(address.clone()));
+        }
         serde_json::to_vec(&object).map_err(|e| ClientError::InvalidRequest(format!("encoding the request: {e}")))
     }
 

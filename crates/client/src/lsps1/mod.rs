@@ -49,7 +49,7 @@ use lsps::method::{Request, Response};
 use lsps::schema::{OnchainAddress, SatAmount};
 
 pub use checks::{check_received, mirrored_request, payment_for, PayWith, Payment};
-pub use http::{HttpTransport, MAX_ANSWER_BYTES, NODE_ID_MEMBER};
+pub use http::{HttpTransport, MAX_ANSWER_BYTES, NODE_ADDRESS_MEMBER, NODE_ID_MEMBER};
 pub use progress::{OptionProgress, Progress};
 pub use transport::{BoxFuture, PeerTransport, Transport};
 

@@ -3,8 +3,8 @@
 //! Steps, each printed to stderr with its duration and the total so far, each under a timeout:
 //!
 //! 1. start a memory-only bcoin regtest node ([`inbound_regtest::Bcoin`]);
-//! 2. start the LSP exactly as `inbound serve` does ([`crate::lsp::start_lsp`], with LSPS2 on
-//!    and its SQLite store in the LSP's directory), then a JIT wallet (which buys LSPS2 channels)
+//! 2. start the LSP exactly as `inbound serve` does ([`crate::lsp::start_lsp`], with LSPS1 and
+//!    LSPS2 on and their SQLite store in the LSP's directory), then a JIT wallet (which buys LSPS2 channels)
 //!    and a payer (role wallet; their LSPS handler is an `LspsClient`), each in its own directory
 //!    under one temporary root;
 //! 3. fund the LSP and the payer with a mined, matured coinbase each;
@@ -19,6 +19,7 @@
 //! section, add that section as a field of [`DemoReport`], and call it from `run_flows`.
 
 mod flows;
+mod order;
 mod setup;
 
 use std::future::Future;
@@ -35,6 +36,7 @@ use crate::cli::DemoArgs;
 use crate::lsp::{Lsp, Wallet};
 
 pub use flows::{ChainReport, ChannelReport, Lsps0Report, Lsps2Report, PaymentReport};
+pub use order::Lsps1Report;
 
 /// Time allowed to start bcoin; the first run installs it from npm.
 pub const BCOIN_START_TIMEOUT: Duration = Duration::from_secs(600);
@@ -63,6 +65,9 @@ pub struct DemoReport {
     /// The payer's payment of the wallet's JIT invoice, received over a new 0-conf channel.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lsps2: Option<Lsps2Report>,
+    /// The wallet's LSPS1 channel order (bLIP-51), paid by the payer, until COMPLETED.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lsps1: Option<Lsps1Report>,
     /// The first failure, with its step; absent on success.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -151,6 +156,15 @@ async fn run_flows(parts: &mut Parts, report: &mut DemoReport, progress: &mut Pr
     report.payment = Some(progress.step("pay an LSP invoice (payer→LSP)", STEP_TIMEOUT, flows::payment(&net)).await?);
     report.lsps2 = Some(
         progress.step("pay a JIT invoice (payer→LSP→new channel→wallet)", STEP_TIMEOUT, flows::lsps2(&net)).await?,
+    );
+    report.lsps1 = Some(
+        progress
+            .step(
+                "buy a channel by LSPS1 (wallet orders, payer pays the hold invoice)",
+                STEP_TIMEOUT,
+                order::lsps1(&net),
+            )
+            .await?,
     );
     report.chain = Some(progress.step("read the chain tip", STEP_TIMEOUT, flows::chain(&net)).await?);
     Ok(())

@@ -15,8 +15,8 @@ use crate::lsp::{Lsp, Wallet, WalletOptions};
 /// The demo nodes look at the chain this often (the demo also syncs them after each mining).
 pub const DEMO_POLL_INTERVAL_SECS: u64 = 1;
 
-/// The LSP's configuration in the demo: regtest, a free local port, the bcoin chain, LSPS2 on
-/// (its store is the default SQLite file in the LSP's data directory), every other value at its
+/// The LSP's configuration in the demo: regtest, a free local port, the bcoin chain, LSPS1 and LSPS2
+/// on (their store is the default SQLite file in the LSP's data directory), every other value at its
 /// default. It goes through the same resolution and validation as a file.
 pub fn lsp_config(bcoin: &Bcoin, root: &Path) -> Result<Config> {
     let file = FileConfig {
@@ -28,7 +28,7 @@ pub fn lsp_config(bcoin: &Bcoin, root: &Path) -> Result<Config> {
             poll_interval_secs: Some(DEMO_POLL_INTERVAL_SECS),
             ..ChainSection::default()
         }),
-        lsps: Some(LspsSection { enabled: Some(vec![ProtocolName::Lsps2]) }),
+        lsps: Some(LspsSection { enabled: Some(vec![ProtocolName::Lsps1, ProtocolName::Lsps2]) }),
         limits: None,
         store: None,
         lsps2: None,

@@ -75,6 +75,10 @@ pub struct Lsps1Config {
     /// Close leased channels cooperatively after their lease when no HTLC is in flight (never
     /// before). Off by default; applies to orders created while it is on.
     pub close_expired_channels: bool,
+    /// Connect to client addresses (`x-inbound-node-address`) that resolve to loopback,
+    /// private, link-local or other non-public IPs. Off by default (tests and private networks
+    /// turn it on).
+    pub connect_private_addresses: bool,
 }
 
 impl Default for Lsps1Config {
@@ -109,6 +113,7 @@ impl Default for Lsps1Config {
             max_open_orders_per_client: 5,
             tokens: Vec::new(),
             close_expired_channels: false,
+            connect_private_addresses: false,
         }
     }
 }

@@ -21,6 +21,7 @@ pub(crate) enum Call {
     Broadcast(String),
     Close(u128),
     Bump(String, u32),
+    Connect(PublicKey, String, bool),
 }
 
 pub(crate) fn key(n: u8) -> PublicKey {
@@ -173,5 +174,9 @@ impl OrderLightning for FakeNode {
         }
         self.record(Call::Close(user_channel_id));
         Ok(true)
+    }
+
+    fn connect_in_background(&self, peer: &PublicKey, address: &str, allow_private: bool) {
+        self.record(Call::Connect(*peer, address.to_owned(), allow_private));
     }
 }

@@ -19,6 +19,7 @@ use tracing::warn;
 use super::ops::{OpsError, OrderLightning, OrderOpen, Receipt};
 use super::runner::OrderEvent;
 use super::service::Lsps1Service;
+use crate::address_book::is_public_ip;
 
 impl OrderLightning for Node {
     fn random_bytes(&self) -> [u8; 32] {
@@ -141,6 +142,18 @@ impl OrderLightning for Node {
         Node::close_channel(self, &channel.channel_id, channel.counterparty.node_id, false)
             .map(|()| true)
             .map_err(|e| OpsError::Failed(e.to_string()))
+    }
+
+    fn connect_in_background(&self, peer: &PublicKey, address: &str, allow_private: bool) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let allow: fn(std::net::IpAddr) -> bool = if allow_private { |_| true } else { is_public_ip };
+        let (peer, address) = (*peer, address.to_owned());
+        let connect = self.connect_peer_detached(peer, address.clone(), allow);
+        runtime.spawn(async move {
+            if let Err(error) = connect.await {
+                warn!(%peer, %address, %error, "cannot connect to the client (non-public IPs need lsps1.connect_private_addresses)");
+            }
+        });
     }
 }
 

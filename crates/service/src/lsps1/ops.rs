@@ -83,4 +83,9 @@ pub trait OrderLightning: Send + Sync {
     /// Closes the channel of `user_channel_id` cooperatively if no HTLC is in flight on it.
     /// `Ok(false)`: it is busy, try later; `Ok(true)`: closing, or already gone.
     fn close_if_idle(&self, user_channel_id: u128) -> Result<bool, OpsError>;
+    /// Starts connecting to `peer` at `address` (`host:port`, already validated) in the
+    /// background, refusing non-public IPs unless `allow_private`. The default does nothing.
+    fn connect_in_background(&self, peer: &PublicKey, address: &str, allow_private: bool) {
+        let _ = (peer, address, allow_private);
+    }
 }

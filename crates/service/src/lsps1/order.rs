@@ -225,6 +225,11 @@ pub struct OrderBook {
     /// The lease-end close was started.
     #[serde(default)]
     pub lease_closed: bool,
+    /// Where the client said its node listens (`host:port`, HTTP's `x-inbound-node-address`,
+    /// an Inbound extension): the LSP connects there to open the channel if the client is not
+    /// connected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_address: Option<String>,
 }
 
 /// An input to [`OrderBook::step`].

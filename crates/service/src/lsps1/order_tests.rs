@@ -62,6 +62,7 @@ pub(super) fn order(onchain: bool, refund_address: bool) -> OrderBook {
         refund: None,
         close_after_lease: false,
         lease_closed: false,
+        client_address: None,
     }
 }
 

@@ -362,6 +362,14 @@ impl Lsps1Service {
                     return None;
                 }
                 if !lightning.is_connected(&order.client.0) {
+                    if let Some(address) = &order.client_address {
+                        info!(order = id, client = %order.client, %address, "client not connected; connecting to it");
+                        lightning.connect_in_background(
+                            &order.client.0,
+                            address,
+                            self.config.connect_private_addresses,
+                        );
+                    }
                     info!(order = id, client = %order.client, "client not connected; the open waits");
                     return Some(OrderInput::OpenFailed);
                 }

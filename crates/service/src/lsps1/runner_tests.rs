@@ -212,6 +212,35 @@ async fn offline_client_order_expires_and_the_htlc_is_failed_back_once() {
 }
 
 #[tokio::test]
+async fn an_offline_client_with_an_address_is_connected_to_then_the_channel_opened() {
+    let config = Lsps1Config { connect_private_addresses: true, ..Default::default() };
+    let mut s = setup_with(config, inbound_store::open("sqlite::memory:").await.unwrap()).await;
+    let client = super::service_tests::client();
+    s.service.client_addresses().note(client, "127.0.0.1:9735".into());
+    let id = create(&s, request(None)).await.order_id;
+    let order = stored(&s, &id).await;
+    assert_eq!(order.client_address.as_deref(), Some("127.0.0.1:9735"), "the order keeps the address");
+    s.fake.connected.lock().unwrap().clear();
+    assert!(pay(&s, &order, order.bolt11.as_ref().unwrap().total_sat * 1000).await);
+    let connect = Call::Connect(client, "127.0.0.1:9735".into(), true);
+    assert_eq!(count(&s.fake, |c| *c == connect), 1, "connects to the order's address: {:?}", s.fake.calls());
+    assert_eq!(count(&s.fake, |c| matches!(c, Call::Open(_))), 0);
+    restart(&mut s).await;
+    assert_eq!(stored(&s, &id).await.client_address.as_deref(), Some("127.0.0.1:9735"), "persisted");
+    s.fake.connect(client);
+    s.service.tick().await.expect("tick");
+    assert_eq!(count(&s.fake, |c| matches!(c, Call::Open(_))), 1, "opened once connected");
+    // Without an address (a peer-transport order) nothing is dialled.
+    let plain = setup_with(Lsps1Config::default(), inbound_store::open("sqlite::memory:").await.unwrap()).await;
+    let id = create(&plain, request(None)).await.order_id;
+    let order = stored(&plain, &id).await;
+    assert_eq!(order.client_address, None);
+    plain.fake.connected.lock().unwrap().clear();
+    assert!(pay(&plain, &order, order.bolt11.as_ref().unwrap().total_sat * 1000).await);
+    assert_eq!(count(&plain.fake, |c| matches!(c, Call::Connect(..))), 0);
+}
+
+#[tokio::test]
 async fn onchain_order_paid_opened_and_excess_refunded_once_across_restarts() {
     let dir = temp_dir("onchain");
     onchain_flow(file_setup(&dir).await).await;

@@ -25,6 +25,7 @@ use super::config::{Lsps1Config, Lsps1ConfigError};
 use super::ops::OrderLightning;
 use super::order::{HoldInvoice, OnchainTerms, OrderBook, OrderStatus};
 use super::runner::{OrderError, RunnerState};
+use crate::address_book::PeerAddressBook;
 use crate::lsps2::session::PaymentHashRef;
 use crate::lsps2::Clock;
 use crate::server::{BoxFuture, ProtocolHandler};
@@ -41,6 +42,7 @@ pub struct Lsps1Service {
     pub(super) clock: Arc<dyn Clock>,
     lightning: RwLock<Option<Arc<dyn OrderLightning>>>,
     pub(super) runner: RunnerState,
+    client_addresses: Arc<PeerAddressBook>,
 }
 
 impl Lsps1Service {
@@ -57,7 +59,16 @@ impl Lsps1Service {
             clock,
             lightning: RwLock::new(None),
             runner: RunnerState::default(),
+            client_addresses: Arc::new(PeerAddressBook::new()),
         }))
+    }
+
+    /// Where clients said their nodes listen (HTTP's `x-inbound-node-address`): give it to
+    /// the HTTP endpoint (`inbound_http::HttpState::with_address_book`). A new order keeps its
+    /// client's address, and the service connects there to open the channel if the client is
+    /// not connected.
+    pub fn client_addresses(&self) -> &Arc<PeerAddressBook> {
+        &self.client_addresses
     }
 
     /// Sets the node. Call it once the node is built, then [`Lsps1Service::resume`] after it
@@ -159,6 +170,7 @@ impl Lsps1Service {
                 refund: None,
                 close_after_lease: self.config.close_expired_channels,
                 lease_closed: false,
+                client_address: self.client_addresses.get(&client),
             };
             match self.insert(&order).await {
                 Ok(()) => {
