@@ -61,7 +61,7 @@ impl Drop for JitLsp {
 }
 
 impl Network {
-    /// Adds an LSP serving LSPS2 with `config`, sessions in an in-memory SQLite store (it
+    /// Adds an LSP serving LSPS2 with `config`, sessions in a SQLite file store ([`Network::sqlite_store`]; it
     /// survives [`Network::restart`], like a database would) and the given `clock`. Returns
     /// the node; its service is [`TestNode::lsps2_service`].
     pub async fn add_jit_lsp(
@@ -70,7 +70,7 @@ impl Network {
         config: Lsps2Config,
         clock: Arc<dyn Clock>,
     ) -> HarnessResult<Arc<TestNode>> {
-        let store = inbound_store::open("sqlite::memory:")
+        let store = inbound_store::open(&self.sqlite_store(name))
             .await
             .map_err(|e| HarnessError::Failed(format!("opening the store: {e}")))?;
         let service = Lsps2Service::new(config, store, clock)

@@ -63,7 +63,7 @@ impl Drop for Lsps1Lsp {
 
 impl Network {
     /// Adds an LSP selling LSPS1 channels with `config`, orders in the store at `store_url`
-    /// (`sqlite::memory:` survives [`Network::restart`], like a database would) and the given
+    /// (e.g. [`Network::sqlite_store`], which survives [`Network::restart`] like a database would) and the given
     /// `clock`. Returns the node; its service is [`TestNode::lsps1_service`].
     pub async fn add_lsps1_lsp(
         &self,

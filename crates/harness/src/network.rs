@@ -67,6 +67,15 @@ impl Network {
         Ok(Network { backend, dir: Some(dir), nodes: Mutex::new(Vec::new()), next_user_channel_id: AtomicU64::new(1) })
     }
 
+    /// A SQLite database file for node `name`'s LSP store, inside the network's directory (so it
+    /// is removed with the network and survives [`Network::restart`]). A file rather than
+    /// `sqlite::memory:`: an in-memory database vanishes when its one pooled connection is
+    /// replaced, e.g. after a task is cancelled mid-query during a restart.
+    pub fn sqlite_store(&self, name: &str) -> String {
+        let root = self.dir.as_ref().map(|dir| dir.path().to_owned()).unwrap_or_else(std::env::temp_dir);
+        root.join(format!("{name}-store.sqlite")).to_string_lossy().into_owned()
+    }
+
     /// The chain backend.
     pub fn backend(&self) -> &Backend {
         &self.backend

@@ -26,7 +26,9 @@ struct Setup {
 
 async fn setup_on(network: Network) -> HarnessResult<Setup> {
     let clock = Arc::new(ManualClock::starting_now());
-    let lsp = network.add_lsps1_lsp("lsp", Lsps1Config::default(), "sqlite::memory:", clock as Arc<dyn Clock>).await?;
+    let lsp = network
+        .add_lsps1_lsp("lsp", Lsps1Config::default(), &network.sqlite_store("lsp"), clock as Arc<dyn Clock>)
+        .await?;
     let wallet = network.add_wallet("wallet").await?;
     network.fund(&lsp, 1_000_000).await?;
     network.fund(&wallet, 1_000_000).await?;
@@ -194,7 +196,7 @@ async fn http_order_from_an_unconnected_wallet_completes() -> HarnessResult<()> 
     let network = Network::sim().await?;
     let clock = Arc::new(ManualClock::starting_now());
     let config = Lsps1Config { connect_private_addresses: true, ..Lsps1Config::default() };
-    let lsp = network.add_lsps1_lsp("lsp", config, "sqlite::memory:", clock as Arc<dyn Clock>).await?;
+    let lsp = network.add_lsps1_lsp("lsp", config, &network.sqlite_store("lsp"), clock as Arc<dyn Clock>).await?;
     let wallet = network.add_wallet("wallet").await?;
     let payer = network.add_wallet("payer").await?;
     network.fund(&lsp, 1_000_000).await?;

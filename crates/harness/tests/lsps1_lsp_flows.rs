@@ -66,7 +66,9 @@ struct Setup {
 
 async fn setup_on(network: Network, config: Lsps1Config) -> HarnessResult<Setup> {
     let clock = Arc::new(ManualClock::starting_now());
-    let lsp = network.add_lsps1_lsp("lsp", config, "sqlite::memory:", Arc::clone(&clock) as Arc<dyn Clock>).await?;
+    let lsp = network
+        .add_lsps1_lsp("lsp", config, &network.sqlite_store("lsp"), Arc::clone(&clock) as Arc<dyn Clock>)
+        .await?;
     let wallet = network.add_wallet("wallet").await?;
     network.fund(&lsp, 1_000_000).await?;
     network.fund(&wallet, 1_000_000).await?;
