@@ -49,7 +49,9 @@ pub mod types;
 pub mod wallet;
 
 pub use builder::{NodeBuilder, STORE_DIR_NAME};
-pub use chain::{BitcoindRpc, BitcoindRpcConfig, ChainError, ChainSource, EsploraClient, EsploraConfig, SimChain};
+pub use chain::{
+    BitcoindRpc, BitcoindRpcConfig, ChainError, ChainSource, EsploraClient, EsploraConfig, MempoolPayment, SimChain,
+};
 pub use config::{Config, NodeRole};
 pub use error::{NodeError, NodeResult};
 pub use events::{

@@ -12,12 +12,14 @@
 //! | `GET /block/:hash/header` | `getblockheader <hash> false` | 80 bytes hex, or 404 |
 //! | `GET /block/:hash/raw` | `getblock <hash> 0` | binary block, or 404 |
 //! | `GET /fee-estimates` | `estimatesmartfee` for 1–1008 blocks | JSON target → sat/vB (`{}` on bcoin) |
+//! | `GET /scripthash/:hash/txs/mempool` | `getrawmempool`, `getrawtransaction` | JSON array |
 //! | `POST /tx` | `sendrawtransaction` | txid, or 400 `sendrawtransaction RPC error: {…}` |
 //!
 //! Everything is served below a path prefix (for example `/api`, as mempool.space does).
 
 use std::sync::{Arc, Mutex};
 
+use bitcoin::hashes::{sha256, Hash};
 use bitcoin::hex::FromHex;
 use inbound_node::chain::{BitcoindRpc, BitcoindRpcConfig, ChainError};
 use serde_json::{json, Value};
@@ -150,6 +152,7 @@ async fn answer(rpc: &BitcoindRpc, method: &str, endpoint: &str, body: &[u8]) ->
             other => other,
         },
         ("GET", ["fee-estimates"]) => Ok(fee_estimates(rpc).await),
+        ("GET", ["scripthash", hash, "txs", "mempool"]) => mempool_txs(rpc, hash).await,
         ("POST", ["tx"]) => {
             let hex = String::from_utf8_lossy(body).trim().to_owned();
             match rpc.call("sendrawtransaction", json!([hex])).await {
@@ -164,6 +167,34 @@ async fn answer(rpc: &BitcoindRpc, method: &str, endpoint: &str, body: &[u8]) ->
         _ => Ok((404, b"no such endpoint".to_vec())),
     };
     result.unwrap_or_else(|error| (502, error.to_string().into_bytes()))
+}
+
+/// The mempool transactions paying the script whose SHA-256 is `hash`, in Esplora's JSON
+/// (`txid`, `weight`, `fee` when the node knows the parents' values, `vout`, `status`).
+async fn mempool_txs(rpc: &BitcoindRpc, hash: &str) -> Result<(u16, Vec<u8>), ChainError> {
+    let Ok(wanted) = hash.parse::<sha256::Hash>() else { return Ok((400, b"Invalid script hash".to_vec())) };
+    let paying = rpc.mempool_paying(|script| sha256::Hash::hash(script.as_bytes()) == wanted).await?;
+    let txs: Vec<Value> = paying
+        .iter()
+        .map(|(tx, fee)| {
+            let vout: Vec<Value> = tx
+                .output
+                .iter()
+                .map(|o| json!({"scriptpubkey": o.script_pubkey.to_hex_string(), "value": o.value.to_sat()}))
+                .collect();
+            let mut entry = json!({
+                "txid": tx.compute_txid().to_string(),
+                "weight": tx.weight().to_wu(),
+                "vout": vout,
+                "status": {"confirmed": false},
+            });
+            if let Some(fee) = fee {
+                entry["fee"] = json!(fee);
+            }
+            entry
+        })
+        .collect();
+    Ok((200, Value::Array(txs).to_string().into_bytes()))
 }
 
 fn text(value: impl std::fmt::Display) -> (u16, Vec<u8>) {

@@ -203,10 +203,12 @@ impl Bcoin {
         let log = fs::File::create(dir.join("bcoin.log")).map_err(io_error("creating bcoin log"))?;
         let log_err = log.try_clone().map_err(io_error("cloning bcoin log"))?;
         let mut command = Command::new("node");
+        // The transaction index lets getrawtransaction return confirmed transactions: the
+        // parents of a mempool deposit, whose values give its fee (LSPS1 0-conf payments).
         command
             .arg(script)
             .args(["--network=regtest", "--memory=true", "--workers=false", "--listen=false"])
-            .args(["--log-level=warning", "--index-tx=false", "--no-wallet=true"])
+            .args(["--log-level=warning", "--index-tx=true", "--no-wallet=true"])
             .arg(format!("--prefix={}", dir.display()))
             .arg(format!("--http-port={port}"))
             .arg(format!("--api-key={api_key}"))

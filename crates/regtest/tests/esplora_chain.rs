@@ -84,11 +84,25 @@ async fn esplora_client_against_bcoin() {
     // Broadcasting it again is not an error (bcoin's sendrawtransaction accepts duplicates).
     esplora.broadcast(&tx).await.expect("rebroadcast");
 
+    // The unconfirmed payment is visible with its fee, over Esplora and over bcoin's JSON-RPC
+    // (getrawmempool, getrawtransaction on the index-tx node for the confirmed parents).
+    let scripts = [destination.script_pubkey()];
+    let over_esplora = esplora.mempool_payments(&scripts).await.expect("esplora mempool");
+    let over_rpc = bcoin.rpc().mempool_payments(&scripts).await.expect("rpc mempool");
+    assert_eq!(over_esplora, over_rpc);
+    assert_eq!(over_esplora.len(), 1, "{over_esplora:?}");
+    let payment = &over_esplora[0];
+    assert_eq!((payment.txid, payment.value_sat), (txid, 100_000));
+    let rate = payment.fee_rate_sat_per_kwu().expect("the fee is known");
+    assert!((253..300).contains(&rate), "paid at about 253 sat/kWU: {rate}");
+    assert!(server.requests().iter().any(|request| request.starts_with("GET /api/scripthash/")));
+
     bcoin.mine(1, None).await.expect("mine");
     let tip = node.sync_chain().await.expect("sync");
     let block = esplora.get_block(&tip.block_hash).await.expect("raw block");
     assert!(block.txdata.iter().any(|t| t.compute_txid() == txid), "mined");
     assert!(!bcoin.mempool().await.expect("mempool").contains(&txid));
+    assert!(esplora.mempool_payments(&scripts).await.expect("esplora mempool").is_empty(), "confirmed");
     node.stop().await.expect("stop");
     println!("esplora_client_against_bcoin took {:?} after bcoin started", started.elapsed());
 }

@@ -14,18 +14,20 @@
 //!
 //! The HTTP client keeps one connection alive and sets `TCP_NODELAY` (see `http.rs`).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bitcoin::block::Header;
 use bitcoin::consensus::encode::{deserialize_hex, serialize_hex};
-use bitcoin::{Block, BlockHash, Transaction};
+use bitcoin::{Block, BlockHash, ScriptBuf, Transaction};
 use lightning::chain::chaininterface::ConfirmationTarget;
 use lightning::chain::BestBlock;
 use serde_json::{json, Value};
 
 use super::http::HttpClient;
 use super::sync::{sync_from_blocks, BlockFetcher};
+use super::{fee_of, payments_of, MempoolPayment, MAX_MEMPOOL_TXS_PER_POLL, MAX_PREVOUT_LOOKUPS_PER_POLL};
 use super::{
     ChainConsumer, ChainError, ChainFuture, ChainSource, FeeCache, CONFIRMATION_TARGETS, FALLBACK_FEE_RATE_SAT_PER_KWU,
 };
@@ -104,6 +106,47 @@ impl BitcoindRpc {
         let hex =
             result.as_str().ok_or_else(|| ChainError::InvalidResponse(format!("{method}: expected a hex string")))?;
         deserialize_hex(hex).map_err(|e| ChainError::InvalidResponse(format!("{method}: {e}")))
+    }
+
+    /// The mempool transactions with an output `watched` accepts, each with its fee when every
+    /// input's value is known. `getrawmempool`, then `getrawtransaction` for each mempool
+    /// transaction (at most [`MAX_MEMPOOL_TXS_PER_POLL`]) and for the parents of the matching
+    /// ones (at most [`MAX_PREVOUT_LOOKUPS_PER_POLL`] in all; a confirmed parent needs
+    /// `-txindex` on bitcoind or `--index-tx` on bcoin, otherwise the fee is unknown). One call
+    /// per mempool transaction: meant for the small mempool of an LSP's own regtest or for
+    /// low-traffic watching, not a busy mainnet mempool.
+    pub async fn mempool_paying(
+        &self,
+        watched: impl Fn(&bitcoin::Script) -> bool + Send + Sync,
+    ) -> Result<Vec<(Transaction, Option<u64>)>, ChainError> {
+        let listed = self.call("getrawmempool", json!([])).await?;
+        let txids =
+            listed.as_array().ok_or_else(|| ChainError::InvalidResponse("getrawmempool: expected an array".into()))?;
+        let mut lookups = 0usize;
+        let mut paying = Vec::new();
+        for txid in txids.iter().filter_map(Value::as_str).take(MAX_MEMPOOL_TXS_PER_POLL) {
+            // A transaction may leave the mempool between the two calls: skip it.
+            let Ok(tx) = self.call_hex::<Transaction>("getrawtransaction", json!([txid])).await else { continue };
+            if !tx.output.iter().any(|o| watched(&o.script_pubkey)) {
+                continue;
+            }
+            let mut values = HashMap::new();
+            for input in &tx.input {
+                if lookups >= MAX_PREVOUT_LOOKUPS_PER_POLL {
+                    break;
+                }
+                lookups += 1;
+                let parent = input.previous_output.txid.to_string();
+                if let Ok(parent) = self.call_hex::<Transaction>("getrawtransaction", json!([parent])).await {
+                    if let Some(out) = parent.output.get(input.previous_output.vout as usize) {
+                        values.insert(input.previous_output, out.value.to_sat());
+                    }
+                }
+            }
+            let fee = fee_of(&tx, |outpoint| values.get(outpoint).copied());
+            paying.push((tx, fee));
+        }
+        Ok(paying)
     }
 
     /// The best block, from `getblockchaininfo`.
@@ -220,5 +263,16 @@ impl ChainSource for BitcoindRpc {
 
     fn poll_interval(&self) -> Duration {
         self.poll_interval
+    }
+
+    /// Payments to `scripts` in the node's mempool; see [`BitcoindRpc::mempool_paying`].
+    fn mempool_payments<'a>(&'a self, scripts: &'a [ScriptBuf]) -> ChainFuture<'a, Vec<MempoolPayment>> {
+        Box::pin(async move {
+            if scripts.is_empty() {
+                return Ok(Vec::new());
+            }
+            let paying = self.mempool_paying(|script| scripts.iter().any(|s| s.as_script() == script)).await?;
+            Ok(paying.iter().flat_map(|(tx, fee)| payments_of(tx, scripts, *fee)).collect())
+        })
     }
 }

@@ -30,7 +30,8 @@ use std::time::Duration;
 
 use bitcoin::block::Header;
 use bitcoin::consensus::encode::{deserialize, deserialize_hex, serialize_hex};
-use bitcoin::{Block, BlockHash, Transaction, Txid};
+use bitcoin::hashes::{sha256, Hash};
+use bitcoin::{Block, BlockHash, ScriptBuf, Transaction, Txid};
 use lightning::chain::chaininterface::ConfirmationTarget;
 use lightning::chain::BestBlock;
 
@@ -39,6 +40,7 @@ use super::sync::{sync_from_blocks, BlockFetcher};
 use super::{
     ChainConsumer, ChainError, ChainFuture, ChainSource, FeeCache, CONFIRMATION_TARGETS, FALLBACK_FEE_RATE_SAT_PER_KWU,
 };
+use super::{MempoolPayment, MAX_MEMPOOL_TXS_PER_POLL};
 
 /// Largest answer for a hash, a height, a txid or a header (80 bytes are 160 hex digits).
 const MAX_TEXT_BYTES: usize = 1024;
@@ -47,6 +49,8 @@ const MAX_BLOCK_BYTES: usize = bitcoin::Weight::MAX_BLOCK.to_wu() as usize;
 /// Largest `/fee-estimates` map or `POST /tx` error message.
 const MAX_JSON_BYTES: usize = 64 * 1024;
 /// How often to re-read the tip when the chain moves between the hash and height requests.
+/// Largest `/scripthash/:hash/txs/mempool` answer read (electrs lists at most 50 transactions).
+const MAX_MEMPOOL_JSON_BYTES: usize = 4 * 1024 * 1024;
 const TIP_ATTEMPTS: usize = 3;
 /// Converts sat/vB to sat per 1000 weight units (1 vB = 4 WU).
 const KWU_PER_VB_FACTOR: f64 = 250.0;
@@ -221,6 +225,44 @@ impl EsploraClient {
         ))
     }
 
+    /// The unconfirmed transactions paying `script`, from `GET /scripthash/:hash/txs/mempool`
+    /// (`hash`: the script's SHA-256, as electrs and mempool.space take it), as payments with
+    /// Esplora's `fee` and `weight`. A 404 (a server without the endpoint) reads as none.
+    ///
+    /// # Errors
+    /// Transport errors, and [`ChainError::InvalidResponse`] if a 200 answer is not a JSON array.
+    pub async fn get_mempool_payments(&self, script: &ScriptBuf) -> Result<Vec<MempoolPayment>, ChainError> {
+        let path = format!("/scripthash/{}/txs/mempool", sha256::Hash::hash(script.as_bytes()));
+        let (status, body) = self.http.get(&path, MAX_MEMPOOL_JSON_BYTES).await?;
+        if status == 404 {
+            return Ok(Vec::new());
+        }
+        if status != 200 {
+            return Err(unexpected_status("GET", &path, status, &body));
+        }
+        let txs: Vec<serde_json::Value> =
+            serde_json::from_slice(&body).map_err(|e| ChainError::InvalidResponse(format!("{path}: {e}")))?;
+        let wanted = script.to_hex_string();
+        let mut payments = Vec::new();
+        for tx in txs.iter().take(MAX_MEMPOOL_TXS_PER_POLL) {
+            let txid = tx.get("txid").and_then(|t| t.as_str()).and_then(|t| t.parse::<Txid>().ok());
+            let weight = tx.get("weight").and_then(serde_json::Value::as_u64).filter(|w| *w > 0);
+            let (Some(txid), Some(weight_wu)) = (txid, weight) else {
+                return Err(ChainError::InvalidResponse(format!("{path}: a transaction without txid or weight")));
+            };
+            let fee_sat = tx.get("fee").and_then(serde_json::Value::as_u64);
+            let outputs = tx.get("vout").and_then(serde_json::Value::as_array).map(Vec::as_slice).unwrap_or_default();
+            for output in outputs {
+                if output.get("scriptpubkey").and_then(serde_json::Value::as_str) != Some(wanted.as_str()) {
+                    continue;
+                }
+                let Some(value_sat) = output.get("value").and_then(serde_json::Value::as_u64) else { continue };
+                payments.push(MempoolPayment { txid, script_pubkey: script.clone(), value_sat, fee_sat, weight_wu });
+            }
+        }
+        Ok(payments)
+    }
+
     /// Broadcasts with `POST /tx`. A 400 saying the transaction is already in the mempool or the
     /// chain counts as success.
     ///
@@ -351,6 +393,17 @@ impl ChainSource for EsploraClient {
 
     fn poll_interval(&self) -> Duration {
         self.poll_interval
+    }
+
+    /// One `GET /scripthash/:hash/txs/mempool` per script.
+    fn mempool_payments<'a>(&'a self, scripts: &'a [ScriptBuf]) -> ChainFuture<'a, Vec<MempoolPayment>> {
+        Box::pin(async move {
+            let mut payments = Vec::new();
+            for script in scripts {
+                payments.extend(self.get_mempool_payments(script).await?);
+            }
+            Ok(payments)
+        })
     }
 }
 

@@ -38,7 +38,7 @@ use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use bitcoin::{Block, BlockHash, Transaction};
+use bitcoin::{Block, BlockHash, ScriptBuf, Transaction, Txid};
 use lightning::chain::chaininterface::{
     BroadcasterInterface, ConfirmationTarget, FeeEstimator, FEERATE_FLOOR_SATS_PER_KW,
 };
@@ -133,6 +133,72 @@ pub trait ChainSource: Send + Sync {
     fn poll_interval(&self) -> Duration {
         Duration::from_secs(crate::config::DEFAULT_CHAIN_POLL_INTERVAL_SECS)
     }
+
+    /// Unconfirmed transactions in the source's mempool paying any of `scripts`, one entry per
+    /// paying output. At most [`MAX_MEMPOOL_TXS_PER_POLL`] mempool transactions are examined per
+    /// call (a larger mempool is read partially). The fee is `None` when the inputs' values
+    /// cannot be learned. The default (a source without mempool access) sees nothing.
+    fn mempool_payments<'a>(&'a self, scripts: &'a [ScriptBuf]) -> ChainFuture<'a, Vec<MempoolPayment>> {
+        let _ = scripts;
+        Box::pin(async { Ok(Vec::new()) })
+    }
+}
+
+/// Most mempool transactions one [`ChainSource::mempool_payments`] call examines.
+pub const MAX_MEMPOOL_TXS_PER_POLL: usize = 2_000;
+
+/// Most previous transactions fetched per call to learn input values (fees).
+pub const MAX_PREVOUT_LOOKUPS_PER_POLL: usize = 200;
+
+/// An unconfirmed output paying a watched script ([`ChainSource::mempool_payments`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MempoolPayment {
+    /// The paying transaction.
+    pub txid: Txid,
+    /// The script paid.
+    pub script_pubkey: ScriptBuf,
+    /// The output's value.
+    pub value_sat: u64,
+    /// The transaction's fee (inputs − outputs), if every input's value is known.
+    pub fee_sat: Option<u64>,
+    /// The transaction's weight in weight units.
+    pub weight_wu: u64,
+}
+
+impl MempoolPayment {
+    /// The transaction's fee rate in sat per 1000 weight units, if its fee is known.
+    pub fn fee_rate_sat_per_kwu(&self) -> Option<u64> {
+        let fee = self.fee_sat?;
+        fee.checked_mul(1000)?.checked_div(self.weight_wu)
+    }
+}
+
+/// The fee of `tx` (inputs − outputs) from `input_value`, the value of each input's previous
+/// output; `None` if one is unknown.
+pub fn fee_of(tx: &Transaction, mut input_value: impl FnMut(&bitcoin::OutPoint) -> Option<u64>) -> Option<u64> {
+    let mut inputs = 0u64;
+    for input in &tx.input {
+        inputs = inputs.checked_add(input_value(&input.previous_output)?)?;
+    }
+    let outputs = tx.output.iter().try_fold(0u64, |total, o| total.checked_add(o.value.to_sat()))?;
+    inputs.checked_sub(outputs)
+}
+
+/// The payments of `tx` to `scripts`, with the transaction's fee.
+pub(crate) fn payments_of(tx: &Transaction, scripts: &[ScriptBuf], fee_sat: Option<u64>) -> Vec<MempoolPayment> {
+    let txid = tx.compute_txid();
+    let weight_wu = tx.weight().to_wu();
+    tx.output
+        .iter()
+        .filter(|o| scripts.contains(&o.script_pubkey))
+        .map(|o| MempoolPayment {
+            txid,
+            script_pubkey: o.script_pubkey.clone(),
+            value_sat: o.value.to_sat(),
+            fee_sat,
+            weight_wu,
+        })
+        .collect()
 }
 
 /// A fee-rate cache keyed by [`ConfirmationTarget`], shared by the implementations in this module.

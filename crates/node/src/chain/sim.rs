@@ -28,7 +28,8 @@ use lightning::chain::chaininterface::ConfirmationTarget;
 use lightning::chain::BestBlock;
 
 use super::sync::{sync_from_blocks, BlockFetcher};
-use super::{ChainConsumer, ChainError, ChainFuture, ChainSource, FeeCache};
+use super::MAX_MEMPOOL_TXS_PER_POLL;
+use super::{fee_of, payments_of, ChainConsumer, ChainError, ChainFuture, ChainSource, FeeCache, MempoolPayment};
 
 /// How often nodes on a [`SimChain`] poll it.
 pub const SIM_POLL_INTERVAL: Duration = Duration::from_millis(20);
@@ -266,5 +267,28 @@ impl ChainSource for SimChain {
 
     fn poll_interval(&self) -> Duration {
         SIM_POLL_INTERVAL
+    }
+
+    /// Input values come from the mempool and the best chain; the made-up inputs of
+    /// [`SimChain::send_to`] have none, so such a payment's fee is unknown.
+    fn mempool_payments<'a>(&'a self, scripts: &'a [ScriptBuf]) -> ChainFuture<'a, Vec<MempoolPayment>> {
+        let state = self.lock();
+        let chain_txs = state.best_chain.iter().filter_map(|hash| state.blocks.get(hash)).flat_map(|(b, _)| &b.txdata);
+        let known: HashMap<Txid, &Transaction> =
+            chain_txs.chain(state.mempool.iter()).map(|tx| (tx.compute_txid(), tx)).collect();
+        let payments = state
+            .mempool
+            .iter()
+            .take(MAX_MEMPOOL_TXS_PER_POLL)
+            .filter(|tx| tx.output.iter().any(|o| scripts.contains(&o.script_pubkey)))
+            .flat_map(|tx| {
+                let fee = fee_of(tx, |outpoint| {
+                    let parent = known.get(&outpoint.txid)?;
+                    Some(parent.output.get(usize::try_from(outpoint.vout).ok()?)?.value.to_sat())
+                });
+                payments_of(tx, scripts, fee)
+            })
+            .collect();
+        Box::pin(async { Ok(payments) })
     }
 }

@@ -16,7 +16,7 @@ use inbound_node::lightning::sign::EntropySource;
 use inbound_node::{FundingBroadcast, Node, NodeEventHandler};
 use tracing::warn;
 
-use super::ops::{OpsError, OrderLightning, OrderOpen, Receipt};
+use super::ops::{OpsError, OrderLightning, OrderOpen, Receipt, UnconfirmedReceipt};
 use super::runner::OrderEvent;
 use super::service::Lsps1Service;
 use crate::address_book::is_public_ip;
@@ -77,6 +77,42 @@ impl OrderLightning for Node {
         let Some(address) = parse_address(address, self.config().network) else { return Receipt::default() };
         let receipt = self.received_to_address(&address);
         Receipt { received_sat: receipt.received_sat, confirmations: receipt.min_confirmations }
+    }
+
+    fn unconfirmed_to<'a>(&'a self, addresses: &'a [String]) -> crate::BoxFuture<'a, Vec<UnconfirmedReceipt>> {
+        Box::pin(async move {
+            let network = self.config().network;
+            let watched: Vec<(&String, bitcoin::ScriptBuf)> = addresses
+                .iter()
+                .filter_map(|text| parse_address(text, network).map(|address| (text, address.script_pubkey())))
+                .collect();
+            let scripts: Vec<bitcoin::ScriptBuf> = watched.iter().map(|(_, script)| script.clone()).collect();
+            let payments = match self.chain_source().mempool_payments(&scripts).await {
+                Ok(payments) => payments,
+                Err(e) => {
+                    warn!(error = %e, "cannot read the mempool for 0-conf deposits");
+                    return Vec::new();
+                }
+            };
+            let wallet = self.wallet();
+            let mut receipts = Vec::new();
+            for (address, script) in watched {
+                let mut receipt: Option<UnconfirmedReceipt> = None;
+                for payment in payments.iter().filter(|p| p.script_pubkey == script && !wallet.has_transaction(p.txid))
+                {
+                    let receipt = receipt.get_or_insert_with(|| UnconfirmedReceipt {
+                        address: address.clone(),
+                        received_sat: 0,
+                        min_fee_rate_sat_per_kwu: Some(u64::MAX),
+                    });
+                    receipt.received_sat = receipt.received_sat.saturating_add(payment.value_sat);
+                    receipt.min_fee_rate_sat_per_kwu =
+                        receipt.min_fee_rate_sat_per_kwu.zip(payment.fee_rate_sat_per_kwu()).map(|(a, b)| a.min(b));
+                }
+                receipts.extend(receipt);
+            }
+            receipts
+        })
     }
 
     fn has_channel(&self, user_channel_id: u128) -> bool {

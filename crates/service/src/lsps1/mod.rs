@@ -45,7 +45,7 @@ mod transitions;
 
 pub use config::{Lsps1Config, Lsps1ConfigError};
 pub use lightning::Lsps1EventHandler;
-pub use ops::{OrderLightning, OrderOpen, Receipt};
+pub use ops::{OrderLightning, OrderOpen, Receipt, UnconfirmedReceipt};
 pub use order::{OrderBook, OrderEffect, OrderInput, OrderStatus};
 pub use runner::{OrderError, OrderEvent};
 pub use service::{to_wire, Lsps1Service};

@@ -16,6 +16,18 @@ pub struct Receipt {
     pub confirmations: Option<u32>,
 }
 
+/// Unconfirmed deposits to one address, seen in the chain source's mempool and not yet known
+/// to the wallet.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UnconfirmedReceipt {
+    /// The address paid.
+    pub address: String,
+    /// Total of the unconfirmed outputs paying it.
+    pub received_sat: u64,
+    /// The lowest fee rate (sat/kWU) of the paying transactions; `None` if one's fee is unknown.
+    pub min_fee_rate_sat_per_kwu: Option<u64>,
+}
+
 /// Opening an ordered channel (bLIP-51 §"Channel object and opening duties").
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OrderOpen {
@@ -61,6 +73,12 @@ pub trait OrderLightning: Send + Sync {
     fn new_address(&self) -> Result<String, OpsError>;
     /// What the wallet received to `address`.
     fn received_to(&self, address: &str) -> Receipt;
+    /// Unconfirmed deposits to `addresses` in the chain source's mempool that the wallet does
+    /// not know yet (bounded by the chain source). The default sees none.
+    fn unconfirmed_to<'a>(&'a self, addresses: &'a [String]) -> crate::BoxFuture<'a, Vec<UnconfirmedReceipt>> {
+        let _ = addresses;
+        Box::pin(async { Vec::new() })
+    }
     /// Whether a channel with this `user_channel_id` exists (being opened or open).
     fn has_channel(&self, user_channel_id: u128) -> bool;
     /// Starts opening the channel.

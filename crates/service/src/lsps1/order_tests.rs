@@ -216,6 +216,42 @@ fn onchain_paid_after_confirmations_then_excess_refunded() {
     assert_eq!(o2, o);
 }
 
+/// An unconfirmed deposit counts only with 0-conf terms and a known fee rate above
+/// `min_fee_for_0conf` (bLIP-51: "exceeds"); otherwise it waits for a confirmation.
+#[test]
+fn unconfirmed_deposit_counts_only_above_min_fee_for_0conf() {
+    let p = policy();
+    let zero_conf = |min_fee: Option<u64>| {
+        let mut o = order(true, true);
+        if let Some(terms) = o.onchain.as_mut() {
+            terms.min_confirmations = 0;
+            terms.min_fee_for_0conf = min_fee;
+        }
+        o
+    };
+    let unconfirmed = |fee_rate| OrderInput::OnchainSeen { received_sat: 13_000, confirmations: 0, fee_rate };
+    for (min_fee, fee_rate, opens) in [
+        (Some(1_000), Some(1_001), true),
+        (Some(1_000), Some(1_000), false),
+        (Some(1_000), Some(253), false),
+        (Some(1_000), None, false),
+        (None, Some(253), true),
+        (None, None, false),
+    ] {
+        let (o, e) = zero_conf(min_fee).step(&unconfirmed(fee_rate), ctx(&p, 10, 1_000));
+        assert_eq!(e == vec![OrderEffect::OpenChannel], opens, "{min_fee:?} {fee_rate:?}");
+        if !opens {
+            assert_eq!(o.status, OrderStatus::AwaitingPayment { onchain_seen_sat: 13_000 });
+            let (_, e) = o.step(&seen(13_000, 1), ctx(&p, 20, 1_001));
+            assert_eq!(e, vec![OrderEffect::OpenChannel], "one confirmation counts");
+        }
+    }
+    // With confirmations required, a high fee does not make a mempool deposit count.
+    let high_fee = OrderInput::OnchainSeen { received_sat: 13_000, confirmations: 0, fee_rate: Some(100_000) };
+    let (_, e) = order(true, true).step(&high_fee, ctx(&p, 10, 1_000));
+    assert!(e.is_empty());
+}
+
 #[test]
 fn onchain_underpaid_is_refunded_at_expiry_and_without_address_kept() {
     let p = policy();

@@ -90,8 +90,9 @@ struct StoredEffect {
 #[derive(Default)]
 pub(crate) struct RunnerState {
     step_lock: tokio::sync::Mutex<()>,
-    /// Orders whose on-chain address is watched: id → address.
-    watched: Mutex<HashMap<String, String>>,
+    /// Orders whose on-chain address is watched: id → (address, whether an unconfirmed deposit
+    /// may count: awaiting a payment whose terms allow 0 confirmations).
+    watched: Mutex<HashMap<String, (String, bool)>>,
     /// `user_channel_id` → order id, for orders being opened.
     channels: Mutex<HashMap<u128, String>>,
     /// Orders holding an HTLC (ticked every tick: their deadline is in blocks).
@@ -116,7 +117,11 @@ impl RunnerState {
                 | OrderStatus::Expired { watch_until: Some(_) }
         );
         match (&order.onchain, watch) {
-            (Some(terms), true) => lock(&self.watched).insert(id.clone(), terms.address.clone()),
+            (Some(terms), true) => {
+                let zero_conf =
+                    terms.min_confirmations == 0 && matches!(order.status, OrderStatus::AwaitingPayment { .. });
+                lock(&self.watched).insert(id.clone(), (terms.address.clone(), zero_conf))
+            }
             _ => lock(&self.watched).remove(&id),
         };
         if matches!(order.status, OrderStatus::Opening { .. }) {
@@ -220,15 +225,28 @@ impl Lsps1Service {
             let confirmations = lightning.tx_confirmations(&txid).unwrap_or(0);
             queue.push_back((id, OrderInput::RefundConfirmations { confirmations }));
         }
-        let watched: Vec<(String, String)> =
-            lock(&self.runner.watched).iter().map(|(id, address)| (id.clone(), address.clone())).collect();
-        for (id, address) in watched {
+        let watched: Vec<(String, (String, bool))> =
+            lock(&self.runner.watched).iter().map(|(id, watch)| (id.clone(), watch.clone())).collect();
+        // Unconfirmed deposits are read from the chain source's mempool only for orders that
+        // may count them; the state machine checks their fee rate against min_fee_for_0conf.
+        let zero_conf: Vec<String> =
+            watched.iter().filter(|(_, (_, zero_conf))| *zero_conf).map(|(_, (address, _))| address.clone()).collect();
+        let unconfirmed = if zero_conf.is_empty() { Vec::new() } else { lightning.unconfirmed_to(&zero_conf).await };
+        for (id, (address, _)) in watched {
             let receipt = lightning.received_to(&address);
-            if let Some(confirmations) = receipt.confirmations {
-                let input =
-                    OrderInput::OnchainSeen { received_sat: receipt.received_sat, confirmations, fee_rate: None };
-                queue.push_back((id, input));
-            }
+            let pending = unconfirmed.iter().find(|pending| pending.address == address);
+            let input = match (receipt.confirmations, pending) {
+                (_, Some(pending)) => OrderInput::OnchainSeen {
+                    received_sat: receipt.received_sat.saturating_add(pending.received_sat),
+                    confirmations: 0,
+                    fee_rate: pending.min_fee_rate_sat_per_kwu,
+                },
+                (Some(confirmations), None) => {
+                    OrderInput::OnchainSeen { received_sat: receipt.received_sat, confirmations, fee_rate: None }
+                }
+                (None, None) => continue,
+            };
+            queue.push_back((id, input));
         }
         let _guard = self.runner.step_lock.lock().await;
         queue.extend(self.drain_outbox(lightning.as_ref()).await);

@@ -45,10 +45,14 @@ pub(super) fn apply(order: &mut OrderBook, input: &OrderInput, ctx: Context<'_>,
                 return apply(order, input, ctx, effects);
             }
             order.status = OrderStatus::AwaitingPayment { onchain_seen_sat: *received_sat };
-            let counted = *confirmations >= u32::from(terms.min_confirmations)
-                || *confirmations >= 6
-                || (terms.min_confirmations == 0
-                    && terms.min_fee_for_0conf.is_some_and(|min| fee_rate.is_some_and(|rate| rate > min)));
+            // An unconfirmed deposit counts only if the order allows 0 confirmations and its
+            // known fee rate exceeds min_fee_for_0conf (bLIP-51); an unknown fee waits for a block.
+            let counted = if *confirmations == 0 {
+                terms.min_confirmations == 0
+                    && fee_rate.is_some_and(|rate| terms.min_fee_for_0conf.is_none_or(|min| rate > min))
+            } else {
+                *confirmations >= u32::from(terms.min_confirmations) || *confirmations >= 6
+            };
             if counted && *received_sat >= terms.total_sat {
                 start_opening(order, Payment::Onchain { received_sat: *received_sat }, ctx, effects);
             }
