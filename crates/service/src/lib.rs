@@ -76,7 +76,7 @@ mod pending;
 mod server;
 
 pub use config::{
-    LspsServerConfig, DEFAULT_MAX_PENDING_PER_PEER, DEFAULT_MAX_PENDING_TOTAL, TOO_MANY_PENDING_CODE,
+    ErrorData, LspsServerConfig, DEFAULT_MAX_PENDING_PER_PEER, DEFAULT_MAX_PENDING_TOTAL, TOO_MANY_PENDING_CODE,
     TOO_MANY_PENDING_MESSAGE,
 };
 pub use node_adapter::{LspsOutbound, LspsSendError};
