@@ -109,6 +109,7 @@ pub async fn start_lsp(config: &Config) -> Result<Lsp> {
         enabled_protocols: config.lsps.enabled.clone(),
         max_pending_per_peer: config.limits.max_pending_per_peer,
         max_pending_total: config.limits.max_pending_total,
+        error_data: config.lsps.error_data,
     });
     let store = if config.lsps2_enabled() || config.lsps1_enabled() { Some(open_store(config).await?) } else { None };
     let lsps2 = match (&store, config.lsps2_enabled()) {

@@ -18,6 +18,7 @@ use inbound_service::lsps2::config::{
 };
 use inbound_service::lsps2::session::DEFAULT_MPP_TIMEOUT_SECS;
 use inbound_service::lsps2::{FeeTier, Lsps2Config, TrustMode};
+use inbound_service::ErrorData;
 use lsps::method::Protocol;
 
 const EXAMPLE: &str = include_str!("../inbound.example.toml");
@@ -238,6 +239,18 @@ fn lsps1_can_be_enabled_and_its_values_are_used_and_checked() {
     // The effective configuration renders [lsps1] and reads back the same.
     let rendered = parse("[lsps1]\nfee_ppm = 1234").expect("valid").to_redacted_toml();
     assert!(rendered.contains("[lsps1]") && rendered.contains("fee_ppm = 1234"), "{rendered}");
+}
+
+#[test]
+fn error_data_style_is_spec_by_default_and_ldk_compat_on_request() {
+    assert_eq!(parse("").expect("defaults").lsps.error_data, ErrorData::Spec);
+    let config = parse("[lsps]\nerror_data = \"ldk_compat\"").expect("valid");
+    assert_eq!(config.lsps.error_data, ErrorData::LdkCompat);
+    assert_eq!(parse("[lsps]\nerror_data = \"spec\"").expect("valid").lsps.error_data, ErrorData::Spec);
+    assert_rejected("[lsps]\nerror_data = \"ldk\"", "lsps.error_data", "ldk_compat");
+    // The effective configuration renders the style and reads back the same.
+    let rendered = config.to_redacted_toml();
+    assert!(rendered.contains("error_data = \"ldk_compat\""), "{rendered}");
 }
 
 #[test]

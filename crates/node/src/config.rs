@@ -12,6 +12,7 @@
 //! | `reconnect_interval_secs` | [`DEFAULT_RECONNECT_INTERVAL_SECS`] | reconnect loop period |
 //! | `fee_update_interval_secs` | [`DEFAULT_FEE_UPDATE_INTERVAL_SECS`] | fee estimate refresh |
 //! | `log_level` | [`DEFAULT_LOG_LEVEL`] | LDK log filter |
+//! | `htlc_forward_poll_ms` | [`DEFAULT_HTLC_FORWARD_POLL_MS`] | process received HTLCs within this many ms instead of LDK's randomized forwarding batch delay; `None` = LDK's delay |
 //!
 //! Role-specific LDK [`UserConfig`] knobs ([`Config::user_config`]):
 //! * [`NodeRole::Lsp`]: `accept_intercept_htlcs = true` (JIT channels, LSPS2 §4.7),
@@ -47,6 +48,8 @@ pub const DEFAULT_RECONNECT_INTERVAL_SECS: u64 = 10;
 pub const DEFAULT_FEE_UPDATE_INTERVAL_SECS: u64 = 60;
 /// Default chain poll period for real backends.
 pub const DEFAULT_CHAIN_POLL_INTERVAL_SECS: u64 = 5;
+/// Default period of the HTLC forwarding poll (see [`Config::htlc_forward_poll_ms`]).
+pub const DEFAULT_HTLC_FORWARD_POLL_MS: u64 = 5;
 /// Default LDK log level.
 pub const DEFAULT_LOG_LEVEL: Level = Level::Info;
 /// Default alias used in log lines.
@@ -90,6 +93,14 @@ pub struct Config {
     pub fee_update_interval_secs: u64,
     /// LDK log level.
     pub log_level: Level,
+    /// When set, a task checks every this many milliseconds whether the channel manager holds
+    /// HTLCs to process (received `update_add_htlc`s, forwards queued by
+    /// `forward_intercepted_htlc`) and processes them at once. LDK 0.2's background processor
+    /// otherwise waits a randomized batch delay (log-normal, mean ~50 ms, up to 200 ms) before
+    /// each round, which an LSP pays twice on a JIT first payment (interception, then forward).
+    /// The poll starts after the same 2 s start-up grace LDK keeps for peers to reconnect.
+    /// `None` keeps LDK's batching (more timing privacy for a forwarding node).
+    pub htlc_forward_poll_ms: Option<u64>,
 }
 
 impl Config {
@@ -108,6 +119,7 @@ impl Config {
             reconnect_interval_secs: DEFAULT_RECONNECT_INTERVAL_SECS,
             fee_update_interval_secs: DEFAULT_FEE_UPDATE_INTERVAL_SECS,
             log_level: DEFAULT_LOG_LEVEL,
+            htlc_forward_poll_ms: Some(DEFAULT_HTLC_FORWARD_POLL_MS),
         }
     }
 

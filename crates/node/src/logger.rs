@@ -23,7 +23,7 @@ impl NodeLogger {
     /// Logs a line of our own (not from LDK) at `level`.
     pub fn log_line(&self, level: Level, line: &str) {
         if level >= self.min_level {
-            eprintln!("[{} {} inbound_node] {}", self.alias, level, line);
+            eprintln!("{} [{} {} inbound_node] {}", time_of_day(), self.alias, level, line);
         }
     }
 }
@@ -31,7 +31,23 @@ impl NodeLogger {
 impl Logger for NodeLogger {
     fn log(&self, record: Record) {
         if record.level >= self.min_level {
-            eprintln!("[{} {} {}:{}] {}", self.alias, record.level, record.module_path, record.line, record.args);
+            eprintln!(
+                "{} [{} {} {}:{}] {}",
+                time_of_day(),
+                self.alias,
+                record.level,
+                record.module_path,
+                record.line,
+                record.args
+            );
         }
     }
+}
+
+/// UTC time of day with microseconds (`12:34:56.789012Z`), so LDK's lines line up with the
+/// `tracing` lines around them.
+fn time_of_day() -> String {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let day = since.as_secs() % 86_400;
+    format!("{:02}:{:02}:{:02}.{:06}Z", day / 3600, day / 60 % 60, day % 60, since.subsec_micros())
 }

@@ -183,6 +183,14 @@ impl Node {
             stop_rx.clone(),
             Arc::clone(&parts.logger),
         )));
+        if let Some(poll_ms) = parts.config.htlc_forward_poll_ms {
+            tasks.push(tokio::spawn(htlc_forward_loop(
+                Arc::clone(&parts.channel_manager),
+                Arc::clone(&parts.peer_manager),
+                Duration::from_millis(poll_ms.max(1)),
+                stop_rx.clone(),
+            )));
+        }
         tasks.push(tokio::spawn(lsps_waker_loop(Arc::clone(&parts.peer_manager), Arc::clone(&parts.lsps), stop_rx)));
 
         *self.lock_running() =
@@ -574,6 +582,37 @@ async fn broadcast_loop(
         match source.broadcast(&tx).await {
             Ok(()) => logger.log_line(Level::Debug, &format!("broadcast {}", tx.compute_txid())),
             Err(e) => logger.log_line(Level::Warn, &format!("broadcast of {} failed: {e}", tx.compute_txid())),
+        }
+    }
+}
+
+/// How long after start the HTLC forwarding poll waits, like LDK's background processor, so
+/// that peers can reconnect before the first HTLCs are forwarded.
+const HTLC_FORWARD_START_DELAY: Duration = Duration::from_secs(2);
+
+/// Processes pending HTLCs every `period` when there are any, instead of waiting for the
+/// background processor's randomized batch delay ([`Config::htlc_forward_poll_ms`]), and sends
+/// the resulting messages at once.
+async fn htlc_forward_loop(
+    channel_manager: Arc<ChannelManager>,
+    peer_manager: Arc<PeerManager>,
+    period: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    tokio::select! {
+        _ = crate::peers::stopped(&mut stop) => return,
+        _ = tokio::time::sleep(HTLC_FORWARD_START_DELAY) => {},
+    }
+    let mut interval = tokio::time::interval(period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = crate::peers::stopped(&mut stop) => return,
+            _ = interval.tick() => {},
+        }
+        if channel_manager.needs_pending_htlc_processing() {
+            channel_manager.process_pending_htlc_forwards();
+            peer_manager.process_events();
         }
     }
 }

@@ -5,11 +5,14 @@
 //! | `enabled_protocols` | none (LSPS0 only) | protocols beyond LSPS0 the LSP serves, once a [`ProtocolHandler`](crate::ProtocolHandler) is registered for them |
 //! | `max_pending_per_peer` | [`DEFAULT_MAX_PENDING_PER_PEER`] | in-flight requests one peer may have |
 //! | `max_pending_total` | [`DEFAULT_MAX_PENDING_TOTAL`] | in-flight requests over all peers |
+//! | `error_data` | [`ErrorData::Spec`] | shape of `error.data` in answers (LDK compatibility switch) |
 //!
 //! LSPS0 sets no numeric limit on pending requests (bLIP-50; `shared/spec/lsps-digest.md`
 //! §2.10). The defaults are lightning-liquidity's, which the digest recommends copying.
 
+use lsps::jsonrpc::{codes, RpcError};
 use lsps::method::Protocol;
+use serde_json::Value;
 
 /// Default cap on one peer's in-flight requests (requests handed to a
 /// [`ProtocolHandler`](crate::ProtocolHandler) and not yet answered). An honest wallet has one or
@@ -31,6 +34,42 @@ pub const TOO_MANY_PENDING_CODE: i32 = -32000;
 /// The message sent with [`TOO_MANY_PENDING_CODE`].
 pub const TOO_MANY_PENDING_MESSAGE: &str = "too many pending requests";
 
+/// How `error.data` is sent (digest §2.5, "Interop trap").
+///
+/// lightning-liquidity (LDK, 0.2.7 and current main) models `error.data` as `Option<String>`: an
+/// LDK client fails to parse an error whose `data` is an object, such as the spec's code 1
+/// `{"message": …}`, answers -32700 and ignores the LSP until it reconnects.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ErrorData {
+    /// As the specs define it: objects (`{"message": …}`, `{"property": …}`, …).
+    #[default]
+    Spec,
+    /// For LSPs serving LDK wallets: `data` is sent as a JSON string: the `message` of an object
+    /// that has one, otherwise the object's compact JSON text. Except for -32602, whose
+    /// `data.unrecognized` LSPS0 requires ("must carry"): that one stays an object. A correct
+    /// LDK client never sends unknown parameters, and a -32602 it cannot parse is no worse
+    /// than one it could parse but not act on.
+    LdkCompat,
+}
+
+impl ErrorData {
+    /// `error` as this style sends it.
+    pub fn shape(self, error: &RpcError) -> RpcError {
+        let mut shaped = error.clone();
+        if self == ErrorData::LdkCompat && error.code != codes::INVALID_PARAMS {
+            shaped.data = error.data.as_ref().map(|data| match data {
+                Value::String(text) => Value::String(text.clone()),
+                Value::Object(object) => match object.get("message") {
+                    Some(Value::String(message)) => Value::String(message.clone()),
+                    _ => Value::String(data.to_string()),
+                },
+                other => Value::String(other.to_string()),
+            });
+        }
+        shaped
+    }
+}
+
 /// How the [`LspsServer`](crate::LspsServer) behaves. See the module documentation for defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LspsServerConfig {
@@ -44,6 +83,8 @@ pub struct LspsServerConfig {
     pub max_pending_per_peer: usize,
     /// Cap on in-flight requests over all peers, enforced like `max_pending_per_peer`.
     pub max_pending_total: usize,
+    /// Shape of `error.data` in error answers (see [`ErrorData`]).
+    pub error_data: ErrorData,
 }
 
 impl Default for LspsServerConfig {
@@ -52,6 +93,7 @@ impl Default for LspsServerConfig {
             enabled_protocols: Vec::new(),
             max_pending_per_peer: DEFAULT_MAX_PENDING_PER_PEER,
             max_pending_total: DEFAULT_MAX_PENDING_TOTAL,
+            error_data: ErrorData::Spec,
         }
     }
 }
@@ -67,5 +109,23 @@ mod tests {
         assert_eq!(config.max_pending_per_peer, DEFAULT_MAX_PENDING_PER_PEER);
         assert_eq!(config.max_pending_total, DEFAULT_MAX_PENDING_TOTAL);
         assert!((-32099..=-32000).contains(&TOO_MANY_PENDING_CODE));
+        assert_eq!(config.error_data, ErrorData::Spec);
+    }
+
+    #[test]
+    fn ldk_compat_sends_data_as_a_string_except_for_invalid_params() {
+        let rejected = RpcError::client_rejected("over the cap");
+        assert_eq!(ErrorData::Spec.shape(&rejected), rejected);
+        let compat = ErrorData::LdkCompat.shape(&rejected);
+        assert_eq!((compat.code, compat.message.as_str()), (rejected.code, rejected.message.as_str()));
+        assert_eq!(compat.data, Some(Value::String("over the cap".into())));
+
+        let structured = RpcError::with_data(100, "Option mismatch", serde_json::json!({ "property": "x" }));
+        assert_eq!(ErrorData::LdkCompat.shape(&structured).data, Some(Value::String(r#"{"property":"x"}"#.into())));
+
+        let invalid = RpcError::unrecognized_params(vec!["extra".into()]);
+        assert_eq!(ErrorData::LdkCompat.shape(&invalid), invalid);
+        let bare = RpcError::method_not_found();
+        assert_eq!(ErrorData::LdkCompat.shape(&bare), bare);
     }
 }

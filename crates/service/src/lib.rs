@@ -78,7 +78,7 @@ mod server;
 
 pub use address_book::{validate_node_address, PeerAddressBook};
 pub use config::{
-    LspsServerConfig, DEFAULT_MAX_PENDING_PER_PEER, DEFAULT_MAX_PENDING_TOTAL, TOO_MANY_PENDING_CODE,
+    ErrorData, LspsServerConfig, DEFAULT_MAX_PENDING_PER_PEER, DEFAULT_MAX_PENDING_TOTAL, TOO_MANY_PENDING_CODE,
     TOO_MANY_PENDING_MESSAGE,
 };
 pub use node_adapter::{LspsOutbound, LspsSendError};

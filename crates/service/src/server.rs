@@ -31,7 +31,7 @@ use lsps::method::{Protocol, Request, Response};
 use lsps::server::{decode_request, encode_response, parse_error_response};
 use tracing::{debug, error, info};
 
-use crate::config::{LspsServerConfig, TOO_MANY_PENDING_CODE, TOO_MANY_PENDING_MESSAGE};
+use crate::config::{ErrorData, LspsServerConfig, TOO_MANY_PENDING_CODE, TOO_MANY_PENDING_MESSAGE};
 use crate::log_limit::{limited_warn, preview, LogLimiter};
 use crate::node_adapter::LspsOutbound;
 use crate::pending::{PendingSlot, PendingTable, Refusal};
@@ -92,6 +92,7 @@ struct Counters {
 /// What the server's tasks share with it.
 struct Shared {
     outbound: RwLock<Option<Arc<dyn LspsOutbound>>>,
+    error_data: ErrorData,
     counters: Counters,
     log: LogLimiter,
 }
@@ -112,12 +113,14 @@ impl LspsServer {
     /// are counted as dropped sends.
     pub fn new(config: LspsServerConfig) -> Arc<LspsServer> {
         let pending = PendingTable::new(config.max_pending_per_peer, config.max_pending_total);
+        let error_data = config.error_data;
         Arc::new(LspsServer {
             config,
             handlers: RwLock::new(HashMap::new()),
             pending,
             shared: Arc::new(Shared {
                 outbound: RwLock::new(None),
+                error_data,
                 counters: Counters::default(),
                 log: LogLimiter::new(),
             }),
@@ -369,7 +372,11 @@ async fn run_handler(
 
 impl Shared {
     fn encode(&self, peer: PublicKey, id: &RequestId, outcome: Result<&Response, &RpcError>) -> Vec<u8> {
-        let mut payload = encode_response(Some(id), outcome);
+        let shaped = outcome.err().map(|error| self.error_data.shape(error));
+        let mut payload = match &shaped {
+            Some(error) => encode_response(Some(id), Err(error)),
+            None => encode_response(Some(id), outcome),
+        };
         if payload.len() > lsps::framing::MAX_PAYLOAD_BYTES {
             error!(%peer, len = payload.len(), "answer does not fit in one LSPS0 message; answering -32603");
             payload = encode_response(Some(id), Err(&RpcError::internal_error()));

@@ -85,6 +85,9 @@ impl ProtocolHandler for Lsps5Handler {
                 })
             }
             Request::Lsps5SetWebhook(params) if params.app_name == "panic" => Box::pin(async { panic!("handler bug") }),
+            Request::Lsps5SetWebhook(params) if params.app_name == "reject" => {
+                Box::pin(async { Err(RpcError::client_rejected("not served here")) })
+            }
             _ => Box::pin(async { Ok(Response::Lsps5RemoveWebhook(RemoveWebhookResponse {})) }),
         }
     }
@@ -104,6 +107,7 @@ fn lsps5_config(per_peer: usize, total: usize) -> LspsServerConfig {
         enabled_protocols: vec![Protocol::Lsps5],
         max_pending_per_peer: per_peer,
         max_pending_total: total,
+        error_data: crate::config::ErrorData::Spec,
     }
 }
 
@@ -394,4 +398,24 @@ async fn a_hung_handler_behind_call_is_answered_with_internal_error_after_the_ti
         json_of(server.call(peer(1), &request("h", "lsps5.remove_webhook", json!({"app_name": "never"}))).await);
     assert_eq!((answer["id"].as_str(), answer["error"]["code"].as_i64()), (Some("h"), Some(-32603)));
     assert_eq!(server.stats().pending, 0);
+}
+
+#[tokio::test]
+async fn error_data_is_an_object_by_default_and_a_string_in_ldk_compat_mode() {
+    let reject = request("r", "lsps5.set_webhook", json!({"app_name": "reject", "webhook": "x"}));
+    let unknown = request("u", "lsps5.list_webhooks", json!({"extra": 1}));
+    let (spec, _, _) = server_with(lsps5_config(10, 10));
+    let answer = json_of(spec.call(peer(1), &reject).await);
+    assert_eq!(answer["error"]["code"], 1);
+    assert_eq!(answer["error"]["data"], json!({"message": "not served here"}));
+
+    let compat_config = LspsServerConfig { error_data: crate::config::ErrorData::LdkCompat, ..lsps5_config(10, 10) };
+    let (compat, _, _) = server_with(compat_config);
+    let answer = json_of(compat.call(peer(1), &reject).await);
+    assert_eq!(answer["error"]["code"], 1);
+    assert_eq!(answer["error"]["data"], json!("not served here"));
+    // -32602 keeps the `data.unrecognized` object LSPS0 requires.
+    let answer = json_of(compat.call(peer(1), &unknown).await);
+    assert_eq!(answer["error"]["code"], -32602);
+    assert_eq!(answer["error"]["data"]["unrecognized"], json!(["extra"]));
 }

@@ -84,6 +84,11 @@ async fn main() -> Result<()> {
         min_channel_sat: 20_000,
         max_pending_total: 4 * args.wallets.max(250),
         lsps_queue_total: 16 * args.wallets.max(256),
+        // `JIT_BENCH_LOG` overrides the child's `RUST_LOG` (e.g. `debug` to see its steps).
+        log: match std::env::var("JIT_BENCH_LOG") {
+            Ok(filter) => Box::leak(filter.into_boxed_str()),
+            Err(_) => ServeOptions::default().log,
+        },
         ..ServeOptions::default()
     };
     let mut inbound = InboundLsp::start(&binary, &chain, &dir.path().join("inbound-lsp"), &options)?;
@@ -116,9 +121,10 @@ async fn main() -> Result<()> {
                     .await
                     .with_context(|| format!("latency run {run} against {name}"))?;
             samples[index].push(latency);
-            if run == 0 && index == 0 && std::env::var_os("JIT_BENCH_TRACE").is_some() {
-                // Where the time goes, from the LSP's side: its log of the first run.
-                for line in inbound.drain_log().iter().rev().take(40).rev() {
+            if index == 0 && std::env::var_os("JIT_BENCH_TRACE").is_some() {
+                // Where the time goes, from the LSP's side: its log of this run.
+                let seen = inbound.log.len();
+                for line in inbound.drain_log().iter().skip(seen) {
                     println!("    lsp| {line}");
                 }
             }
@@ -199,6 +205,9 @@ async fn latency_run(
         }
     };
     let sent = Instant::now();
+    if std::env::var_os("JIT_BENCH_TRACE").is_some() {
+        println!("  {name}: payer send at {}", wall_clock());
+    }
     payer.bolt11_payment().send(&invoice, None).map_err(|e| anyhow!("send: {e:?}"))?;
     let claimable = wait_event(&wallet, "PaymentClaimable", Duration::from_secs(60), |event| match event {
         Event::PaymentClaimable { claimable_amount_msat, .. } => Some(Ok(*claimable_amount_msat)),
@@ -206,6 +215,9 @@ async fn latency_run(
     })
     .await?;
     let latency = sent.elapsed();
+    if std::env::var_os("JIT_BENCH_TRACE").is_some() {
+        println!("  {name}: wallet PaymentClaimable seen at {}", wall_clock());
+    }
     wallet.bolt11_payment().claim_for_hash(hash, claimable, preimage).map_err(|e| anyhow!("claim: {e:?}"))?;
     wait_event(payer, "PaymentSuccessful", Duration::from_secs(60), |event| match event {
         Event::PaymentSuccessful { .. } => Some(Ok(())),
@@ -316,6 +328,13 @@ fn percentile(sorted: &[Duration], p: usize) -> Duration {
     // Nearest rank.
     let rank = (p * sorted.len()).div_ceil(100).max(1);
     sorted[rank.min(sorted.len()) - 1]
+}
+
+/// UTC time of day with microseconds, to line up with the LSP's log timestamps.
+fn wall_clock() -> String {
+    let since = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let day = since.as_secs() % 86_400;
+    format!("{:02}:{:02}:{:02}.{:06}Z", day / 3600, day / 60 % 60, day % 60, since.subsec_micros())
 }
 
 fn ms(duration: Duration) -> f64 {

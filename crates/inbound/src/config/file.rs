@@ -130,6 +130,10 @@ pub struct LspsSection {
     /// `lsps.enabled`: protocols served besides LSPS0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<Vec<ProtocolName>>,
+    /// `lsps.error_data`: `"spec"` (default) or `"ldk_compat"`, the shape of `error.data`
+    /// ([`inbound_service::ErrorData`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_data: Option<String>,
 }
 
 /// `[limits]`: bounds on per-peer and total work.

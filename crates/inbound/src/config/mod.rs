@@ -17,6 +17,7 @@
 //! | `chain.cookie_file` | none | | |
 //! | `chain.poll_interval_secs` | [`DEFAULT_CHAIN_POLL_INTERVAL_SECS`] | | |
 //! | `lsps.enabled` | `[]` (LSPS0 only, always on) | | |
+//! | `lsps.error_data` | `"spec"` (`"ldk_compat"`: `error.data` as a string for LDK wallets, [`inbound_service::ErrorData`]) | | |
 //! | `limits.max_pending_per_peer` | [`DEFAULT_MAX_PENDING_PER_PEER`] | | |
 //! | `limits.max_pending_total` | [`DEFAULT_MAX_PENDING_TOTAL`] | | |
 //! | `limits.lsps_queue_per_peer` | [`DEFAULT_LSPS_QUEUE_PER_PEER`] | | |
@@ -73,6 +74,7 @@ use std::path::{Path, PathBuf};
 use inbound_node::bitcoin::Network;
 use inbound_service::lsps1::Lsps1Config;
 use inbound_service::lsps2::Lsps2Config;
+use inbound_service::ErrorData;
 use lsps::method::Protocol;
 use url::Url;
 
@@ -311,6 +313,8 @@ impl fmt::Debug for ChainAuth {
 pub struct LspsConfig {
     /// Protocols served besides LSPS0, sorted, without duplicates.
     pub enabled: Vec<Protocol>,
+    /// Shape of `error.data` in answers.
+    pub error_data: ErrorData,
 }
 
 /// The effective `[limits]` table. Every bound is at least 1, and no per-peer bound exceeds its total.

@@ -5,6 +5,7 @@ use inbound_node::bitcoin::Network;
 use url::Url;
 
 use inbound_service::lsps2::{FeeTier, Lsps2Config};
+use inbound_service::ErrorData;
 
 use super::resolve::{name_of, trust_name};
 use super::{
@@ -34,7 +35,16 @@ pub(super) fn redacted_toml(config: &Config) -> String {
             cookie_file,
             poll_interval_secs: Some(config.chain.poll_interval_secs),
         }),
-        lsps: Some(LspsSection { enabled: Some(config.lsps.enabled.iter().copied().map(name_of).collect()) }),
+        lsps: Some(LspsSection {
+            enabled: Some(config.lsps.enabled.iter().copied().map(name_of).collect()),
+            error_data: Some(
+                match config.lsps.error_data {
+                    ErrorData::Spec => "spec",
+                    ErrorData::LdkCompat => "ldk_compat",
+                }
+                .to_owned(),
+            ),
+        }),
         limits: Some(LimitsSection {
             max_pending_per_peer: Some(config.limits.max_pending_per_peer),
             max_pending_total: Some(config.limits.max_pending_total),

@@ -7,6 +7,7 @@ use std::path::Path;
 use inbound_node::bitcoin::Network;
 use inbound_service::lsps1::{Lsps1Config, Lsps1ConfigError};
 use inbound_service::lsps2::{ChannelSizing, FeeTier, Lsps2Config, Lsps2ConfigError, SessionPolicy, TrustMode};
+use inbound_service::ErrorData;
 use lsps::method::Protocol;
 use url::Url;
 
@@ -128,7 +129,18 @@ pub(super) fn resolve_lsps(lsps: LspsSection, file_origin: &str) -> Result<LspsC
         }
     }
     enabled.sort_by_key(|protocol| protocol.number());
-    Ok(LspsConfig { enabled })
+    let error_data = match lsps.error_data.as_deref() {
+        None | Some("spec") => ErrorData::Spec,
+        Some("ldk_compat") => ErrorData::LdkCompat,
+        Some(other) => {
+            return Err(ConfigError::invalid(
+                "lsps.error_data",
+                file_origin,
+                format!("{other:?} is not a known style; use \"spec\" (the default) or \"ldk_compat\""),
+            ))
+        }
+    };
+    Ok(LspsConfig { enabled, error_data })
 }
 
 pub(super) fn protocol_of(name: ProtocolName) -> Protocol {

@@ -123,6 +123,11 @@ impl JitLightning for Node {
         }
         Node::close_channel(self, &ChannelId(channel.0), client, force).map_err(node_error)
     }
+
+    fn flush(&self) {
+        self.channel_manager().process_pending_htlc_forwards();
+        self.peer_manager().process_events();
+    }
 }
 
 fn api_error(error: APIError) -> OpsError {

@@ -129,4 +129,8 @@ pub trait JitLightning: Send + Sync {
     fn abandon_channel(&self, user_channel_id: u128, release_inputs: bool) -> Result<(), OpsError>;
     /// Closes `channel` with `client`.
     fn close_channel(&self, channel: ChannelRef, client: PublicKey, force: bool) -> Result<(), OpsError>;
+    /// Sends what the calls before it queued now rather than on the node's next round:
+    /// processes pending HTLC forwards (LDK otherwise waits a randomized batch delay) and
+    /// flushes queued peer messages. Called after opens and forwards; the default does nothing.
+    fn flush(&self) {}
 }

@@ -450,6 +450,8 @@ impl Lsps2Service {
                 };
                 match lightning.open_channel(&request) {
                     Ok(()) => {
+                        // `open_channel` goes out now, not after this event's handling ends.
+                        lightning.flush();
                         info!(session, %client, channel_sat, manual_broadcast, "opening JIT channel");
                         None
                     }
@@ -471,6 +473,9 @@ impl Lsps2Service {
                         }
                     }
                 }
+                // The HTLCs leave now instead of after LDK's forwarding batch delay.
+                lightning.flush();
+                debug!(session, htlcs = forwards.len(), "JIT HTLCs forwarded");
                 failed.then_some(JitInput::ForwardFailed)
             }
             JitEffect::BroadcastFunding => {
