@@ -221,7 +221,13 @@ impl OnchainWallet {
         let fee_rate = FeeRate::from_sat_per_kwu(u64::from(fee_rate_sat_per_kwu));
         let mut builder = state.wallet.build_tx();
         builder.add_recipient(script_pubkey, Amount::from_sat(amount_sat)).fee_rate(fee_rate);
-        let mut psbt = builder.finish().map_err(|e| NodeError::Wallet(format!("building the transaction: {e}")))?;
+        let psbt = builder.finish().map_err(|e| NodeError::Wallet(format!("building the transaction: {e}")))?;
+        self.sign_and_record(&mut state, psbt)
+    }
+
+    /// Signs `psbt`, records the transaction as an unconfirmed spend of ours (so its inputs are
+    /// not reused) and persists; the caller broadcasts it.
+    fn sign_and_record(&self, state: &mut WalletState, mut psbt: bitcoin::Psbt) -> NodeResult<Transaction> {
         #[allow(deprecated)]
         let finalized = state
             .wallet
@@ -233,7 +239,7 @@ impl OnchainWallet {
         let tx = psbt.extract_tx().map_err(|e| NodeError::Wallet(format!("extracting: {e}")))?;
         let now_secs = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
         state.wallet.apply_unconfirmed_txs([(tx.clone(), now_secs)]);
-        self.persist_locked(&mut state)?;
+        self.persist_locked(state)?;
         Ok(tx)
     }
 
@@ -268,12 +274,7 @@ impl OnchainWallet {
         let tip = state.wallet.latest_checkpoint().height();
         let mut receipt = ScriptReceipt::default();
         for output in state.wallet.list_output().filter(|output| output.txout.script_pubkey == *script_pubkey) {
-            let confirmations = match output.chain_position {
-                bdk_wallet::chain::ChainPosition::Confirmed { anchor, .. } => {
-                    tip.saturating_sub(anchor.block_id.height).saturating_add(1)
-                }
-                bdk_wallet::chain::ChainPosition::Unconfirmed { .. } => 0,
-            };
+            let confirmations = confirmations_at(tip, &output.chain_position);
             receipt.received_sat = receipt.received_sat.saturating_add(output.txout.value.to_sat());
             receipt.min_confirmations =
                 Some(receipt.min_confirmations.map_or(confirmations, |seen: u32| seen.min(confirmations)));
@@ -296,20 +297,8 @@ impl OnchainWallet {
         let mut builder =
             state.wallet.build_fee_bump(txid).map_err(|e| NodeError::Wallet(format!("bumping {txid}: {e}")))?;
         builder.fee_rate(fee_rate);
-        let mut psbt = builder.finish().map_err(|e| NodeError::Wallet(format!("bumping {txid}: {e}")))?;
-        #[allow(deprecated)]
-        let finalized = state
-            .wallet
-            .sign(&mut psbt, SignOptions::default())
-            .map_err(|e| NodeError::Wallet(format!("signing: {e}")))?;
-        if !finalized {
-            return Err(NodeError::Wallet("replacement could not be fully signed".into()));
-        }
-        let tx = psbt.extract_tx().map_err(|e| NodeError::Wallet(format!("extracting: {e}")))?;
-        let now_secs = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-        state.wallet.apply_unconfirmed_txs([(tx.clone(), now_secs)]);
-        self.persist_locked(&mut state)?;
-        Ok(tx)
+        let psbt = builder.finish().map_err(|e| NodeError::Wallet(format!("bumping {txid}: {e}")))?;
+        self.sign_and_record(&mut state, psbt)
     }
 
     /// Confirmations of one of the wallet's transactions: `None` if unknown, `Some(0)` while
@@ -318,12 +307,7 @@ impl OnchainWallet {
         let state = self.lock();
         let tip = state.wallet.latest_checkpoint().height();
         let tx = state.wallet.get_tx(txid)?;
-        Some(match tx.chain_position {
-            bdk_wallet::chain::ChainPosition::Confirmed { anchor, .. } => {
-                tip.saturating_sub(anchor.block_id.height).saturating_add(1)
-            }
-            bdk_wallet::chain::ChainPosition::Unconfirmed { .. } => 0,
-        })
+        Some(confirmations_at(tip, &tx.chain_position))
     }
 
     /// Whether the wallet knows a transaction (confirmed or not).
@@ -388,5 +372,15 @@ impl ChangeDestinationSource for OnchainWallet {
     fn get_change_destination_script<'a>(&'a self) -> AsyncResult<'a, ScriptBuf, ()> {
         let script = self.new_change_script();
         Box::pin(async move { script })
+    }
+}
+
+/// Confirmations at chain tip `tip` of something at `position`: 0 while unconfirmed.
+fn confirmations_at<A: bdk_wallet::chain::Anchor>(tip: u32, position: &bdk_wallet::chain::ChainPosition<A>) -> u32 {
+    match position {
+        bdk_wallet::chain::ChainPosition::Confirmed { anchor, .. } => {
+            tip.saturating_sub(anchor.anchor_block().height).saturating_add(1)
+        }
+        bdk_wallet::chain::ChainPosition::Unconfirmed { .. } => 0,
     }
 }
