@@ -22,6 +22,23 @@ use tokio::sync::broadcast;
 /// JIT payments).
 struct Events(broadcast::Sender<Event>);
 
+/// The node's event handler: shows subscribers each `PaymentClaimable` as LDK hands it over
+/// (the [`WalletEventHandler`] consumes it and passes on only `PaymentClaimed`), then lets the
+/// [`WalletEventHandler`] handle every event.
+struct Tap {
+    events: broadcast::Sender<Event>,
+    wallet: Arc<WalletEventHandler>,
+}
+
+impl NodeEventHandler for Tap {
+    fn handle_event(&self, event: Event) -> Pin<Box<dyn Future<Output = Result<(), ReplayEvent>> + Send + '_>> {
+        if matches!(event, Event::PaymentClaimable { .. }) {
+            let _ = self.events.send(event.clone());
+        }
+        self.wallet.handle_event(event)
+    }
+}
+
 impl NodeEventHandler for Events {
     fn handle_event(&self, event: Event) -> Pin<Box<dyn Future<Output = Result<(), ReplayEvent>> + Send + '_>> {
         let _ = self.0.send(event);
@@ -61,7 +78,7 @@ impl InboundWallet {
             .set_log_level(Level::Warn)
             .set_chain_source_bitcoind_rpc(chain)
             .set_lsps_message_handler(Arc::clone(&client) as Arc<dyn LspsMessageHandler>)
-            .set_event_handler(Arc::clone(&wallet_events) as Arc<dyn NodeEventHandler>);
+            .set_event_handler(Arc::new(Tap { events: events.clone(), wallet: Arc::clone(&wallet_events) }));
         let node = Arc::new(builder.build().await.with_context(|| format!("building wallet {alias}"))?);
         client.attach(Arc::clone(node.lsps_transport()) as Arc<dyn LspsOutbound>);
         let lsps2 = Lsps2Client::new(Arc::clone(&client), Arc::clone(&node))
@@ -72,7 +89,8 @@ impl InboundWallet {
         Ok(InboundWallet { node, lsps2, lsps: client, events })
     }
 
-    /// Every event handled after this call.
+    /// Every event handled after this call: those the [`WalletEventHandler`] passes on, and
+    /// each `PaymentClaimable` as LDK hands it over (before the wallet claims it).
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
     }

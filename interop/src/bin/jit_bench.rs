@@ -13,11 +13,19 @@
 //!    payer then pays all M at the same moment. Prints the total time until the last wallet's
 //!    `PaymentClaimed`, how many completed, and the LSP child's peak RSS (`VmHWM`).
 //!
+//! `--wallet ldk|inbound` (default `ldk`): the receiving wallet of the latency runs, on both
+//! arms: a fresh ldk-node wallet (`receive_via_jit_channel_for_hash`, claimed by hand) or a fresh
+//! Inbound wallet node (inbound-node + inbound-client `jit_invoice`, which claims by itself; it
+//! processes HTLCs within `htlc_forward_poll_ms` instead of LDK's randomized batch delay). The
+//! figure is the same: payer `send` → the wallet's `PaymentClaimable` event.
+//!
 //! `--settle-ms` (default 2500): how long a fresh wallet runs before its invoice is paid. LDK's
 //! background processor holds a newly started node's first HTLC processing for 2 s
 //! (`INIT_FWD_DELAY`), which would otherwise dominate both LSPs' figures; `--settle-ms 0` shows it.
+//! An Inbound wallet node waits the same 2 s before its first HTLC processing (its 5 ms poll
+//! starts after 2 s, like LDK's), so the same settle time applies.
 //!
-//! `cargo run --release --bin jit_bench -- [--runs N] [--wallets M] [--settle-ms MS]`
+//! `cargo run --release --bin jit_bench -- [--runs N] [--wallets M] [--wallet ldk|inbound] [--settle-ms MS]`
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -45,22 +53,50 @@ const BURST_PAYMENT_MSAT: u64 = 10_000_000;
 /// `max_accepted_htlcs`) and 10 % of the channel in flight, so M payments at once need room.
 const PAYER_CHANNEL_SAT: u64 = 10_000_000;
 
+/// The receiving wallet of the latency runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WalletKind {
+    /// A fresh ldk-node 0.7.1 wallet per run.
+    Ldk,
+    /// A fresh Inbound wallet node (inbound-node + inbound-client) per run.
+    Inbound,
+}
+
+impl WalletKind {
+    fn describe(self) -> &'static str {
+        match self {
+            WalletKind::Ldk => "ldk-node 0.7.1 wallet",
+            WalletKind::Inbound => "Inbound wallet node (inbound-node + inbound-client)",
+        }
+    }
+}
+
 struct Args {
     runs: usize,
     wallets: usize,
+    wallet: WalletKind,
     settle: Duration,
 }
 
 fn parse_args() -> Result<Args> {
-    let mut args = Args { runs: 20, wallets: 200, settle: Duration::from_millis(2500) };
+    let mut args = Args { runs: 20, wallets: 200, wallet: WalletKind::Ldk, settle: Duration::from_millis(2500) };
     let mut iter = std::env::args().skip(1);
     while let Some(flag) = iter.next() {
         let mut value = || iter.next().ok_or_else(|| anyhow!("{flag} needs a value"));
         match flag.as_str() {
             "--runs" => args.runs = value()?.parse().context("--runs")?,
             "--wallets" => args.wallets = value()?.parse().context("--wallets")?,
+            "--wallet" => {
+                args.wallet = match value()?.as_str() {
+                    "ldk" => WalletKind::Ldk,
+                    "inbound" => WalletKind::Inbound,
+                    other => bail!("--wallet {other}: expected ldk or inbound"),
+                }
+            }
             "--settle-ms" => args.settle = Duration::from_millis(value()?.parse().context("--settle-ms")?),
-            other => bail!("unknown argument {other}; usage: jit_bench [--runs N] [--wallets M] [--settle-ms MS]"),
+            other => bail!(
+                "unknown argument {other}; usage: jit_bench [--runs N] [--wallets M] [--wallet ldk|inbound] [--settle-ms MS]"
+            ),
         }
     }
     if args.runs == 0 {
@@ -74,6 +110,7 @@ async fn main() -> Result<()> {
     let args = parse_args()?;
     let binary = inbound_binary()?;
     println!("inbound binary: {}", binary.display());
+    println!("latency wallet: {} (--wallet {:?})", args.wallet.describe(), args.wallet);
     let chain = Chain::start().await?;
     let dir = tempfile::tempdir()?;
     let payer_channels = args.wallets.div_ceil(40).max(1);
@@ -116,10 +153,15 @@ async fn main() -> Result<()> {
     let mut samples: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
     for run in 0..args.runs {
         for (index, (name, id, listen)) in targets.iter().enumerate() {
-            let latency =
-                latency_run(&chain, dir.path(), &payer, (*id, *listen), args.settle, &format!("{name}-{run}"))
-                    .await
-                    .with_context(|| format!("latency run {run} against {name}"))?;
+            let lsp = (*id, *listen);
+            let run_name = format!("{name}-{run}");
+            let latency = match args.wallet {
+                WalletKind::Ldk => latency_run(&chain, dir.path(), &payer, lsp, args.settle, &run_name).await,
+                WalletKind::Inbound => {
+                    latency_run_inbound(&chain, dir.path(), &payer, lsp, args.settle, &run_name).await
+                }
+            }
+            .with_context(|| format!("latency run {run} against {name}"))?;
             samples[index].push(latency);
             if index == 0 && std::env::var_os("JIT_BENCH_TRACE").is_some() {
                 // Where the time goes, from the LSP's side: its log of this run.
@@ -136,6 +178,7 @@ async fn main() -> Result<()> {
         "\nfirst payment needing a new channel: payer send -> wallet PaymentClaimable, {} runs, wallet settled {:?} after start",
         args.runs, args.settle
     );
+    println!("  wallet: {}; payer: ldk-node 0.7.1", args.wallet.describe());
     let mut p50s = Vec::new();
     for ((name, _, _), runs) in targets.iter().zip(samples.iter_mut()) {
         runs.sort();
@@ -226,6 +269,90 @@ async fn latency_run(
     })
     .await?;
     let _ = wallet.stop();
+    println!("  {name}: {:.1} ms", ms(latency));
+    Ok(latency)
+}
+
+/// One fresh Inbound wallet node buying from the LSP `lsp`; returns payer send → the wallet's
+/// `PaymentClaimable` (its [`WalletEventHandler`](inbound_client::lsps2::WalletEventHandler)
+/// then claims by itself).
+async fn latency_run_inbound(
+    chain: &Chain,
+    dir: &std::path::Path,
+    payer: &Node,
+    (lsp, listen): (PublicKey, std::net::SocketAddr),
+    settle: Duration,
+    name: &str,
+) -> Result<Duration> {
+    let wallet = InboundWallet::start(&dir.join(name), name, chain.bcoin.rpc_url(), Duration::from_secs(5)).await?;
+    let outcome = inbound_payment(&wallet, payer, (lsp, listen), settle, name).await;
+    let _ = wallet.stop().await;
+    outcome
+}
+
+async fn inbound_payment(
+    wallet: &InboundWallet,
+    payer: &Node,
+    (lsp, listen): (PublicKey, std::net::SocketAddr),
+    settle: Duration,
+    name: &str,
+) -> Result<Duration> {
+    wallet.node.connect_peer(lsp, listen, false).await.map_err(|e| anyhow!("connect: {e}"))?;
+    // The wallet node's first HTLC processing waits 2 s after start, as LDK's does; see `--settle-ms`.
+    tokio::time::sleep(settle).await;
+    // Inbound's menu is empty until its wallet has seen its coins; ask again until there is one.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let jit = loop {
+        let request = JitInvoiceRequest {
+            lsp,
+            amount_msat: Some(LATENCY_PAYMENT_MSAT),
+            max_fee_msat: 10_000_000,
+            description: "bench".into(),
+            expiry_secs: 3600,
+            token: None,
+        };
+        match wallet.lsps2.jit_invoice(request).await {
+            Ok(jit) => break jit,
+            Err(error) if Instant::now() < deadline => {
+                eprintln!("{name}: jit_invoice: {error}; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(error) => bail!("{name}: jit_invoice: {error}"),
+        }
+    };
+    let expected = jit.opening_fee_msat.map(|fee| LATENCY_PAYMENT_MSAT - fee);
+    let hash = jit.invoice.payment_hash().to_string();
+    let mut events = wallet.subscribe();
+    let sent = Instant::now();
+    if std::env::var_os("JIT_BENCH_TRACE").is_some() {
+        println!("  {name}: payer send at {}", wall_clock());
+    }
+    payer.bolt11_payment().send(&jit.invoice, None).map_err(|e| anyhow!("send: {e:?}"))?;
+    wait_inbound_event(&mut events, "PaymentClaimable", Duration::from_secs(60), |event| match event {
+        InboundEvent::PaymentClaimable { payment_hash, .. } if payment_hash.to_string() == hash => Some(Ok(())),
+        _ => None,
+    })
+    .await?;
+    let latency = sent.elapsed();
+    if std::env::var_os("JIT_BENCH_TRACE").is_some() {
+        println!("  {name}: wallet PaymentClaimable seen at {}", wall_clock());
+    }
+    let claimed = wait_inbound_event(&mut events, "PaymentClaimed", Duration::from_secs(60), |event| match event {
+        InboundEvent::PaymentClaimed { payment_hash, amount_msat, .. } if payment_hash.to_string() == hash => {
+            Some(Ok(*amount_msat))
+        }
+        _ => None,
+    })
+    .await?;
+    if Some(claimed) != expected {
+        bail!("{name}: claimed {claimed} msat, expected {expected:?}");
+    }
+    wait_event(payer, "PaymentSuccessful", Duration::from_secs(60), |event| match event {
+        Event::PaymentSuccessful { .. } => Some(Ok(())),
+        Event::PaymentFailed { reason, .. } => Some(Err(anyhow!("payment failed: {reason:?}"))),
+        _ => None,
+    })
+    .await?;
     println!("  {name}: {:.1} ms", ms(latency));
     Ok(latency)
 }
