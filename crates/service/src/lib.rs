@@ -75,6 +75,7 @@ pub mod lsps2;
 mod node_adapter;
 mod pending;
 mod server;
+mod ticker;
 
 pub use address_book::{validate_node_address, PeerAddressBook};
 pub use config::{

@@ -232,15 +232,9 @@ impl Lsps2Service {
     /// Runs [`Lsps2Service::tick`] every `period` until the returned task is aborted.
     pub fn spawn_ticker(self: &Arc<Self>, period: Duration) -> tokio::task::JoinHandle<()> {
         let service = Arc::clone(self);
-        tokio::spawn(async move {
-            let mut interval = tokio::time::interval(period);
-            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-            loop {
-                interval.tick().await;
-                if let Err(error) = service.tick().await {
-                    warn!(%error, "LSPS2 tick failed");
-                }
-            }
+        crate::ticker::spawn_ticker(period, "LSPS2", move || {
+            let service = Arc::clone(&service);
+            async move { service.tick().await }
         })
     }
 
