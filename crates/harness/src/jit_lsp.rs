@@ -3,17 +3,17 @@
 //! service is registered with the LSPS0 server, attached to every (re)built node, resumed
 //! after each start, and ticked every [`JIT_LSP_TICK`].
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use inbound_node::{Node, NodeEventHandler};
 use inbound_service::lsps2::{Clock, JitLightning, Lsps2Config, Lsps2EventHandler, Lsps2Service};
 use inbound_service::{LspsServer, LspsServerConfig};
 use lsps::method::Protocol;
-use tokio::task::JoinHandle;
 
 use crate::network::Network;
 use crate::test_node::{EventRecorder, Role, TestNode};
+use crate::ticker_slot::TickerSlot;
 use crate::wait::{HarnessError, HarnessResult};
 
 /// How often a JIT LSP's service checks its timers (the production ticker's period).
@@ -23,7 +23,7 @@ pub const JIT_LSP_TICK: Duration = Duration::from_secs(1);
 pub(crate) struct JitLsp {
     pub(crate) service: Arc<Lsps2Service>,
     pub(crate) events: Arc<Lsps2EventHandler>,
-    ticker: Mutex<Option<JoinHandle<()>>>,
+    ticker: TickerSlot,
 }
 
 impl JitLsp {
@@ -35,28 +35,13 @@ impl JitLsp {
     /// Called by the network after the node started: resume the sessions, start ticking.
     pub(crate) async fn started(&self) -> HarnessResult<()> {
         self.service.resume().await.map_err(|e| HarnessError::Failed(format!("resuming LSPS2: {e}")))?;
-        let ticker = self.service.spawn_ticker(JIT_LSP_TICK);
-        if let Some(old) = self.lock().replace(ticker) {
-            old.abort();
-        }
+        self.ticker.replace(self.service.spawn_ticker(JIT_LSP_TICK));
         Ok(())
     }
 
     /// Called by the network before the node stops.
     pub(crate) fn stopping(&self) {
-        if let Some(ticker) = self.lock().take() {
-            ticker.abort();
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<JoinHandle<()>>> {
-        self.ticker.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-impl Drop for JitLsp {
-    fn drop(&mut self) {
-        self.stopping();
+        self.ticker.stop();
     }
 }
 
@@ -83,7 +68,7 @@ impl Network {
             Arc::clone(&service),
             Some(Arc::clone(&recorder) as Arc<dyn NodeEventHandler>),
         ));
-        let jit_lsp = JitLsp { service, events, ticker: Mutex::new(None) };
+        let jit_lsp = JitLsp { service, events, ticker: TickerSlot::default() };
         self.add_node_prepared(name, Role::Lsp(server), recorder, None, Some(jit_lsp)).await
     }
 }

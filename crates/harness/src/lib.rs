@@ -55,6 +55,7 @@ mod lsps1_lsp;
 mod network;
 mod raw;
 mod test_node;
+mod ticker_slot;
 mod wait;
 
 pub use chain::FUNDING_CONFIRMATIONS;

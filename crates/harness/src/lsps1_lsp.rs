@@ -3,7 +3,7 @@
 //! service is registered with the LSPS0 server, attached to every (re)built node, resumed
 //! after each start, and ticked every [`LSPS1_LSP_TICK`].
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use inbound_node::{Node, NodeEventHandler};
@@ -11,10 +11,10 @@ use inbound_service::lsps1::{Lsps1Config, Lsps1EventHandler, Lsps1Service, Order
 use inbound_service::lsps2::Clock;
 use inbound_service::{LspsServer, LspsServerConfig};
 use lsps::method::Protocol;
-use tokio::task::JoinHandle;
 
 use crate::network::Network;
 use crate::test_node::{EventRecorder, Role, TestNode};
+use crate::ticker_slot::TickerSlot;
 use crate::wait::{HarnessError, HarnessResult};
 
 /// How often an LSPS1 LSP's service ticks (the production ticker's period).
@@ -24,7 +24,7 @@ pub const LSPS1_LSP_TICK: Duration = Duration::from_secs(1);
 pub(crate) struct Lsps1Lsp {
     pub(crate) service: Arc<Lsps1Service>,
     pub(crate) events: Arc<Lsps1EventHandler>,
-    ticker: Mutex<Option<JoinHandle<()>>>,
+    ticker: TickerSlot,
 }
 
 impl Lsps1Lsp {
@@ -36,28 +36,13 @@ impl Lsps1Lsp {
     /// Called by the network after the node started: resume the orders, start ticking.
     pub(crate) async fn started(&self) -> HarnessResult<()> {
         self.service.resume().await.map_err(|e| HarnessError::Failed(format!("resuming LSPS1: {e}")))?;
-        let ticker = self.service.spawn_ticker(LSPS1_LSP_TICK);
-        if let Some(old) = self.lock().replace(ticker) {
-            old.abort();
-        }
+        self.ticker.replace(self.service.spawn_ticker(LSPS1_LSP_TICK));
         Ok(())
     }
 
     /// Called by the network before the node stops.
     pub(crate) fn stopping(&self) {
-        if let Some(ticker) = self.lock().take() {
-            ticker.abort();
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<JoinHandle<()>>> {
-        self.ticker.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-impl Drop for Lsps1Lsp {
-    fn drop(&mut self) {
-        self.stopping();
+        self.ticker.stop();
     }
 }
 
@@ -85,7 +70,7 @@ impl Network {
             Arc::clone(&service),
             Some(Arc::clone(&recorder) as Arc<dyn NodeEventHandler>),
         ));
-        let lsp = Lsps1Lsp { service, events, ticker: Mutex::new(None) };
+        let lsp = Lsps1Lsp { service, events, ticker: TickerSlot::default() };
         self.add_node_full(name, Role::Lsp(server), recorder, None, None, Some(lsp)).await
     }
 }
