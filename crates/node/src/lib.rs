@@ -8,7 +8,7 @@
 //! * Keys from a 32-byte seed file created on first start ([`keys`]).
 //! * Channel manager, monitors and sweeper persisted in LDK's filesystem KV store, restored on start.
 //! * [`ChainSource`]: [`BitcoindRpc`] (Bitcoin Core or bcoin 1.0.2) and [`SimChain`] for tests.
-//! * Peers over lightning-net-tokio, with a reconnect loop.
+//! * Peers over TCP with Nagle off and quick ACKs ([`PeerSocket`]), with a reconnect loop.
 //! * LSPS0 transport: raw type-37913 payloads to and from an injected [`LspsMessageHandler`],
 //!   feature bit 729 for LSPs ([`lsps0`]). No JSON is parsed here.
 //! * LDK events: generic ones handled by the node, all forwarded to a [`NodeEventHandler`].
@@ -43,6 +43,7 @@ pub mod events;
 pub mod keys;
 mod logger;
 pub mod lsps0;
+mod net;
 mod node;
 mod peers;
 pub mod types;
@@ -60,6 +61,7 @@ pub use events::{
 };
 pub use logger::NodeLogger;
 pub use lsps0::{LspsMessageHandler, LspsSendError, MAX_LSPS_PAYLOAD_BYTES};
+pub use net::PeerSocket;
 pub use node::Node;
 pub use peers::PEER_NAMESPACE;
 pub use wallet::{OnchainWallet, ScriptReceipt, WalletBalance};

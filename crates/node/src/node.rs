@@ -326,10 +326,7 @@ impl Node {
                 .into_iter()
                 .find(|socket| allow(socket.ip()))
                 .ok_or_else(|| NodeError::Connection(format!("{address} resolves to no allowed IP")))?;
-            let connection = lightning_net_tokio::connect_outbound(peer_manager, peer, socket)
-                .await
-                .ok_or_else(|| NodeError::Connection(format!("TCP connect to {socket} failed")))?;
-            tokio::spawn(connection);
+            crate::net::connect_outbound(peer_manager, peer, socket).await?;
             Ok(())
         }
     }

@@ -1,4 +1,4 @@
-//! Peer connections over lightning-net-tokio: listening, outbound connects, the address book and
+//! Peer connections (sockets driven by [`crate::net`]): listening, outbound connects, the address book and
 //! the reconnect loop.
 //!
 //! Addresses of peers we connected to with `persist = true` are stored in the KV store
@@ -44,12 +44,9 @@ pub(crate) async fn connect_peer(
     if peer_manager.peer_by_node_id(&peer).is_some() {
         return Ok(());
     }
-    let connection = lightning_net_tokio::connect_outbound(Arc::clone(peer_manager), peer, address)
-        .await
-        .ok_or_else(|| NodeError::Connection(format!("TCP connect to {address} failed")))?;
-    // The future resolves when the connection closes; if that happens before the handshake
-    // completes (e.g. the peer still holds our previous connection), fail fast instead of waiting.
-    let connection = tokio::spawn(connection);
+    let connection = crate::net::connect_outbound(Arc::clone(peer_manager), peer, address).await?;
+    // The task ends when the connection closes; if that happens before the handshake completes
+    // (e.g. the peer still holds our previous connection), fail fast instead of waiting.
     let deadline = Instant::now() + CONNECT_TIMEOUT;
     while Instant::now() < deadline {
         if peer_manager.peer_by_node_id(&peer).is_some() {
@@ -93,12 +90,7 @@ pub(crate) async fn accept_loop(
         tokio::select! {
             _ = crate::peers::stopped(&mut stop) => return,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => match stream.into_std() {
-                    Ok(stream) => {
-                        tokio::spawn(lightning_net_tokio::setup_inbound(Arc::clone(&peer_manager), stream));
-                    },
-                    Err(e) => logger.log_line(Level::Warn, &format!("inbound socket: {e}")),
-                },
+                Ok((stream, _)) => crate::net::setup_inbound(Arc::clone(&peer_manager), stream),
                 Err(e) => {
                     logger.log_line(Level::Warn, &format!("accept failed: {e}"));
                     tokio::time::sleep(Duration::from_millis(100)).await;

@@ -11,12 +11,12 @@ use lightning::routing::router::DefaultRouter;
 use lightning::routing::scoring::{ProbabilisticScorer, ProbabilisticScoringFeeParameters};
 use lightning::sign::{InMemorySigner, KeysManager};
 use lightning::util::sweep::OutputSweeper;
-use lightning_net_tokio::SocketDescriptor;
 use lightning_persister::fs_store::FilesystemStore;
 
 use crate::chain::{ChainBroadcaster, ChainFeeEstimator};
 use crate::logger::NodeLogger;
 use crate::lsps0::Lsps0Transport;
+use crate::net::PeerSocket;
 use crate::wallet::OnchainWallet;
 
 /// The chain filter type parameter (unused: the node feeds full blocks).
@@ -60,7 +60,7 @@ pub type ChannelManager = lightning::ln::channelmanager::ChannelManager<
 >;
 /// LDK's peer manager with the LSPS0 transport as custom message handler.
 pub type PeerManager = lightning::ln::peer_handler::PeerManager<
-    SocketDescriptor,
+    PeerSocket,
     Arc<ChannelManager>,
     Arc<IgnoringMessageHandler>,
     Arc<IgnoringMessageHandler>,
