@@ -15,18 +15,8 @@ use inbound_node::{LspsSendError, NodeRole, SimChain, MAX_LSPS_PAYLOAD_BYTES};
 async fn lsps0_raw_round_trip_and_size_limit() {
     let started = Instant::now();
     let dir = tempfile::tempdir().expect("tempdir");
-    let chain = SimChain::new();
-    chain.mine_blocks(1);
-    let lsp = start_node(&dir.path().join("lsp"), "lsp", NodeRole::Lsp, &chain, true).await;
-    let client = start_node(&dir.path().join("client"), "client", NodeRole::Wallet, &chain, false).await;
+    let (lsp, client) = connected_pair(dir.path()).await;
     let (lsp_id, client_id) = (lsp.node.node_id(), client.node.node_id());
-
-    let address = lsp.node.listening_address().expect("listening");
-    client.node.connect_peer(lsp_id, address, false).await.expect("connect");
-    wait_until("both sides saw init", WAIT, || {
-        lsp.lsps.connected_as(&client_id).is_some() && client.lsps.connected_as(&lsp_id).is_some()
-    })
-    .await;
     assert_eq!(client.lsps.connected_as(&lsp_id), Some(true), "LSP advertises bit 729");
     assert_eq!(lsp.lsps.connected_as(&client_id), Some(false), "client does not");
 
@@ -85,16 +75,8 @@ async fn lsps0_raw_round_trip_and_size_limit() {
 async fn a_burst_larger_than_the_socket_buffers_arrives_whole_each_way() {
     const COUNT: usize = 160;
     let dir = tempfile::tempdir().expect("tempdir");
-    let chain = SimChain::new();
-    chain.mine_blocks(1);
-    let lsp = start_node(&dir.path().join("lsp"), "lsp", NodeRole::Lsp, &chain, true).await;
-    let client = start_node(&dir.path().join("client"), "client", NodeRole::Wallet, &chain, false).await;
+    let (lsp, client) = connected_pair(dir.path()).await;
     let (lsp_id, client_id) = (lsp.node.node_id(), client.node.node_id());
-    client.node.connect_peer(lsp_id, lsp.node.listening_address().expect("listening"), false).await.expect("connect");
-    wait_until("both sides saw init", WAIT, || {
-        lsp.lsps.connected_as(&client_id).is_some() && client.lsps.connected_as(&lsp_id).is_some()
-    })
-    .await;
 
     send_all(&lsp.node, client_id, 1, COUNT).await;
     wait_until("all payloads reached the client", WAIT * 2, || client.lsps.messages().len() == COUNT).await;
@@ -133,4 +115,21 @@ async fn send_all(node: &inbound_node::Node, to: bitcoin::secp256k1::PublicKey, 
             }
         }
     }
+}
+
+/// An LSP and a wallet node on a fresh SimChain in `dir`, the wallet connected to the LSP and the
+/// `init` exchange seen on both sides.
+async fn connected_pair(dir: &std::path::Path) -> (TestNode, TestNode) {
+    let chain = SimChain::new();
+    chain.mine_blocks(1);
+    let lsp = start_node(&dir.join("lsp"), "lsp", NodeRole::Lsp, &chain, true).await;
+    let client = start_node(&dir.join("client"), "client", NodeRole::Wallet, &chain, false).await;
+    let (lsp_id, client_id) = (lsp.node.node_id(), client.node.node_id());
+    let address = lsp.node.listening_address().expect("listening");
+    client.node.connect_peer(lsp_id, address, false).await.expect("connect");
+    wait_until("both sides saw init", WAIT, || {
+        lsp.lsps.connected_as(&client_id).is_some() && client.lsps.connected_as(&lsp_id).is_some()
+    })
+    .await;
+    (lsp, client)
 }
