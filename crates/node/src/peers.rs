@@ -1,5 +1,5 @@
-//! Peer connections (sockets driven by [`crate::net`]): listening, outbound connects, the address book and
-//! the reconnect loop.
+//! Peer connections (sockets driven by [`crate::net`]): listening, outbound connects, the address
+//! book and the reconnect loop.
 //!
 //! Addresses of peers we connected to with `persist = true` are stored in the KV store
 //! (namespace [`PEER_NAMESPACE`], key = node id hex, value = `ip:port`). Every
