@@ -307,6 +307,19 @@ mod tests {
         assert_ne!(socket, PeerSocket::new(theirs), "descriptors compare by connection");
     }
 
+    /// After a read the driver switches the socket to quick ACKs (the kernel may leave the mode
+    /// again later, which is why it is set after every read).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[tokio::test]
+    async fn quick_ack_switches_the_socket_to_immediate_acks() {
+        let (socket, _theirs) = pair().await;
+        let stream = &socket.shared.stream;
+        socket2::SockRef::from(stream).set_tcp_quickack(false).expect("clear");
+        assert!(!socket2::SockRef::from(stream).tcp_quickack().expect("read"));
+        quick_ack(stream);
+        assert!(socket2::SockRef::from(stream).tcp_quickack().expect("read"));
+    }
+
     /// A write larger than the kernel buffers comes back short and asks for write space; what was
     /// accepted arrives intact; after `disconnect_socket` nothing more is written.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
