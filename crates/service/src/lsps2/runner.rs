@@ -255,7 +255,11 @@ impl Lsps2Service {
     }
 
     /// Sessions by state and the fees collected since start.
+    ///
+    /// Taken under the step lock, so that a session seen in the store as paid or failed is
+    /// already counted (the counters are updated right after the store commits a step).
     pub async fn stats(&self) -> Result<Lsps2Stats, SessionError> {
+        let _guard = self.runner.step_lock.lock().await;
         let mut stats = lock(&self.runner.stats).clone();
         for record in self.store.list_active(Kind::Lsps2Session).await?.items {
             *stats.active_by_state.entry(record.state).or_default() += 1;
