@@ -222,6 +222,18 @@ impl InboundLsp {
         &self.log
     }
 
+    /// Kills the process with SIGKILL (no shutdown path runs: nothing is flushed or persisted on
+    /// the way out) and waits until it is gone; the log read so far stays in [`InboundLsp::log`].
+    ///
+    /// # Errors
+    /// If the process cannot be signalled or waited for.
+    pub fn kill(&mut self) -> Result<()> {
+        self.child.kill().context("SIGKILL to inbound serve")?;
+        self.child.wait().context("waiting for the killed inbound serve")?;
+        self.drain_log();
+        Ok(())
+    }
+
     /// The child's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

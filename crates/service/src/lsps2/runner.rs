@@ -147,8 +147,9 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Lsps2Service {
     /// Resumes after a (re)start: rebuilds the in-memory indexes from the unfinished sessions,
-    /// fails opens the node forgot (an unfunded channel does not survive a restart), and
-    /// replays the outbox. Call it after [`Lsps2Service::attach`].
+    /// replays the outbox, and restarts opens the node forgot (an unfunded channel does not
+    /// survive a restart; the held payment does, and LDK replays it): opened again when the
+    /// client is connected, else the session waits for the client. Call it after [`Lsps2Service::attach`].
     pub async fn resume(&self) -> Result<usize, SessionError> {
         let Some(lightning) = self.lightning() else { return Ok(0) };
         let listing = self.store.list_active(Kind::Lsps2Session).await?;
@@ -168,7 +169,7 @@ impl Lsps2Service {
         }
         let _guard = self.runner.step_lock.lock().await;
         let mut queue: VecDeque<(String, JitInput)> = self.drain_outbox(lightning.as_ref()).await.into();
-        queue.extend(forgotten_opens.into_iter().map(|id| (id, JitInput::OpenFailed)));
+        queue.extend(forgotten_opens.into_iter().map(|id| (id, JitInput::OpenInterrupted)));
         self.run_queue(lightning.as_ref(), queue).await?;
         info!(sessions = count, "LSPS2 sessions resumed");
         Ok(count)
@@ -434,6 +435,12 @@ impl Lsps2Service {
                 if lightning.has_channel(stored.user_channel_id) {
                     debug!(session, "channel already being opened; not opening twice");
                     return None;
+                }
+                if !lightning.is_connected(&client) {
+                    // E.g. replayed after a restart, before the client reconnected: not a
+                    // failed open; the session keeps the payment and waits for the client.
+                    info!(session, %client, "client not connected for the JIT open; waiting for it");
+                    return Some(JitInput::OpenInterrupted);
                 }
                 let Some(channel_sat) = self.config.sizing.channel_sat(*forward_msat) else {
                     warn!(session, forward_msat, "payment too large for a JIT channel");

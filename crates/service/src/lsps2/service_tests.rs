@@ -308,15 +308,41 @@ async fn after_a_restart_effects_replay_once_and_intercepts_are_deduplicated() {
     assert!(matches!(session.state, JitState::Paid { .. }));
 }
 
+/// An open the node forgot in a restart (an unfunded channel does not survive one) is not the
+/// client's fault: the held payment is kept and the channel opened again once the client is
+/// back, with the same `user_channel_id`; nothing is failed back and nothing opens twice.
 #[tokio::test]
-async fn an_open_the_node_forgot_in_a_restart_is_failed_back() {
+async fn an_open_the_node_forgot_in_a_restart_is_opened_again_when_the_client_is_back() {
     let setup = setup().await;
     let bought = buy(&setup, None).await.expect("buy");
     intercept(&setup, bought.jit_channel_scid.0, htlc(1, 10_000_000)).await;
     let uci = opened(&setup.fake.take_calls())[0];
     setup.fake.channels.lock().expect("lock").remove(&uci);
+    setup.fake.disconnect(client());
+
     let service = restart(&setup).await;
-    assert!(setup.fake.take_calls().contains(&Call::Fail(InterceptRef([1; 32]))));
+    assert!(setup.fake.take_calls().is_empty(), "nothing failed back, nothing opened without the client");
     let session = service.session(uci).await.expect("store").expect("session");
-    assert!(matches!(session.state, JitState::AwaitingPayment { .. }));
+    assert!(matches!(session.state, JitState::AwaitingClient { ref parts, .. } if parts.len() == 1), "{session:?}");
+
+    setup.fake.connect(client());
+    service.tick().await.expect("tick");
+    assert_eq!(opened(&setup.fake.take_calls()), vec![uci], "opened again, once, for the same session");
+    ready(&setup, &service, uci).await;
+    assert!(matches!(setup.fake.take_calls()[..], [Call::Forward(InterceptRef([1, ..]), _, _)]), "forwarded");
+}
+
+/// The same after a restart with the client already connected again: opened at once.
+#[tokio::test]
+async fn an_open_the_node_forgot_is_opened_at_once_when_the_client_is_connected() {
+    let setup = setup().await;
+    let bought = buy(&setup, None).await.expect("buy");
+    intercept(&setup, bought.jit_channel_scid.0, htlc(1, 10_000_000)).await;
+    let uci = opened(&setup.fake.take_calls())[0];
+    setup.fake.channels.lock().expect("lock").remove(&uci);
+
+    let service = restart(&setup).await;
+    assert_eq!(opened(&setup.fake.take_calls()), vec![uci], "opened again, once");
+    let session = service.session(uci).await.expect("store").expect("session");
+    assert!(matches!(session.state, JitState::OpeningChannel { .. }), "{session:?}");
 }

@@ -15,6 +15,11 @@
 //!   Expired / Failed  (terminal: every held HTLC failed back, nothing waits for CLTV)   └────────────────┘
 //! ```
 //!
+//! An open that did not happen through no fault of the client's ([`JitInput::OpenInterrupted`]:
+//! the node forgot the unfunded channel in a restart, or the client was gone when the open was
+//! to go out) goes back from `OpeningChannel` to `AwaitingClient` with the payment still held,
+//! or opens again at once if the client is connected.
+//!
 //! [`JitSession::step`] takes the session, one [`JitInput`] and the current time, and returns the
 //! next session plus the [`JitEffect`]s the runner must carry out. It does no I/O and reads no
 //! clock, so every transition is tested by tables in `session_tests.rs`. The runner persists the
@@ -327,6 +332,11 @@ pub enum JitInput {
     /// The open failed: LDK refused it, the client rejected it, or the channel closed (or the
     /// client disconnected) before it was ready.
     OpenFailed,
+    /// The open did not happen, through no fault of the client's: the node forgot an unfunded
+    /// channel across a restart of the LSP, or the client was not connected when the open was
+    /// to go out. The held payment is kept: opened again at once if the client is here, else
+    /// the session waits for it as in `AwaitingClient`.
+    OpenInterrupted,
     /// Both sides sent `channel_ready` on the JIT channel.
     ChannelReady {
         /// The channel.
@@ -352,6 +362,7 @@ impl JitInput {
             JitInput::HtlcIntercepted(_) => "htlc_intercepted",
             JitInput::ClientConnected => "client_connected",
             JitInput::OpenFailed => "open_failed",
+            JitInput::OpenInterrupted => "open_interrupted",
             JitInput::ChannelReady { .. } => "channel_ready",
             JitInput::ForwardFailed => "forward_failed",
             JitInput::PaymentForwarded { .. } => "payment_forwarded",
@@ -561,6 +572,17 @@ impl JitSession {
             }
             (JitState::OpeningChannel { parts, .. }, JitInput::OpenFailed) => {
                 self.open_failed(parts, policy, &mut effects)
+            }
+            (JitState::OpeningChannel { parts, .. }, JitInput::OpenInterrupted) => {
+                if self.open_attempts >= policy.max_open_attempts {
+                    self.open_failed(parts, policy, &mut effects)
+                } else if context.client_online {
+                    next.open_attempts = self.open_attempts.saturating_add(1);
+                    effects.push(self.open_channel(parts));
+                    JitState::OpeningChannel { parts: parts.clone(), since: now }
+                } else {
+                    JitState::AwaitingClient { parts: parts.clone(), since: now }
+                }
             }
             (
                 JitState::OpeningChannel { parts, .. },
