@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use inbound_client::lsps2::{Lsps2Client, WalletEventHandler};
+use inbound_client::lsps2::{JitInvoice, JitInvoiceRequest, Lsps2Client, WalletEventHandler};
 use inbound_client::{ClientConfig, LspsClient};
+use inbound_node::bitcoin::secp256k1::PublicKey;
 use inbound_node::bitcoin::Network;
 use inbound_node::lightning::events::{Event, ReplayEvent};
 use inbound_node::lightning::util::logger::Level;
@@ -87,6 +88,40 @@ impl InboundWallet {
         wallet_events.attach(&lsps2);
         node.start().await.with_context(|| format!("starting wallet {alias}"))?;
         Ok(InboundWallet { node, lsps2, lsps: client, events })
+    }
+
+    /// Buys a JIT invoice for `amount_msat` from `lsp` (fee cap `max_fee_msat`), asking again
+    /// every 500 ms for up to `within`: Inbound's menu is empty until its wallet has seen its
+    /// coins.
+    ///
+    /// # Errors
+    /// The last refusal once `within` has passed.
+    pub async fn buy_jit_invoice(
+        &self,
+        lsp: PublicKey,
+        amount_msat: u64,
+        max_fee_msat: u64,
+        within: Duration,
+    ) -> Result<JitInvoice> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let request = JitInvoiceRequest {
+                lsp,
+                amount_msat: Some(amount_msat),
+                max_fee_msat,
+                description: "interop".into(),
+                expiry_secs: 3600,
+                token: None,
+            };
+            match self.lsps2.jit_invoice(request).await {
+                Ok(jit) => return Ok(jit),
+                Err(error) if std::time::Instant::now() < deadline => {
+                    eprintln!("jit_invoice: {error}; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(error) => bail!("jit_invoice: {error}"),
+            }
+        }
     }
 
     /// Every event handled after this call: those the [`WalletEventHandler`] passes on, and

@@ -11,7 +11,6 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, ensure, Context, Result};
-use inbound_client::lsps2::JitInvoiceRequest;
 use inbound_interop::chain::Chain;
 use inbound_interop::ldk::{free_local_address, open_payer_channels, socket_address, start_ldk_node, wait_event};
 use inbound_interop::serve::{inbound_binary, InboundLsp, ServeOptions, TEST_TIER};
@@ -52,25 +51,7 @@ async fn killed_mid_flow(at: KillAt) -> Result<()> {
 
     // The wallet buys (the menu is empty until the LSP's wallet has seen its coinbase).
     wallet.node.connect_peer(lsp_id, lsp.listen, false).await.map_err(|e| anyhow!("connect: {e}"))?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let jit = loop {
-        let request = JitInvoiceRequest {
-            lsp: lsp_id,
-            amount_msat: Some(PAYMENT_MSAT),
-            max_fee_msat: 2_000_000,
-            description: "killed".into(),
-            expiry_secs: 3600,
-            token: None,
-        };
-        match wallet.lsps2.jit_invoice(request).await {
-            Ok(jit) => break jit,
-            Err(error) if Instant::now() < deadline => {
-                eprintln!("jit_invoice: {error}; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            Err(error) => return Err(anyhow!("jit_invoice: {error}")),
-        }
-    };
+    let jit = wallet.buy_jit_invoice(lsp_id, PAYMENT_MSAT, 2_000_000, Duration::from_secs(30)).await?;
     let fee = lsps::lsps2::opening_fee_msat(PAYMENT_MSAT, TEST_TIER.min_fee_msat, TEST_TIER.proportional_ppm)
         .map_err(|e| anyhow!("fee overflow: {e:?}"))?;
     ensure!(jit.opening_fee_msat == Some(fee), "agreed fee {:?}, menu fee {fee}", jit.opening_fee_msat);

@@ -300,26 +300,10 @@ async fn inbound_payment(
     wallet.node.connect_peer(lsp, listen, false).await.map_err(|e| anyhow!("connect: {e}"))?;
     // The wallet node's first HTLC processing waits 2 s after start, as LDK's does; see `--settle-ms`.
     tokio::time::sleep(settle).await;
-    // Inbound's menu is empty until its wallet has seen its coins; ask again until there is one.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let jit = loop {
-        let request = JitInvoiceRequest {
-            lsp,
-            amount_msat: Some(LATENCY_PAYMENT_MSAT),
-            max_fee_msat: 10_000_000,
-            description: "bench".into(),
-            expiry_secs: 3600,
-            token: None,
-        };
-        match wallet.lsps2.jit_invoice(request).await {
-            Ok(jit) => break jit,
-            Err(error) if Instant::now() < deadline => {
-                eprintln!("{name}: jit_invoice: {error}; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            Err(error) => bail!("{name}: jit_invoice: {error}"),
-        }
-    };
+    let jit = wallet
+        .buy_jit_invoice(lsp, LATENCY_PAYMENT_MSAT, 10_000_000, Duration::from_secs(60))
+        .await
+        .with_context(|| format!("{name}: buying the JIT invoice"))?;
     let expected = jit.opening_fee_msat.map(|fee| LATENCY_PAYMENT_MSAT - fee);
     let hash = jit.invoice.payment_hash().to_string();
     let mut events = wallet.subscribe();
