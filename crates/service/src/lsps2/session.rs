@@ -581,6 +581,7 @@ impl JitSession {
                     effects.push(self.open_channel(parts));
                     JitState::OpeningChannel { parts: parts.clone(), since: now }
                 } else {
+                    effects.push(JitEffect::NotifyClient);
                     JitState::AwaitingClient { parts: parts.clone(), since: now }
                 }
             }

@@ -471,3 +471,33 @@ fn a_paid_channel_is_never_closed_by_the_lsp() {
         assert_eq!(effects, vec![JitEffect::ForwardHtlcs { channel_id: CHANNEL, forwards: vec![(id(2), 5_000_000)] }]);
     }
 }
+
+/// An interrupted open (the LSP restarted, or the client was gone when the open was to go out)
+/// keeps the payment: with the client back it opens again at once (one more attempt); without
+/// it the session waits for the client with the same parts; nothing is failed back until the
+/// attempts run out, and then everything is.
+#[test]
+fn an_interrupted_open_keeps_the_payment_and_opens_again() {
+    let (s, effects) =
+        run(fixed(), &[(1, JitInput::HtlcIntercepted(htlc(1, SIZE))), (2, JitInput::OpenInterrupted)], true);
+    assert!(matches!(s.state, JitState::OpeningChannel { since, .. } if since == t(2)));
+    assert_eq!(s.open_attempts, 2);
+    let open = JitEffect::OpenChannel { forward_msat: SIZE - FEE, manual_broadcast: false };
+    assert_eq!(effects, vec![open.clone(), open.clone()], "the first open, then the second");
+
+    let (s, _) = run(fixed(), &[(1, JitInput::HtlcIntercepted(htlc(1, SIZE)))], true);
+    let (s, effects) = run(s, &[(2, JitInput::OpenInterrupted)], false);
+    assert!(matches!(s.state, JitState::AwaitingClient { ref parts, since } if parts.len() == 1 && since == t(2)));
+    assert_eq!(effects, vec![JitEffect::NotifyClient], "nothing failed back");
+    let (s, effects) = run(s, &[(3, JitInput::ClientConnected)], true);
+    assert!(matches!(s.state, JitState::OpeningChannel { .. }));
+    assert_eq!(effects, vec![open.clone()]);
+
+    let (s, effects) = run(s, &[(4, JitInput::OpenInterrupted)], true);
+    assert_eq!((s.open_attempts, effects), (3, vec![open]));
+    let (s, effects) = run(s, &[(5, JitInput::OpenInterrupted)], true);
+    assert!(matches!(s.state, JitState::Failed { .. }), "attempts ran out: {:?}", s.state);
+    assert!(
+        effects.contains(&JitEffect::FailHtlcs { htlcs: vec![id(1)], failure: HtlcFailure::TemporaryChannelFailure })
+    );
+}
