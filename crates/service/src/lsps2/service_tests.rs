@@ -308,16 +308,23 @@ async fn after_a_restart_effects_replay_once_and_intercepts_are_deduplicated() {
     assert!(matches!(session.state, JitState::Paid { .. }));
 }
 
-/// An open the node forgot in a restart (an unfunded channel does not survive one) is not the
-/// client's fault: the held payment is kept and the channel opened again once the client is
-/// back, with the same `user_channel_id`; nothing is failed back and nothing opens twice.
-#[tokio::test]
-async fn an_open_the_node_forgot_in_a_restart_is_opened_again_when_the_client_is_back() {
+/// A session whose open went out, and a node that then forgot the channel (as an unfunded
+/// channel is forgotten in a restart); returns the session's `user_channel_id`.
+async fn open_then_forgotten() -> (Setup, u128) {
     let setup = setup().await;
     let bought = buy(&setup, None).await.expect("buy");
     intercept(&setup, bought.jit_channel_scid.0, htlc(1, 10_000_000)).await;
     let uci = opened(&setup.fake.take_calls())[0];
     setup.fake.channels.lock().expect("lock").remove(&uci);
+    (setup, uci)
+}
+
+/// An open the node forgot in a restart (an unfunded channel does not survive one) is not the
+/// client's fault: the held payment is kept and the channel opened again once the client is
+/// back, with the same `user_channel_id`; nothing is failed back and nothing opens twice.
+#[tokio::test]
+async fn an_open_the_node_forgot_in_a_restart_is_opened_again_when_the_client_is_back() {
+    let (setup, uci) = open_then_forgotten().await;
     setup.fake.disconnect(client());
 
     let service = restart(&setup).await;
@@ -335,11 +342,7 @@ async fn an_open_the_node_forgot_in_a_restart_is_opened_again_when_the_client_is
 /// The same after a restart with the client already connected again: opened at once.
 #[tokio::test]
 async fn an_open_the_node_forgot_is_opened_at_once_when_the_client_is_connected() {
-    let setup = setup().await;
-    let bought = buy(&setup, None).await.expect("buy");
-    intercept(&setup, bought.jit_channel_scid.0, htlc(1, 10_000_000)).await;
-    let uci = opened(&setup.fake.take_calls())[0];
-    setup.fake.channels.lock().expect("lock").remove(&uci);
+    let (setup, uci) = open_then_forgotten().await;
 
     let service = restart(&setup).await;
     assert_eq!(opened(&setup.fake.take_calls()), vec![uci], "opened again, once");
