@@ -23,7 +23,7 @@ use inbound_client::ClientConfig;
 use inbound_harness::Network;
 use inbound_http::{HttpConfig, HttpState};
 use inbound_service::lsps1::Lsps1Config;
-use inbound_service::lsps2::{Clock, SystemClock};
+use inbound_service::{Clock, SystemClock};
 use inbound_store::Kind;
 use lsps::lsps1::CreateOrderRequest;
 use lsps::method::{Request, Response};

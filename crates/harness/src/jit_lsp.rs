@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use inbound_node::{Node, NodeEventHandler};
-use inbound_service::lsps2::{Clock, JitLightning, Lsps2Config, Lsps2EventHandler, Lsps2Service};
+use inbound_service::lsps2::{JitLightning, Lsps2Config, Lsps2EventHandler, Lsps2Service};
+use inbound_service::Clock;
 use inbound_service::{LspsServer, LspsServerConfig};
 use lsps::method::Protocol;
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use inbound_node::{Node, NodeEventHandler};
 use inbound_service::lsps1::{Lsps1Config, Lsps1EventHandler, Lsps1Service, OrderLightning};
-use inbound_service::lsps2::Clock;
+use inbound_service::Clock;
 use inbound_service::{LspsServer, LspsServerConfig};
 use lsps::method::Protocol;
 

@@ -10,7 +10,7 @@ use inbound_client::lsps1::{payment_for, HttpTransport, Lsps1Client, PayWith, Pa
 use inbound_harness::{wait_until, HarnessResult, Network, TestNode, DEFAULT_TIMEOUT};
 use inbound_http::{HttpConfig, HttpState};
 use inbound_service::lsps1::Lsps1Config;
-use inbound_service::lsps2::{Clock, ManualClock};
+use inbound_service::{Clock, ManualClock};
 use lsps::lsps1::{Order, OrderState, PaymentState};
 
 const LSP_BALANCE_SAT: u64 = 100_000;

@@ -12,7 +12,7 @@ use inbound_node::lightning::events::Event;
 use inbound_node::lightning_invoice::Bolt11Invoice;
 use inbound_service::lsps1::order::RefundStatus;
 use inbound_service::lsps1::{Lsps1Config, OrderStatus};
-use inbound_service::lsps2::{Clock, ManualClock};
+use inbound_service::{Clock, ManualClock};
 use lsps::lsps1::{CreateOrderRequest, GetOrderRequest, Order, OrderState, PaymentState};
 use lsps::method::{Request, Response};
 use lsps::schema::SatAmount;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use inbound_harness::{wait_for, HarnessResult, Network, TestNode, DEFAULT_TIMEOUT};
 use inbound_service::lsps1::{Lsps1Config, OrderStatus};
-use inbound_service::lsps2::{Clock, ManualClock};
+use inbound_service::{Clock, ManualClock};
 use lsps::lsps1::{CreateOrderRequest, GetOrderRequest, Order, OrderState, PaymentState};
 use lsps::method::{Request, Response};
 use lsps::schema::SatAmount;

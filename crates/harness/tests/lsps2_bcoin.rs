@@ -18,7 +18,8 @@ use inbound_harness::{wait_until, Backend, HarnessError, HarnessResult, Network,
 use inbound_node::lightning::events::{Event, ReplayEvent};
 use inbound_node::lightning::types::payment::PaymentHash;
 use inbound_node::NodeEventHandler;
-use inbound_service::lsps2::{Clock, FailReason, JitState, Lsps2Config, ManualClock, SystemClock, TrustMode};
+use inbound_service::lsps2::{FailReason, JitState, Lsps2Config, TrustMode};
+use inbound_service::{Clock, ManualClock, SystemClock};
 use jit_lsp::*;
 
 /// LDK's `LATENCY_GRACE_PERIOD_BLOCKS`: a hop whose forward is stuck on a closed channel fails

@@ -16,7 +16,8 @@ use inbound_harness::{wait_until, HarnessResult, Network, TestNode, DEFAULT_TIME
 use inbound_node::lightning::events::{Event, ReplayEvent};
 use inbound_node::lightning::types::payment::PaymentHash;
 use inbound_node::NodeEventHandler;
-use inbound_service::lsps2::{Clock, FailReason, JitState, ManualClock, PurchaseMode, SystemClock, TrustMode};
+use inbound_service::lsps2::{FailReason, JitState, PurchaseMode, TrustMode};
+use inbound_service::{Clock, ManualClock, SystemClock};
 use jit_lsp::*;
 use lsps::lsps2::opening_fee_msat;
 

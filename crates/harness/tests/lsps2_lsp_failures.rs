@@ -15,7 +15,8 @@ use inbound_node::lightning::ln::channelmanager::{PaymentId, RecipientOnionField
 use inbound_node::lightning::routing::gossip::RoutingFees;
 use inbound_node::lightning::routing::router::{PaymentParameters, RouteHint, RouteHintHop, RouteParameters};
 use inbound_node::lightning::types::payment::PaymentHash;
-use inbound_service::lsps2::{Clock, JitState, Lsps2Config, ManualClock, TrustMode};
+use inbound_service::lsps2::{JitState, Lsps2Config, TrustMode};
+use inbound_service::{Clock, ManualClock};
 use jit_lsp::*;
 use lsps::lsps2::{BuyRequest, GetInfoRequest};
 use lsps::method::{Request, Response};

@@ -12,7 +12,8 @@ use inbound_node::lightning::events::Event;
 use inbound_node::lightning::ln::channelmanager::{PaymentId, Retry};
 use std::sync::Arc;
 
-use inbound_service::lsps2::{Clock, JitState, Lsps2Config, ManualClock, TrustMode};
+use inbound_service::lsps2::{JitState, Lsps2Config, TrustMode};
+use inbound_service::{Clock, ManualClock};
 use jit_lsp::*;
 use lsps::lsps2::opening_fee_msat;
 

@@ -30,7 +30,8 @@ use inbound_node::bitcoin::Network;
 use inbound_node::lsps0::LspsOutbound;
 use inbound_node::{BitcoindRpcConfig, LspsMessageHandler, Node, NodeBuilder, NodeEventHandler, NodeRole};
 use inbound_service::lsps1::{Lsps1EventHandler, Lsps1Service, OrderLightning};
-use inbound_service::lsps2::{JitLightning, Lsps2EventHandler, Lsps2Service, SystemClock};
+use inbound_service::lsps2::{JitLightning, Lsps2EventHandler, Lsps2Service};
+use inbound_service::SystemClock;
 use inbound_service::{LspsServer, LspsServerConfig};
 use tokio::task::JoinHandle;
 

@@ -68,19 +68,25 @@
 #![forbid(unsafe_code)]
 
 pub mod address_book;
+mod clock;
 pub mod config;
+pub mod flow;
+pub mod ids;
 mod log_limit;
 pub mod lsps1;
 pub mod lsps2;
 mod node_adapter;
+mod ops;
 mod pending;
 mod server;
 mod ticker;
 
 pub use address_book::{validate_node_address, PeerAddressBook};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     ErrorData, LspsServerConfig, DEFAULT_MAX_PENDING_PER_PEER, DEFAULT_MAX_PENDING_TOTAL, TOO_MANY_PENDING_CODE,
     TOO_MANY_PENDING_MESSAGE,
 };
 pub use node_adapter::{LspsOutbound, LspsSendError};
+pub use ops::OpsError;
 pub use server::{BoxFuture, LspsServer, LspsServerStats, ProtocolHandler};

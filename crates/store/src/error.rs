@@ -72,6 +72,17 @@ pub enum StoreError {
         /// The effect id that was asked for.
         effect_id: i64,
     },
+    /// [`Store::insert_capped`](crate::Store::insert_capped) found the client at its cap of
+    /// unfinished aggregates of this kind. Nothing was written.
+    #[error("client {client_node_id} already has {cap} unfinished {kind}s")]
+    CapReached {
+        /// The aggregate's kind.
+        kind: Kind,
+        /// The client.
+        client_node_id: String,
+        /// The cap.
+        cap: u64,
+    },
     /// A millisecond timestamp above `i64::MAX` (about 292 million years after 1970), which
     /// the signed 64-bit columns cannot hold. Nothing was written.
     #[error("{field} = {value} does not fit in a signed 64-bit column")]

@@ -52,14 +52,15 @@ pub(crate) struct Migration {
 }
 
 /// The schema of every table except `schema_migrations`.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "aggregates, history and outbox",
-    statements: &[
-        // One row per flow. `body` is the flow's JSON, kept as text so that the two
-        // databases store identical bytes. `terminal` is 0 or 1 in both databases.
-        Sql::Both(
-            "CREATE TABLE aggregates (
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "aggregates, history and outbox",
+        statements: &[
+            // One row per flow. `body` is the flow's JSON, kept as text so that the two
+            // databases store identical bytes. `terminal` is 0 or 1 in both databases.
+            Sql::Both(
+                "CREATE TABLE aggregates (
                 kind TEXT NOT NULL,
                 id TEXT NOT NULL,
                 version BIGINT NOT NULL,
@@ -73,14 +74,14 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
                 updated_at_unix_ms BIGINT NOT NULL,
                 PRIMARY KEY (kind, id)
             )",
-        ),
-        // NULLs are distinct in unique indexes in both databases, so many rows may lack a SCID.
-        Sql::Both("CREATE UNIQUE INDEX aggregates_kind_scid ON aggregates (kind, scid)"),
-        Sql::Both("CREATE INDEX aggregates_active ON aggregates (kind, terminal, deadline_unix_ms)"),
-        Sql::Both("CREATE INDEX aggregates_client ON aggregates (kind, client_node_id, created_at_unix_ms)"),
-        // `seq` equals the aggregate version the transition produced.
-        Sql::Both(
-            "CREATE TABLE history (
+            ),
+            // NULLs are distinct in unique indexes in both databases, so many rows may lack a SCID.
+            Sql::Both("CREATE UNIQUE INDEX aggregates_kind_scid ON aggregates (kind, scid)"),
+            Sql::Both("CREATE INDEX aggregates_active ON aggregates (kind, terminal, deadline_unix_ms)"),
+            Sql::Both("CREATE INDEX aggregates_client ON aggregates (kind, client_node_id, created_at_unix_ms)"),
+            // `seq` equals the aggregate version the transition produced.
+            Sql::Both(
+                "CREATE TABLE history (
                 kind TEXT NOT NULL,
                 id TEXT NOT NULL,
                 seq BIGINT NOT NULL,
@@ -91,11 +92,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
                 PRIMARY KEY (kind, id, seq),
                 FOREIGN KEY (kind, id) REFERENCES aggregates (kind, id) ON DELETE CASCADE
             )",
-        ),
-        // Effect ids must never be reused (they key idempotent effects), hence AUTOINCREMENT
-        // on SQLite, and an identity column on PostgreSQL.
-        Sql::Dialect {
-            sqlite: "CREATE TABLE effects (
+            ),
+            // Effect ids must never be reused (they key idempotent effects), hence AUTOINCREMENT
+            // on SQLite, and an identity column on PostgreSQL.
+            Sql::Dialect {
+                sqlite: "CREATE TABLE effects (
                 effect_id INTEGER PRIMARY KEY AUTOINCREMENT,
                 kind TEXT NOT NULL,
                 aggregate_id TEXT NOT NULL,
@@ -105,7 +106,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
                 completed_at_unix_ms BIGINT,
                 FOREIGN KEY (kind, aggregate_id) REFERENCES aggregates (kind, id) ON DELETE CASCADE
             )",
-            postgres: "CREATE TABLE effects (
+                postgres: "CREATE TABLE effects (
                 effect_id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
                 kind TEXT NOT NULL,
                 aggregate_id TEXT NOT NULL,
@@ -115,11 +116,27 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
                 completed_at_unix_ms BIGINT,
                 FOREIGN KEY (kind, aggregate_id) REFERENCES aggregates (kind, id) ON DELETE CASCADE
             )",
-        },
-        Sql::Both("CREATE INDEX effects_aggregate ON effects (kind, aggregate_id)"),
-        Sql::Both("CREATE INDEX effects_pending ON effects (effect_id) WHERE completed_at_unix_ms IS NULL"),
-    ],
-}];
+            },
+            Sql::Both("CREATE INDEX effects_aggregate ON effects (kind, aggregate_id)"),
+            Sql::Both("CREATE INDEX effects_pending ON effects (effect_id) WHERE completed_at_unix_ms IS NULL"),
+        ],
+    },
+    Migration {
+        version: 2,
+        name: "effect retries",
+        statements: &[
+            // How often an effect failed, when it may run again (NULL: at once), why it last
+            // failed, and whether it was given up (completed without succeeding).
+            Sql::Both("ALTER TABLE effects ADD COLUMN attempts BIGINT NOT NULL DEFAULT 0"),
+            Sql::Both("ALTER TABLE effects ADD COLUMN next_attempt_unix_ms BIGINT"),
+            Sql::Both("ALTER TABLE effects ADD COLUMN last_error TEXT"),
+            Sql::Both("ALTER TABLE effects ADD COLUMN given_up SMALLINT NOT NULL DEFAULT 0 CHECK (given_up IN (0, 1))"),
+            Sql::Both(
+                "CREATE INDEX effects_due ON effects (kind, next_attempt_unix_ms) WHERE completed_at_unix_ms IS NULL",
+            ),
+        ],
+    },
+];
 
 /// The schema version this build creates and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

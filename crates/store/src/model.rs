@@ -156,6 +156,12 @@ pub struct Effect {
     pub body: serde_json::Value,
     /// When the effect was enqueued, in Unix milliseconds.
     pub created_at_unix_ms: u64,
+    /// How many times running it failed so far ([`Store::retry_effect`](crate::Store::retry_effect)).
+    pub attempts: u32,
+    /// Not to be run before this time (Unix milliseconds); `None`: at once.
+    pub next_attempt_unix_ms: Option<u64>,
+    /// Why the last attempt failed, if one did.
+    pub last_error: Option<String>,
 }
 
 /// The rows of a listing, with the rows that could not be read kept apart.

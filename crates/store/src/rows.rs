@@ -26,7 +26,8 @@ pub(crate) const RECORD_COLUMNS: &str = "kind, id, version, state, terminal, cli
 pub(crate) const HISTORY_COLUMNS: &str = "kind, id, seq, from_state, to_state, at_unix_ms, detail";
 
 /// The effect columns, in the order every outbox query selects them.
-pub(crate) const EFFECT_COLUMNS: &str = "effect_id, kind, aggregate_id, aggregate_version, body, created_at_unix_ms";
+pub(crate) const EFFECT_COLUMNS: &str =
+    "effect_id, kind, aggregate_id, aggregate_version, body, created_at_unix_ms, attempts, next_attempt_unix_ms, last_error";
 
 /// A millisecond timestamp as a column value, or [`StoreError::OutOfRange`].
 pub(crate) fn millis_to_column(field: &'static str, value: u64) -> Result<i64, StoreError> {
@@ -107,6 +108,11 @@ impl<'r> RowReader<'r> {
         Ok(self.optional_integer(column)?.map(|value| value as u64))
     }
 
+    pub(crate) fn count(&self, column: &'static str) -> Result<u32, CorruptRow> {
+        let value = self.integer(column)?;
+        u32::try_from(value).map_err(|_| self.corrupt(column, format!("{value} is not a count")))
+    }
+
     pub(crate) fn flag(&self, column: &'static str) -> Result<bool, CorruptRow> {
         match self.integer(column)? {
             0 => Ok(false),
@@ -177,6 +183,9 @@ pub(crate) fn effect_from_row(row: &AnyRow) -> Result<Effect, CorruptRow> {
         aggregate_version: reader.positive("aggregate_version")?,
         body: reader.json("body")?,
         created_at_unix_ms: reader.millis("created_at_unix_ms")?,
+        attempts: reader.count("attempts")?,
+        next_attempt_unix_ms: reader.optional_millis("next_attempt_unix_ms")?,
+        last_error: reader.optional_text("last_error")?,
     })
 }
 

@@ -33,12 +33,26 @@ impl SqlStore {
     async fn insert_record(
         &self,
         new: NewRecord,
+        max_active: Option<u64>,
         detail: serde_json::Value,
         effects: Vec<serde_json::Value>,
     ) -> Result<Record, StoreError> {
         let created_at = millis_to_column("created_at_unix_ms", new.created_at_unix_ms)?;
         let deadline = optional_millis_to_column("deadline_unix_ms", new.deadline_unix_ms)?;
         let mut transaction = self.pool.begin().await?;
+        // A terminal aggregate is not counted, so it is never over a cap.
+        let capped_client = max_active
+            .filter(|_| !new.terminal)
+            .and_then(|cap| new.client_node_id.as_deref().map(|client| (cap, client)));
+        if let (Some((_, client)), Backend::Postgres) = (capped_client, self.backend) {
+            // Serialises capped inserts of one client until this transaction ends; SQLite's
+            // write lock, taken by the INSERT below, does the same there.
+            sqlx::query("SELECT 1 AS locked FROM pg_advisory_xact_lock(hashtext($1), hashtext($2))")
+                .bind(new.kind.as_str())
+                .bind(client)
+                .fetch_one(&mut *transaction)
+                .await?;
+        }
         let inserted = sqlx::query(
             "INSERT INTO aggregates (kind, id, version, state, terminal, client_node_id, scid, deadline_unix_ms, body,
                                      created_at_unix_ms, updated_at_unix_ms)
@@ -60,6 +74,21 @@ impl SqlStore {
             // tests the connection when it is released and closes it if it is broken.
             let _ = transaction.rollback().await;
             return Err(self.explain_insert_failure(new.kind, &new.id, new.scid, error).await);
+        }
+        if let Some((cap, client)) = capped_client {
+            // Counted after the insert, so the new aggregate is one of them (when it is active).
+            let active: i64 = sqlx::query(
+                "SELECT COUNT(*) AS active FROM aggregates WHERE kind = $1 AND client_node_id = $2 AND terminal = 0",
+            )
+            .bind(new.kind.as_str())
+            .bind(client)
+            .fetch_one(&mut *transaction)
+            .await?
+            .try_get("active")?;
+            if u64::try_from(active).unwrap_or(0) > cap {
+                transaction.rollback().await?;
+                return Err(StoreError::CapReached { kind: new.kind, client_node_id: client.to_owned(), cap });
+            }
         }
         let change = Transition { kind: new.kind, id: &new.id, seq: 1, from_state: None, to_state: &new.state };
         change.append(&mut transaction, created_at, &detail, &effects).await?;
@@ -189,6 +218,18 @@ impl SqlStore {
         .transpose()
     }
 
+    /// `Ok` if the outbox holds this effect (completed or not), else [`StoreError::EffectNotFound`].
+    async fn effect_exists(&self, effect_id: i64) -> Result<(), StoreError> {
+        let exists = sqlx::query("SELECT effect_id FROM effects WHERE effect_id = $1")
+            .bind(effect_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        match exists {
+            Some(_) => Ok(()),
+            None => Err(StoreError::EffectNotFound { effect_id }),
+        }
+    }
+
     async fn one_record<'q>(&self, query: Query<'q, Any, AnyArguments<'q>>) -> Result<Option<Record>, StoreError> {
         let row = query.fetch_optional(&self.pool).await?;
         Ok(row.as_ref().map(record_from_row).transpose()?)
@@ -276,7 +317,17 @@ impl Store for SqlStore {
         detail: serde_json::Value,
         effects: Vec<serde_json::Value>,
     ) -> StoreFuture<'_, Record> {
-        Box::pin(self.insert_record(new, detail, effects))
+        Box::pin(self.insert_record(new, None, detail, effects))
+    }
+
+    fn insert_capped(
+        &self,
+        new: NewRecord,
+        max_active: u64,
+        detail: serde_json::Value,
+        effects: Vec<serde_json::Value>,
+    ) -> StoreFuture<'_, Record> {
+        Box::pin(self.insert_record(new, Some(max_active), detail, effects))
     }
 
     fn update<'a>(
@@ -374,6 +425,62 @@ impl Store for SqlStore {
         })
     }
 
+    fn due_effects(&self, kind: Kind, now_unix_ms: u64, limit: u32) -> StoreFuture<'_, Listing<Effect>> {
+        Box::pin(async move {
+            let sql = format!(
+                "SELECT {EFFECT_COLUMNS} FROM effects
+                 WHERE completed_at_unix_ms IS NULL AND kind = $1
+                   AND (next_attempt_unix_ms IS NULL OR next_attempt_unix_ms <= $2)
+                 ORDER BY effect_id LIMIT $3"
+            );
+            let rows = sqlx::query(&sql)
+                .bind(kind.as_str())
+                .bind(saturating_millis(now_unix_ms))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+            Ok(collect(&rows, effect_from_row))
+        })
+    }
+
+    fn retry_effect<'a>(&'a self, effect_id: i64, next_attempt_unix_ms: u64, error: &'a str) -> StoreFuture<'a, u32> {
+        Box::pin(async move {
+            let next = millis_to_column("next_attempt_unix_ms", next_attempt_unix_ms)?;
+            let row = sqlx::query(
+                "UPDATE effects SET attempts = attempts + 1, next_attempt_unix_ms = $2, last_error = $3
+                 WHERE effect_id = $1 AND completed_at_unix_ms IS NULL
+                 RETURNING attempts",
+            )
+            .bind(effect_id)
+            .bind(next)
+            .bind(error)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::EffectNotFound { effect_id })?;
+            let reader = crate::rows::RowReader::new(&row, "effects", format!("effect {effect_id}"));
+            Ok(reader.count("attempts")?)
+        })
+    }
+
+    fn give_up_effect<'a>(&'a self, effect_id: i64, now_unix_ms: u64, error: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let now = millis_to_column("now_unix_ms", now_unix_ms)?;
+            let given_up = sqlx::query(
+                "UPDATE effects SET completed_at_unix_ms = $2, given_up = 1, last_error = $3
+                 WHERE effect_id = $1 AND completed_at_unix_ms IS NULL",
+            )
+            .bind(effect_id)
+            .bind(now)
+            .bind(error)
+            .execute(&self.pool)
+            .await?;
+            if given_up.rows_affected() > 0 {
+                return Ok(());
+            }
+            self.effect_exists(effect_id).await
+        })
+    }
+
     fn complete_effect(&self, effect_id: i64, now_unix_ms: u64) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             let now = millis_to_column("now_unix_ms", now_unix_ms)?;
@@ -387,14 +494,7 @@ impl Store for SqlStore {
             if completed.rows_affected() > 0 {
                 return Ok(());
             }
-            let exists = sqlx::query("SELECT effect_id FROM effects WHERE effect_id = $1")
-                .bind(effect_id)
-                .fetch_optional(&self.pool)
-                .await?;
-            match exists {
-                Some(_) => Ok(()),
-                None => Err(StoreError::EffectNotFound { effect_id }),
-            }
+            self.effect_exists(effect_id).await
         })
     }
 

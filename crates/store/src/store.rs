@@ -50,6 +50,19 @@ pub trait Store: Send + Sync {
         effects: Vec<serde_json::Value>,
     ) -> StoreFuture<'_, Record>;
 
+    /// [`Store::insert`], unless the client (`new.client_node_id`) already has `max_active`
+    /// non-terminal aggregates of this kind: then [`StoreError::CapReached`] and nothing is
+    /// written. The count and the insert are one transaction that concurrent inserts for the
+    /// same client cannot interleave with (SQLite's write lock; a per-client advisory lock on
+    /// PostgreSQL), so N concurrent inserts leave exactly `max_active` aggregates.
+    fn insert_capped(
+        &self,
+        new: NewRecord,
+        max_active: u64,
+        detail: serde_json::Value,
+        effects: Vec<serde_json::Value>,
+    ) -> StoreFuture<'_, Record>;
+
     /// Replaces the aggregate's mutable fields if it is still at `expected_version`, bumps the
     /// version, appends a history entry (old state → `change.state`) and enqueues the effects,
     /// in one transaction.
@@ -99,6 +112,19 @@ pub trait Store: Send + Sync {
     /// At most `limit` effects that have not been completed, oldest first. Call it on
     /// restart (and after a runner crash) to replay the outbox.
     fn pending_effects(&self, limit: u32) -> StoreFuture<'_, Listing<Effect>>;
+
+    /// At most `limit` effects of `kind` that are not completed and are due at `now_unix_ms`
+    /// (never failed, or their retry time has come), oldest first. The runner's outbox drain.
+    fn due_effects(&self, kind: Kind, now_unix_ms: u64, limit: u32) -> StoreFuture<'_, Listing<Effect>>;
+
+    /// Records a failed attempt of a pending effect: one more attempt, `error` as its last
+    /// error, and not due again before `next_attempt_unix_ms`. Returns the attempts so far.
+    /// Fails with [`StoreError::EffectNotFound`] for an id that is not pending.
+    fn retry_effect<'a>(&'a self, effect_id: i64, next_attempt_unix_ms: u64, error: &'a str) -> StoreFuture<'a, u32>;
+
+    /// Gives a pending effect up at `now_unix_ms`: it is completed (never run again) and marked
+    /// given up with `error`. Idempotent like [`Store::complete_effect`].
+    fn give_up_effect<'a>(&'a self, effect_id: i64, now_unix_ms: u64, error: &'a str) -> StoreFuture<'a, ()>;
 
     /// Marks an effect as done at `now_unix_ms`. Idempotent: completing a completed effect
     /// succeeds and keeps the first completion time. Fails with

@@ -12,7 +12,8 @@ use inbound_node::lightning::ln::channelmanager::{PaymentId, RecipientOnionField
 use inbound_node::lightning::routing::router::{PaymentParameters, RouteParameters};
 use inbound_node::lightning::types::payment::PaymentHash;
 use inbound_node::lightning_invoice::Bolt11Invoice;
-use inbound_service::lsps2::{Clock, FeeTier, JitSession, Lsps2Config, SystemClock, TrustMode};
+use inbound_service::lsps2::{FeeTier, JitSession, Lsps2Config, TrustMode};
+use inbound_service::{Clock, SystemClock};
 
 /// The opening fee floor of the test menu.
 pub const MIN_FEE_MSAT: u64 = 1_000_000;

@@ -8,7 +8,8 @@ use bitcoin::hashes::Hash;
 use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
 use bitcoin::Network;
 
-use super::ops::{OpsError, OrderLightning, OrderOpen, Receipt};
+use super::ops::{OrderLightning, OrderOpen, Receipt};
+use crate::OpsError;
 
 /// One call the service made.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -16,10 +16,11 @@ use inbound_node::lightning::sign::EntropySource;
 use inbound_node::{FundingBroadcast, Node, NodeEventHandler};
 use tracing::warn;
 
-use super::ops::{OpsError, OrderLightning, OrderOpen, Receipt, UnconfirmedReceipt};
+use super::ops::{OrderLightning, OrderOpen, Receipt, UnconfirmedReceipt};
 use super::runner::OrderEvent;
 use super::service::Lsps1Service;
 use crate::address_book::is_public_ip;
+use crate::OpsError;
 
 impl OrderLightning for Node {
     fn random_bytes(&self) -> [u8; 32] {

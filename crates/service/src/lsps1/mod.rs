@@ -36,6 +36,7 @@
 //! the wallet on each tick.
 
 pub mod config;
+mod effects;
 mod lightning;
 pub mod ops;
 pub mod order;
@@ -47,7 +48,7 @@ pub use config::{Lsps1Config, Lsps1ConfigError};
 pub use lightning::Lsps1EventHandler;
 pub use ops::{OrderLightning, OrderOpen, Receipt, UnconfirmedReceipt};
 pub use order::{OrderBook, OrderEffect, OrderInput, OrderStatus};
-pub use runner::{OrderError, OrderEvent};
+pub use runner::OrderEvent;
 pub use service::{to_wire, Lsps1Service};
 
 #[cfg(test)]
@@ -58,15 +59,3 @@ mod order_tests;
 mod runner_tests;
 #[cfg(test)]
 mod service_tests;
-
-pub(crate) mod u128_text {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(value: &u128, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(value)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u128, D::Error> {
-        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
-    }
-}

@@ -1,11 +1,10 @@
 //! What the LSPS1 service needs from the node, as a trait ([`OrderLightning`], implemented
-//! for `inbound_node::Node` in `lightning.rs`); tests use a fake. The clock is LSPS2's
-//! [`Clock`](crate::lsps2::Clock).
+//! for `inbound_node::Node` in `lightning.rs`); tests use a fake.
 
 use bitcoin::secp256k1::PublicKey;
 use bitcoin::Network;
 
-pub use crate::lsps2::OpsError;
+pub use crate::OpsError;
 
 /// What the wallet received to an order's address.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -23,7 +23,8 @@ use lsps::lsps1::{OrderState, PaymentState};
 use lsps::schema::{DateTime, NodeId};
 use serde::{Deserialize, Serialize};
 
-use crate::lsps2::session::PaymentHashRef;
+use crate::flow::TransitionError;
+use crate::ids::PaymentHashRef;
 
 /// The on-chain dust limit below which an over-payment is kept rather than refunded.
 pub const REFUND_DUST_SAT: u64 = 546;
@@ -208,7 +209,7 @@ pub struct OrderBook {
     /// When the payment options stop being payable.
     pub expires_at: DateTime,
     /// The `user_channel_id` of the channel opened for it.
-    #[serde(with = "crate::lsps1::u128_text")]
+    #[serde(with = "crate::ids::u128_text")]
     pub user_channel_id: u128,
     /// The Lightning option.
     pub bolt11: Option<HoldInvoice>,
@@ -353,6 +354,21 @@ pub enum OrderEffect {
     },
 }
 
+impl OrderEffect {
+    /// A short, stable name for logs and the outbox.
+    pub fn name(&self) -> &'static str {
+        match self {
+            OrderEffect::OpenChannel => "open_channel",
+            OrderEffect::ClaimPayment => "claim_payment",
+            OrderEffect::FailHtlc { .. } => "fail_htlc",
+            OrderEffect::BuildRefund { .. } => "build_refund",
+            OrderEffect::BroadcastRefund { .. } => "broadcast_refund",
+            OrderEffect::CloseLeasedChannel => "close_leased_channel",
+            OrderEffect::BumpRefund { .. } => "bump_refund",
+        }
+    }
+}
+
 /// The order's policy knobs, from [`Lsps1Config`](super::Lsps1Config).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OrderPolicy {
@@ -469,12 +485,15 @@ impl OrderBook {
         }
     }
 
-    /// Applies one input. Returns the next order and the effects to run after persisting it.
-    pub fn step(&self, input: &OrderInput, ctx: Context<'_>) -> (OrderBook, Vec<OrderEffect>) {
+    /// Applies one input: the next order and the effects to run after persisting it, or a
+    /// [`TransitionError`] for an input that does not apply to the order as it stands.
+    pub fn step(&self, input: &OrderInput, ctx: Context<'_>) -> Result<(OrderBook, Vec<OrderEffect>), TransitionError> {
         let mut next = self.clone();
         let mut effects = Vec::new();
-        super::transitions::apply(&mut next, input, ctx, &mut effects);
-        (next, effects)
+        match super::transitions::apply(&mut next, input, ctx, &mut effects) {
+            Ok(()) => Ok((next, effects)),
+            Err(super::transitions::Invalid) => Err(TransitionError { state: self.state_name(), input: input.name() }),
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use super::fake::FakeNode;
 
 use super::order::*;
 use super::Lsps1Config;
-use crate::lsps2::session::PaymentHashRef;
+use crate::ids::PaymentHashRef;
 
 const T0: u64 = 1_700_000_000;
 
@@ -73,12 +73,12 @@ fn htlc(amount_msat: u64, deadline: u32) -> OrderInput {
 #[test]
 fn hold_invoice_happy_path() {
     let p = policy();
-    let (o, e) = order(false, false).step(&htlc(12_000_000, 1_200), ctx(&p, 10, 1_000));
+    let (o, e) = order(false, false).step_ok(&htlc(12_000_000, 1_200), ctx(&p, 10, 1_000));
     assert_eq!(e, vec![OrderEffect::OpenChannel]);
     assert_eq!(o.bolt11_state(), PaymentState::Hold);
     assert_eq!(o.order_state(), OrderState::Created);
     let funded = OrderInput::FundingPublished { funding_outpoint: "aa:0".into() };
-    let (o, e) = o.step(&funded, ctx(&p, 20, 1_001));
+    let (o, e) = o.step_ok(&funded, ctx(&p, 20, 1_001));
     assert_eq!(e, vec![OrderEffect::ClaimPayment]);
     assert_eq!(o.bolt11_state(), PaymentState::Paid);
     assert_eq!(o.order_state(), OrderState::Completed);
@@ -86,7 +86,7 @@ fn hold_invoice_happy_path() {
     let OrderStatus::Completed { channel, .. } = &o.status else { panic!("completed") };
     assert_eq!(channel.expires_at, at(20 + 144 * 600));
     // A replayed PaymentClaimable after a restart claims again (idempotent), never fails.
-    let (_, e) = o.step(&htlc(12_000_000, 1_200), ctx(&p, 30, 1_001));
+    let (_, e) = o.step_ok(&htlc(12_000_000, 1_200), ctx(&p, 30, 1_001));
     assert_eq!(e, vec![OrderEffect::ClaimPayment]);
 }
 
@@ -100,7 +100,7 @@ fn wrong_amount_late_or_short_cltv_htlcs_are_failed_at_once() {
         (htlc(12_000_000, 1_005), 10),
         (htlc(12_000_000, 1_200), 3_600),
     ] {
-        let (o, e) = base.step(&input, ctx(&p, secs, 1_000));
+        let (o, e) = base.step_ok(&input, ctx(&p, secs, 1_000));
         assert_eq!(e, vec![OrderEffect::FailHtlc { cause: HtlcFailCause::Rejected }], "{input:?}");
         assert_eq!(o.status, base.status);
     }
@@ -109,17 +109,17 @@ fn wrong_amount_late_or_short_cltv_htlcs_are_failed_at_once() {
 #[test]
 fn open_retries_with_backoff_then_fails_back_the_htlc() {
     let p = policy();
-    let (mut o, _) = order(false, false).step(&htlc(12_000_000, 100_000), ctx(&p, 10, 1_000));
-    let (next, e) = o.step(&OrderInput::OpenFailed, ctx(&p, 11, 1_000));
+    let (mut o, _) = order(false, false).step_ok(&htlc(12_000_000, 100_000), ctx(&p, 10, 1_000));
+    let (next, e) = o.step_ok(&OrderInput::OpenFailed, ctx(&p, 11, 1_000));
     assert!(e.is_empty());
     o = next;
     let OrderStatus::Opening { retry_at: Some(retry), .. } = o.status else { panic!("retry scheduled") };
     assert_eq!(retry, at(11 + p.open_retry_base_secs));
-    let (o2, e) = o.step(&OrderInput::Tick, ctx(&p, 11 + p.open_retry_base_secs, 1_000));
+    let (o2, e) = o.step_ok(&OrderInput::Tick, ctx(&p, 11 + p.open_retry_base_secs, 1_000));
     assert_eq!(e, vec![OrderEffect::OpenChannel]);
     let OrderStatus::Opening { attempts: 2, retry_at: None, .. } = o2.status else { panic!("attempt 2") };
     // At the deadline: failed back, REFUNDED, FAILED.
-    let (o3, e) = o2.step(&OrderInput::Tick, ctx(&p, 3_600, 1_000));
+    let (o3, e) = o2.step_ok(&OrderInput::Tick, ctx(&p, 3_600, 1_000));
     assert_eq!(e, vec![OrderEffect::FailHtlc { cause: HtlcFailCause::Refund }]);
     assert_eq!(o3.bolt11_state(), PaymentState::Refunded);
     assert_eq!(o3.order_state(), OrderState::Failed);
@@ -129,11 +129,11 @@ fn open_retries_with_backoff_then_fails_back_the_htlc() {
 #[test]
 fn a_client_connecting_retries_the_open_at_once_but_only_while_waiting() {
     let p = policy();
-    let (o, _) = order(false, false).step(&htlc(12_000_000, 100_000), ctx(&p, 10, 1_000));
-    let (_, e) = o.step(&OrderInput::ClientConnected, ctx(&p, 11, 1_000));
-    assert!(e.is_empty(), "an attempt is in flight");
-    let (o, _) = o.step(&OrderInput::OpenFailed, ctx(&p, 11, 1_000));
-    let (o, e) = o.step(&OrderInput::ClientConnected, ctx(&p, 12, 1_000));
+    let (o, _) = order(false, false).step_ok(&htlc(12_000_000, 100_000), ctx(&p, 10, 1_000));
+    let error = o.step(&OrderInput::ClientConnected, ctx(&p, 11, 1_000)).expect_err("an attempt is in flight");
+    assert_eq!((error.state, error.input), ("opening", "client_connected"));
+    let (o, _) = o.step_ok(&OrderInput::OpenFailed, ctx(&p, 11, 1_000));
+    let (o, e) = o.step_ok(&OrderInput::ClientConnected, ctx(&p, 12, 1_000));
     assert_eq!(e, vec![OrderEffect::OpenChannel]);
     assert!(matches!(o.status, OrderStatus::Opening { attempts: 2, retry_at: None, .. }));
 }
@@ -144,20 +144,20 @@ fn leased_channels_are_closed_only_after_the_lease_and_only_with_the_policy() {
     for policy_on in [false, true] {
         let mut o = order(false, false);
         o.close_after_lease = policy_on;
-        let (o, _) = o.step(&htlc(12_000_000, 100_000), ctx(&p, 10, 1_000));
-        let (o, _) = o.step(&OrderInput::FundingPublished { funding_outpoint: "aa:0".into() }, ctx(&p, 20, 1_000));
+        let (o, _) = o.step_ok(&htlc(12_000_000, 100_000), ctx(&p, 10, 1_000));
+        let (o, _) = o.step_ok(&OrderInput::FundingPublished { funding_outpoint: "aa:0".into() }, ctx(&p, 20, 1_000));
         assert_eq!(o.is_terminal(at(20)), !policy_on);
         let lease_end_secs = 20 + 144 * 600;
         // Time has passed but not the blocks, then the blocks but not the time: never before.
-        let (o, e) = o.step(&OrderInput::Tick, ctx(&p, lease_end_secs, 1_100));
+        let (o, e) = o.step_ok(&OrderInput::Tick, ctx(&p, lease_end_secs, 1_100));
         assert!(e.is_empty());
-        let (o, e) = o.step(&OrderInput::Tick, ctx(&p, lease_end_secs - 1, 1_144));
+        let (o, e) = o.step_ok(&OrderInput::Tick, ctx(&p, lease_end_secs - 1, 1_144));
         assert!(e.is_empty());
-        let (o, e) = o.step(&OrderInput::Tick, ctx(&p, lease_end_secs, 1_144));
+        let (o, e) = o.step_ok(&OrderInput::Tick, ctx(&p, lease_end_secs, 1_144));
         if policy_on {
             assert_eq!(e, vec![OrderEffect::CloseLeasedChannel]);
             assert!(o.is_terminal(at(lease_end_secs)));
-            let (busy, _) = o.step(&OrderInput::LeaseCloseDeferred, ctx(&p, lease_end_secs, 1_144));
+            let (busy, _) = o.step_ok(&OrderInput::LeaseCloseDeferred, ctx(&p, lease_end_secs, 1_144));
             assert!(!busy.is_terminal(at(lease_end_secs)), "retried while busy");
         } else {
             assert!(e.is_empty());
@@ -168,10 +168,10 @@ fn leased_channels_are_closed_only_after_the_lease_and_only_with_the_policy() {
 #[test]
 fn a_held_htlc_near_its_cltv_is_failed_back() {
     let p = policy();
-    let (o, _) = order(false, false).step(&htlc(12_000_000, 1_100), ctx(&p, 10, 1_000));
-    let (_, e) = o.step(&OrderInput::Tick, ctx(&p, 20, 1_100 - p.htlc_safety_blocks - 1));
+    let (o, _) = order(false, false).step_ok(&htlc(12_000_000, 1_100), ctx(&p, 10, 1_000));
+    let (_, e) = o.step_ok(&OrderInput::Tick, ctx(&p, 20, 1_100 - p.htlc_safety_blocks - 1));
     assert!(e.is_empty());
-    let (o, e) = o.step(&OrderInput::Tick, ctx(&p, 20, 1_100 - p.htlc_safety_blocks));
+    let (o, e) = o.step_ok(&OrderInput::Tick, ctx(&p, 20, 1_100 - p.htlc_safety_blocks));
     assert_eq!(e, vec![OrderEffect::FailHtlc { cause: HtlcFailCause::Refund }]);
     assert!(matches!(o.status, OrderStatus::Failed { reason: FailReason::HtlcDeadline, .. }));
 }
@@ -179,7 +179,7 @@ fn a_held_htlc_near_its_cltv_is_failed_back() {
 #[test]
 fn unpaid_orders_expire_with_nothing_to_refund() {
     let p = policy();
-    let (o, e) = order(false, false).step(&OrderInput::Tick, ctx(&p, 3_600, 1_000));
+    let (o, e) = order(false, false).step_ok(&OrderInput::Tick, ctx(&p, 3_600, 1_000));
     assert!(matches!(o.status, OrderStatus::Expired { watch_until: None }));
     assert_eq!(e, vec![OrderEffect::FailHtlc { cause: HtlcFailCause::Rejected }]);
     assert_eq!(o.order_state(), OrderState::Failed);
@@ -195,25 +195,26 @@ fn seen(received_sat: u64, confirmations: u32) -> OrderInput {
 fn onchain_paid_after_confirmations_then_excess_refunded() {
     let p = policy();
     let o = order(true, true);
-    let (o, e) = o.step(&seen(20_000, 0), ctx(&p, 10, 1_000));
+    let (o, e) = o.step_ok(&seen(20_000, 0), ctx(&p, 10, 1_000));
     assert!(e.is_empty(), "unconfirmed does not count");
-    let (o, e) = o.step(&seen(20_000, 1), ctx(&p, 20, 1_001));
+    let (o, e) = o.step_ok(&seen(20_000, 1), ctx(&p, 20, 1_001));
     assert_eq!(e, vec![OrderEffect::OpenChannel]);
     assert_eq!(o.onchain_state(), PaymentState::Paid);
-    let (o, e) = o.step(&OrderInput::FundingPublished { funding_outpoint: "bb:1".into() }, ctx(&p, 30, 1_001));
+    let (o, e) = o.step_ok(&OrderInput::FundingPublished { funding_outpoint: "bb:1".into() }, ctx(&p, 30, 1_001));
     assert_eq!(e, vec![OrderEffect::BuildRefund { amount_sat: 7_000, address: "bcrt1qrefund".into() }]);
     assert_eq!(o.order_state(), OrderState::Completed);
     assert!(!o.is_terminal(at(30)), "the refund is owed");
     let built = OrderInput::RefundBuilt { txid: "t1".into(), tx_hex: "00".into() };
-    let (o, e) = o.step(&built, ctx(&p, 31, 1_001));
+    let (o, e) = o.step_ok(&built, ctx(&p, 31, 1_001));
     assert_eq!(e, vec![OrderEffect::BroadcastRefund { tx_hex: "00".into() }]);
     assert!(!o.is_terminal(at(31)), "until the refund confirms");
-    let (o, _) = o.step(&OrderInput::RefundConfirmations { confirmations: 1 }, ctx(&p, 32, 1_002));
+    let (o, _) = o.step_ok(&OrderInput::RefundConfirmations { confirmations: 1 }, ctx(&p, 32, 1_002));
     assert!(o.is_terminal(at(32)));
     // A second build result (a replayed effect) is ignored: one refund only.
-    let (o2, e) = o.step(&OrderInput::RefundBuilt { txid: "t2".into(), tx_hex: "01".into() }, ctx(&p, 32, 1_001));
-    assert!(e.is_empty());
-    assert_eq!(o2, o);
+    let error = o
+        .step(&OrderInput::RefundBuilt { txid: "t2".into(), tx_hex: "01".into() }, ctx(&p, 32, 1_001))
+        .expect_err("the refund is built already");
+    assert_eq!((error.state, error.input), ("completed", "refund_built"));
 }
 
 /// An unconfirmed deposit counts only with 0-conf terms and a known fee rate above
@@ -238,17 +239,17 @@ fn unconfirmed_deposit_counts_only_above_min_fee_for_0conf() {
         (None, Some(253), true),
         (None, None, false),
     ] {
-        let (o, e) = zero_conf(min_fee).step(&unconfirmed(fee_rate), ctx(&p, 10, 1_000));
+        let (o, e) = zero_conf(min_fee).step_ok(&unconfirmed(fee_rate), ctx(&p, 10, 1_000));
         assert_eq!(e == vec![OrderEffect::OpenChannel], opens, "{min_fee:?} {fee_rate:?}");
         if !opens {
             assert_eq!(o.status, OrderStatus::AwaitingPayment { onchain_seen_sat: 13_000 });
-            let (_, e) = o.step(&seen(13_000, 1), ctx(&p, 20, 1_001));
+            let (_, e) = o.step_ok(&seen(13_000, 1), ctx(&p, 20, 1_001));
             assert_eq!(e, vec![OrderEffect::OpenChannel], "one confirmation counts");
         }
     }
     // With confirmations required, a high fee does not make a mempool deposit count.
     let high_fee = OrderInput::OnchainSeen { received_sat: 13_000, confirmations: 0, fee_rate: Some(100_000) };
-    let (_, e) = order(true, true).step(&high_fee, ctx(&p, 10, 1_000));
+    let (_, e) = order(true, true).step_ok(&high_fee, ctx(&p, 10, 1_000));
     assert!(e.is_empty());
 }
 
@@ -256,9 +257,9 @@ fn unconfirmed_deposit_counts_only_above_min_fee_for_0conf() {
 fn onchain_underpaid_is_refunded_at_expiry_and_without_address_kept() {
     let p = policy();
     for with_address in [true, false] {
-        let (o, e) = order(true, with_address).step(&seen(5_000, 3), ctx(&p, 10, 1_000));
+        let (o, e) = order(true, with_address).step_ok(&seen(5_000, 3), ctx(&p, 10, 1_000));
         assert!(e.is_empty());
-        let (o, e) = o.step(&OrderInput::Tick, ctx(&p, 3_600, 1_000));
+        let (o, e) = o.step_ok(&OrderInput::Tick, ctx(&p, 3_600, 1_000));
         assert!(matches!(o.status, OrderStatus::Failed { reason: FailReason::Underpaid, .. }));
         if with_address {
             assert_eq!(e, vec![OrderEffect::BuildRefund { amount_sat: 5_000, address: "bcrt1qrefund".into() }]);
@@ -275,11 +276,11 @@ fn a_full_deposit_made_in_time_is_awaited_past_the_window_for_its_confirmations(
     let p = policy();
     let mut o = order(true, true);
     o.onchain.as_mut().unwrap().min_confirmations = 3;
-    let (o, e) = o.step(&seen(13_000, 1), ctx(&p, 3_000, 1_000));
+    let (o, e) = o.step_ok(&seen(13_000, 1), ctx(&p, 3_000, 1_000));
     assert!(e.is_empty());
-    let (o, e) = o.step(&OrderInput::Tick, ctx(&p, 3_700, 1_001));
+    let (o, e) = o.step_ok(&OrderInput::Tick, ctx(&p, 3_700, 1_001));
     assert!(e.is_empty() && matches!(o.status, OrderStatus::AwaitingPayment { .. }), "not refunded: {:?}", o.status);
-    let (o, e) = o.step(&seen(13_000, 3), ctx(&p, 3_800, 1_002));
+    let (o, e) = o.step_ok(&seen(13_000, 3), ctx(&p, 3_800, 1_002));
     assert_eq!(e, vec![OrderEffect::OpenChannel]);
     assert_eq!(o.onchain_state(), PaymentState::Paid);
 }
@@ -287,45 +288,45 @@ fn a_full_deposit_made_in_time_is_awaited_past_the_window_for_its_confirmations(
 #[test]
 fn onchain_paid_late_is_refunded_once() {
     let p = policy();
-    let (o, _) = order(true, true).step(&OrderInput::Tick, ctx(&p, 3_600, 1_000));
+    let (o, _) = order(true, true).step_ok(&OrderInput::Tick, ctx(&p, 3_600, 1_000));
     assert!(matches!(o.status, OrderStatus::Expired { watch_until: Some(_) }));
     assert!(!o.is_terminal(at(3_600)));
-    let (o, e) = o.step(&seen(13_000, 1), ctx(&p, 3_700, 1_000));
+    let (o, e) = o.step_ok(&seen(13_000, 1), ctx(&p, 3_700, 1_000));
     assert_eq!(e, vec![OrderEffect::BuildRefund { amount_sat: 13_000, address: "bcrt1qrefund".into() }]);
-    let (_, e) = o.step(&seen(26_000, 1), ctx(&p, 3_800, 1_000));
-    assert!(e.is_empty(), "the refund was already requested");
+    let error = o.step(&seen(26_000, 1), ctx(&p, 3_800, 1_000)).expect_err("the refund was already requested");
+    assert_eq!((error.state, error.input), ("failed", "onchain_seen"));
 }
 
 #[test]
 fn unconfirmed_refunds_are_fee_bumped_after_the_wait_and_replaced_in_place() {
     let p = policy();
-    let (o, _) = order(true, true).step(&seen(5_000, 3), ctx(&p, 10, 1_000));
-    let (o, _) = o.step(&OrderInput::Tick, ctx(&p, 3_600, 1_000));
-    let (o, _) = o.step(&OrderInput::RefundBuilt { txid: "t1".into(), tx_hex: "01".into() }, ctx(&p, 3_601, 1_000));
+    let (o, _) = order(true, true).step_ok(&seen(5_000, 3), ctx(&p, 10, 1_000));
+    let (o, _) = o.step_ok(&OrderInput::Tick, ctx(&p, 3_600, 1_000));
+    let (o, _) = o.step_ok(&OrderInput::RefundBuilt { txid: "t1".into(), tx_hex: "01".into() }, ctx(&p, 3_601, 1_000));
     let unconfirmed = OrderInput::RefundConfirmations { confirmations: 0 };
-    let (o, e) = o.step(&unconfirmed, ctx(&p, 3_700, 1_000 + p.refund_bump_after_blocks - 1));
+    let (o, e) = o.step_ok(&unconfirmed, ctx(&p, 3_700, 1_000 + p.refund_bump_after_blocks - 1));
     assert!(e.is_empty(), "not yet");
-    let (o, e) = o.step(&unconfirmed, ctx(&p, 3_700, 1_000 + p.refund_bump_after_blocks));
+    let (o, e) = o.step_ok(&unconfirmed, ctx(&p, 3_700, 1_000 + p.refund_bump_after_blocks));
     assert_eq!(e, vec![OrderEffect::BumpRefund { txid: "t1".into(), bumps: 0 }]);
-    let (_, e) = o.step(&unconfirmed, ctx(&p, 3_700, 1_000 + p.refund_bump_after_blocks));
+    let (_, e) = o.step_ok(&unconfirmed, ctx(&p, 3_700, 1_000 + p.refund_bump_after_blocks));
     assert!(e.is_empty(), "one bump per wait");
-    let (o, e) = o.step(&OrderInput::RefundBumped { txid: "t2".into(), tx_hex: "02".into() }, ctx(&p, 3_800, 1_040));
+    let (o, e) = o.step_ok(&OrderInput::RefundBumped { txid: "t2".into(), tx_hex: "02".into() }, ctx(&p, 3_800, 1_040));
     assert_eq!(e, vec![OrderEffect::BroadcastRefund { tx_hex: "02".into() }]);
     assert!(matches!(&o.refund.as_ref().unwrap().status, RefundStatus::Built { txid, bumps: 1, .. } if txid == "t2"));
     assert_eq!(o.onchain_state(), PaymentState::Refunded);
-    let (o, _) = o.step(&OrderInput::RefundConfirmations { confirmations: 2 }, ctx(&p, 3_900, 1_042));
+    let (o, _) = o.step_ok(&OrderInput::RefundConfirmations { confirmations: 2 }, ctx(&p, 3_900, 1_042));
     assert!(o.is_terminal(at(3_900)));
 }
 
 #[test]
 fn failed_refund_builds_are_retried_later() {
     let p = policy();
-    let (o, _) = order(true, true).step(&seen(5_000, 3), ctx(&p, 10, 1_000));
-    let (o, _) = o.step(&OrderInput::Tick, ctx(&p, 3_600, 1_000));
-    let (o, e) = o.step(&OrderInput::RefundFailed, ctx(&p, 3_601, 1_000));
+    let (o, _) = order(true, true).step_ok(&seen(5_000, 3), ctx(&p, 10, 1_000));
+    let (o, _) = o.step_ok(&OrderInput::Tick, ctx(&p, 3_600, 1_000));
+    let (o, e) = o.step_ok(&OrderInput::RefundFailed, ctx(&p, 3_601, 1_000));
     assert!(e.is_empty());
     assert_eq!(o.next_deadline(), Some(at(3_601 + p.refund_retry_secs)));
-    let (_, e) = o.step(&OrderInput::Tick, ctx(&p, 3_601 + p.refund_retry_secs, 1_000));
+    let (_, e) = o.step_ok(&OrderInput::Tick, ctx(&p, 3_601 + p.refund_retry_secs, 1_000));
     assert_eq!(e, vec![OrderEffect::BuildRefund { amount_sat: 5_000, address: "bcrt1qrefund".into() }]);
 }
 
@@ -371,7 +372,8 @@ proptest! {
         for (input, dt, dh) in steps {
             secs += dt;
             height += dh;
-            let (next, effects) = o.step(&input, ctx(&p, secs, height));
+            // An input that does not apply changes nothing (the runner writes nothing).
+            let (next, effects) = o.step(&input, ctx(&p, secs, height)).unwrap_or_else(|_| (o.clone(), Vec::new()));
             for effect in &effects {
                 match effect {
                     OrderEffect::ClaimPayment => claimed = true,
@@ -391,5 +393,16 @@ proptest! {
             }
             o = next;
         }
+    }
+}
+
+/// Steps an input the order must accept; an invalid one fails the test with its error.
+trait StepOk {
+    fn step_ok(&self, input: &OrderInput, ctx: Context<'_>) -> (OrderBook, Vec<OrderEffect>);
+}
+
+impl StepOk for OrderBook {
+    fn step_ok(&self, input: &OrderInput, ctx: Context<'_>) -> (OrderBook, Vec<OrderEffect>) {
+        self.step(input, ctx).unwrap_or_else(|error| panic!("{error}"))
     }
 }

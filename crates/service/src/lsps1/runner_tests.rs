@@ -12,7 +12,7 @@ use super::order::{OrderBook, OrderStatus, RefundStatus};
 use super::runner::OrderEvent;
 use super::service_tests::{create, request, setup_with, Setup, REFUND};
 use super::{Lsps1Config, Lsps1Service};
-use crate::lsps2::Clock;
+use crate::Clock;
 
 async fn file_setup(dir: &std::path::Path) -> Setup {
     let store = inbound_store::open(dir.join("store.db").to_str().expect("utf-8")).await.expect("store");

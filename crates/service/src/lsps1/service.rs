@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock};
 
 use bitcoin::hashes::{sha256, Hash};
 use bitcoin::secp256k1::PublicKey;
-use inbound_store::{Kind, NewRecord, Record, Store, StoreError};
+use inbound_store::{Store, StoreError};
 use lsps::jsonrpc::RpcError;
 use lsps::lsps1::{
     order_total_sat, validate_create_order, Bolt11Payment, ChannelInfo, CreateOrderRequest, GetInfoRequest,
@@ -24,10 +24,11 @@ use tracing::{error, info, warn};
 use super::config::{Lsps1Config, Lsps1ConfigError};
 use super::ops::OrderLightning;
 use super::order::{HoldInvoice, OnchainTerms, OrderBook, OrderStatus};
-use super::runner::{OrderError, RunnerState};
+use super::runner::RunnerState;
 use crate::address_book::PeerAddressBook;
-use crate::lsps2::session::PaymentHashRef;
-use crate::lsps2::Clock;
+use crate::clock::Clock;
+use crate::flow::{FlowError, FlowRunner, RetryPolicy};
+use crate::ids::PaymentHashRef;
 use crate::server::{BoxFuture, ProtocolHandler};
 
 /// How many times `create_order` draws a preimage whose hash prefix is unused.
@@ -42,6 +43,8 @@ pub struct Lsps1Service {
     pub(super) clock: Arc<dyn Clock>,
     lightning: RwLock<Option<Arc<dyn OrderLightning>>>,
     pub(super) runner: RunnerState,
+    /// The flow kernel's runner for the orders.
+    pub(super) flows: FlowRunner<OrderBook>,
     client_addresses: Arc<PeerAddressBook>,
 }
 
@@ -55,10 +58,11 @@ impl Lsps1Service {
         config.validate()?;
         Ok(Arc::new(Lsps1Service {
             config,
-            store,
-            clock,
+            store: Arc::clone(&store),
+            clock: Arc::clone(&clock),
             lightning: RwLock::new(None),
             runner: RunnerState::default(),
+            flows: FlowRunner::new(store, clock, RetryPolicy::default()),
             client_addresses: Arc::new(PeerAddressBook::new()),
         }))
     }
@@ -109,11 +113,6 @@ impl Lsps1Service {
             }
         }
         let node_id = NodeId(client);
-        let open = self.store.count_active_by_client(Kind::Lsps1Order, &node_id.to_string()).await.map_err(internal)?;
-        if open >= self.config.max_open_orders_per_client {
-            let message = format!("at most {} open orders per client", self.config.max_open_orders_per_client);
-            return Err(Lsps1Error::ClientRejected { message }.into());
-        }
         let now = self.clock.now();
         let expires_at = now.checked_add_secs(self.config.payment_window_secs).ok_or_else(RpcError::internal_error)?;
         let fee_rate = lightning.fee_rate_sat_per_kwu();
@@ -172,14 +171,20 @@ impl Lsps1Service {
                 lease_closed: false,
                 client_address: self.client_addresses.get(&client),
             };
-            match self.insert(&order).await {
+            // The per-client cap is checked in the insert's transaction, so concurrent orders of
+            // one client cannot pass it together.
+            let cap = Some(self.config.max_open_orders_per_client);
+            match self.flows.insert(&self.driver(lightning.as_ref()), &order, "create_order", cap, Vec::new()).await {
                 Ok(()) => {
                     info!(order = %order.order_id, %client, lsp_sat, client_sat, fee_sat, "LSPS1 order created");
-                    self.runner.index(&order);
                     return Ok(to_wire(&order));
                 }
-                Err(OrderError::Store(StoreError::DuplicateScid { .. })) => continue,
-                Err(OrderError::Store(e)) => return Err(internal(e)),
+                Err(FlowError::Store(StoreError::DuplicateScid { .. })) => continue,
+                Err(FlowError::Store(StoreError::CapReached { cap, .. })) => {
+                    let message = format!("at most {cap} open orders per client");
+                    return Err(Lsps1Error::ClientRejected { message }.into());
+                }
+                Err(FlowError::Store(e)) => return Err(internal(e)),
                 Err(e) => {
                     error!(error = %e, "cannot encode a new LSPS1 order");
                     return Err(RpcError::internal_error());
@@ -204,25 +209,14 @@ impl Lsps1Service {
         if order_id.len() > lsps::lsps1::MAX_ORDER_ID_LEN {
             return Ok(None);
         }
-        Ok(self.store.get(Kind::Lsps1Order, order_id).await?.and_then(|record| decode(&record)))
-    }
-
-    async fn insert(&self, order: &OrderBook) -> Result<(), OrderError> {
-        let body = serde_json::to_value(order)
-            .map_err(|e| OrderError::Codec { id: order.order_id.clone(), error: e.to_string() })?;
-        let record = NewRecord {
-            kind: Kind::Lsps1Order,
-            id: order.order_id.clone(),
-            state: order.state_name().to_owned(),
-            terminal: false,
-            client_node_id: Some(order.client.to_string()),
-            scid: order.bolt11.as_ref().map(|b| hash_key(&b.payment_hash.0)),
-            deadline_unix_ms: order.next_deadline().map(|d| d.unix_millis()),
-            body,
-            created_at_unix_ms: order.created_at.unix_millis(),
-        };
-        self.store.insert(record, serde_json::json!({ "input": "create_order" }), Vec::new()).await?;
-        Ok(())
+        match self.flows.get(order_id).await {
+            Ok(order) => Ok(order),
+            Err(FlowError::Store(error)) => Err(error),
+            Err(error @ FlowError::Codec { .. }) => {
+                warn!(%error, "unreadable LSPS1 order");
+                Ok(None)
+            }
+        }
     }
 
     fn ready(&self) -> Result<Arc<dyn OrderLightning>, RpcError> {
@@ -238,16 +232,6 @@ pub(super) fn hash_key(hash: &[u8; 32]) -> u64 {
     let mut prefix = [0u8; 8];
     prefix.copy_from_slice(&hash[..8]);
     u64::from_be_bytes(prefix)
-}
-
-pub(super) fn decode(record: &Record) -> Option<OrderBook> {
-    match serde_json::from_value(record.body.clone()) {
-        Ok(order) => Some(order),
-        Err(error) => {
-            warn!(order = %record.id, %error, "unreadable LSPS1 order");
-            None
-        }
-    }
 }
 
 /// The wire `Order` of a stored order.

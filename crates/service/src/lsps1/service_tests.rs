@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::fake::{key, Call, FakeNode};
 use super::ops::OrderLightning;
 use super::{Lsps1Config, Lsps1Service};
-use crate::lsps2::{Clock, ManualClock};
+use crate::{Clock, ManualClock};
 use crate::{LspsServer, LspsServerConfig};
 
 pub(super) struct Setup {

@@ -1,13 +1,20 @@
 //! Every transition of [`OrderBook`], in one function (see `order.rs` for the diagram).
 
-use tracing::warn;
-
 use super::order::{
     Context, DeliveredChannel, FailReason, HtlcFailCause, OrderBook, OrderEffect, OrderInput, OrderStatus, Payment,
     Refund, RefundStatus, REFUND_DUST_SAT,
 };
 
-pub(super) fn apply(order: &mut OrderBook, input: &OrderInput, ctx: Context<'_>, effects: &mut Vec<OrderEffect>) {
+/// An input that does not apply to the order as it stands (the step turns it into a
+/// [`TransitionError`](crate::flow::TransitionError)).
+pub(super) struct Invalid;
+
+pub(super) fn apply(
+    order: &mut OrderBook,
+    input: &OrderInput,
+    ctx: Context<'_>,
+    effects: &mut Vec<OrderEffect>,
+) -> Result<(), Invalid> {
     let now = ctx.now;
     let expired = now.unix_millis() >= order.expires_at.unix_millis();
     match (order.status.clone(), input) {
@@ -18,7 +25,7 @@ pub(super) fn apply(order: &mut OrderBook, input: &OrderInput, ctx: Context<'_>,
                 claim_deadline.is_none_or(|d| d > ctx.height.saturating_add(ctx.policy.htlc_safety_blocks));
             if expired || expected != Some(*amount_msat) || !deadline_ok {
                 effects.push(OrderEffect::FailHtlc { cause: HtlcFailCause::Rejected });
-                return;
+                return Ok(());
             }
             let payment = Payment::Lightning { amount_msat: *amount_msat, claim_deadline: *claim_deadline };
             start_opening(order, payment, ctx, effects);
@@ -37,12 +44,16 @@ pub(super) fn apply(order: &mut OrderBook, input: &OrderInput, ctx: Context<'_>,
 
         // ── On-chain ───────────────────────────────────────────────────────────────────────
         (OrderStatus::AwaitingPayment { .. }, OrderInput::OnchainSeen { received_sat, confirmations, fee_rate }) => {
-            let Some(terms) = order.onchain.clone() else { return };
+            let Some(terms) = order.onchain.clone() else { return Err(Invalid) };
             let was_full = matches!(order.status, OrderStatus::AwaitingPayment { onchain_seen_sat } if onchain_seen_sat >= terms.total_sat);
             if expired && !was_full {
-                // The tick that expires the order comes first in the runner; be safe anyway.
+                // The tick that expires the order comes first in the runner; be safe anyway:
+                // expire it, then treat the deposit as one seen after the window.
                 expire(order, ctx, effects);
-                return apply(order, input, ctx, effects);
+                if matches!(order.status, OrderStatus::Expired { watch_until: Some(_) }) {
+                    paid_late(order, *received_sat, effects);
+                }
+                return Ok(());
             }
             order.status = OrderStatus::AwaitingPayment { onchain_seen_sat: *received_sat };
             // An unconfirmed deposit counts only if the order allows 0 confirmations and its
@@ -58,12 +69,7 @@ pub(super) fn apply(order: &mut OrderBook, input: &OrderInput, ctx: Context<'_>,
             }
         }
         (OrderStatus::Expired { watch_until: Some(_) }, OrderInput::OnchainSeen { received_sat, .. }) => {
-            // Paid after the window: refund everything (once).
-            if *received_sat > 0 && order.refund.is_none() {
-                let payment = Payment::Onchain { received_sat: *received_sat };
-                order.status = OrderStatus::Failed { payment, reason: FailReason::PaidLate };
-                request_refund(order, *received_sat, effects);
-            }
+            paid_late(order, *received_sat, effects);
         }
         (
             OrderStatus::Opening { payment: Payment::Onchain { .. }, attempts, retry_at, deadline },
@@ -73,7 +79,7 @@ pub(super) fn apply(order: &mut OrderBook, input: &OrderInput, ctx: Context<'_>,
             let payment = Payment::Onchain { received_sat: *received_sat };
             order.status = OrderStatus::Opening { payment, attempts, retry_at, deadline };
         }
-        (_, OrderInput::OnchainSeen { .. }) => {}
+        (_, OrderInput::OnchainSeen { .. }) => return Err(Invalid),
 
         // ── Opening ────────────────────────────────────────────────────────────────────────
         (OrderStatus::Opening { payment, attempts, deadline, .. }, OrderInput::OpenFailed) => {
@@ -113,24 +119,27 @@ pub(super) fn apply(order: &mut OrderBook, input: &OrderInput, ctx: Context<'_>,
             order.status = OrderStatus::Opening { payment, attempts, retry_at: None, deadline };
             effects.push(OrderEffect::OpenChannel);
         }
-        (_, OrderInput::OpenFailed | OrderInput::FundingPublished { .. } | OrderInput::ClientConnected) => {}
+        (_, OrderInput::OpenFailed | OrderInput::FundingPublished { .. } | OrderInput::ClientConnected) => {
+            return Err(Invalid)
+        }
         (OrderStatus::Completed { .. }, OrderInput::LeaseCloseDeferred) => order.lease_closed = false,
-        (_, OrderInput::LeaseCloseDeferred) => {}
+        (_, OrderInput::LeaseCloseDeferred) => return Err(Invalid),
 
         // ── Refunds ────────────────────────────────────────────────────────────────────────
         (_, OrderInput::RefundBuilt { txid, tx_hex }) => {
-            if let Some(refund) = order.refund.as_mut() {
-                if matches!(refund.status, RefundStatus::Requested { .. }) {
-                    let (txid, tx_hex) = (txid.clone(), tx_hex.clone());
-                    refund.status =
-                        RefundStatus::Built { txid, tx_hex: tx_hex.clone(), built_height: ctx.height, bumps: 0 };
-                    effects.push(OrderEffect::BroadcastRefund { tx_hex });
-                }
+            let refund = order.refund.as_mut().ok_or(Invalid)?;
+            if !matches!(refund.status, RefundStatus::Requested { .. }) {
+                return Err(Invalid);
             }
+            let (txid, tx_hex) = (txid.clone(), tx_hex.clone());
+            refund.status = RefundStatus::Built { txid, tx_hex: tx_hex.clone(), built_height: ctx.height, bumps: 0 };
+            effects.push(OrderEffect::BroadcastRefund { tx_hex });
         }
         (_, OrderInput::RefundConfirmations { confirmations }) => {
-            let Some(refund) = order.refund.as_mut() else { return };
-            let RefundStatus::Built { txid, tx_hex, built_height, bumps } = refund.status.clone() else { return };
+            let refund = order.refund.as_mut().ok_or(Invalid)?;
+            let RefundStatus::Built { txid, tx_hex, built_height, bumps } = refund.status.clone() else {
+                return Err(Invalid);
+            };
             if *confirmations >= 1 {
                 refund.status = RefundStatus::Confirmed { txid };
             } else if ctx.height >= built_height.saturating_add(ctx.policy.refund_bump_after_blocks) {
@@ -139,8 +148,8 @@ pub(super) fn apply(order: &mut OrderBook, input: &OrderInput, ctx: Context<'_>,
             }
         }
         (_, OrderInput::RefundBumped { txid, tx_hex }) => {
-            let Some(refund) = order.refund.as_mut() else { return };
-            let RefundStatus::Built { bumps, .. } = refund.status else { return };
+            let refund = order.refund.as_mut().ok_or(Invalid)?;
+            let RefundStatus::Built { bumps, .. } = refund.status else { return Err(Invalid) };
             let (txid, tx_hex) = (txid.clone(), tx_hex.clone());
             refund.status = RefundStatus::Built {
                 txid,
@@ -151,12 +160,11 @@ pub(super) fn apply(order: &mut OrderBook, input: &OrderInput, ctx: Context<'_>,
             effects.push(OrderEffect::BroadcastRefund { tx_hex });
         }
         (_, OrderInput::RefundFailed) => {
-            if let Some(refund) = order.refund.as_mut() {
-                if matches!(refund.status, RefundStatus::Requested { .. }) {
-                    refund.status =
-                        RefundStatus::Requested { retry_at: now.checked_add_secs(ctx.policy.refund_retry_secs) };
-                }
+            let refund = order.refund.as_mut().ok_or(Invalid)?;
+            if !matches!(refund.status, RefundStatus::Requested { .. }) {
+                return Err(Invalid);
             }
+            refund.status = RefundStatus::Requested { retry_at: now.checked_add_secs(ctx.policy.refund_retry_secs) };
         }
 
         // ── Time ───────────────────────────────────────────────────────────────────────────
@@ -194,6 +202,16 @@ pub(super) fn apply(order: &mut OrderBook, input: &OrderInput, ctx: Context<'_>,
                 _ => {}
             }
         }
+    }
+    Ok(())
+}
+
+/// A deposit seen after the payment window: refund all of it (once).
+fn paid_late(order: &mut OrderBook, received_sat: u64, effects: &mut Vec<OrderEffect>) {
+    if received_sat > 0 && order.refund.is_none() {
+        let payment = Payment::Onchain { received_sat };
+        order.status = OrderStatus::Failed { payment, reason: FailReason::PaidLate };
+        request_refund(order, received_sat, effects);
     }
 }
 
@@ -262,10 +280,8 @@ fn request_refund(order: &mut OrderBook, amount_sat: u64, effects: &mut Vec<Orde
             order.refund = Some(Refund { amount_sat, status: RefundStatus::Requested { retry_at: None } });
             effects.push(OrderEffect::BuildRefund { amount_sat, address });
         }
-        None => {
-            warn!(order = %order.order_id, amount_sat, "no refund address: the LSP keeps the funds");
-            order.refund = Some(Refund { amount_sat, status: RefundStatus::Kept });
-        }
+        // The runner logs it when the order is committed.
+        None => order.refund = Some(Refund { amount_sat, status: RefundStatus::Kept }),
     }
 }
 

@@ -6,8 +6,9 @@ use std::sync::Mutex;
 
 use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
 
-use super::ops::{JitLightning, OpenRequest, OpsError};
+use super::ops::{JitLightning, OpenRequest};
 use super::session::{ChannelRef, InterceptRef};
+use crate::OpsError;
 
 /// One call the service made.
 #[derive(Clone, Debug, PartialEq, Eq)]

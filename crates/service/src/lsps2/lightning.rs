@@ -16,10 +16,11 @@ use inbound_node::lightning::util::errors::APIError;
 use inbound_node::{FundingBroadcast, Node, NodeError, NodeEventHandler};
 use tracing::warn;
 
-use super::ops::{JitLightning, OpenRequest, OpsError};
+use super::ops::{JitLightning, OpenRequest};
 use super::runner::JitEvent;
 use super::service::Lsps2Service;
 use super::session::{ChannelRef, HeldHtlc, InterceptRef, PaymentHashRef};
+use crate::OpsError;
 
 impl JitLightning for Node {
     fn promise_secret(&self) -> [u8; 32] {

@@ -20,17 +20,19 @@
 //! adaptive trust mode is the session history in the store plus a bounded in-memory map.
 
 pub mod config;
+mod effects;
 pub mod keys;
 mod lightning;
 pub mod ops;
 mod runner;
 mod service;
 pub mod session;
+mod transitions;
 
 pub use config::{ChannelSizing, FeeTier, Lsps2Config, Lsps2ConfigError, PreviousPromiseKey, TrustMode};
 pub use lightning::Lsps2EventHandler;
-pub use ops::{Clock, JitLightning, ManualClock, OpenRequest, OpsError, SystemClock};
-pub use runner::{JitEvent, Lsps2Stats, SessionError};
+pub use ops::{JitLightning, OpenRequest};
+pub use runner::{JitEvent, Lsps2Stats};
 pub use service::{session_id, ClientRejectionHook, Lsps2Service};
 pub use session::{FailReason, HtlcFailure, JitEffect, JitInput, JitSession, JitState, PurchaseMode, SessionPolicy};
 

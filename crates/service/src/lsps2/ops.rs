@@ -1,79 +1,10 @@
-//! What the LSPS2 service needs from the world, as traits: the Lightning node
-//! ([`JitLightning`], implemented for `inbound_node::Node` in `lightning.rs`) and the clock
-//! ([`Clock`]). Tests swap in fakes.
-
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+//! What the LSPS2 service needs from the Lightning node, as a trait ([`JitLightning`],
+//! implemented for `inbound_node::Node` in `lightning.rs`). Tests swap in a fake.
 
 use bitcoin::secp256k1::PublicKey;
-use lsps::schema::DateTime;
-use thiserror::Error;
 
-use super::session::{ChannelRef, InterceptRef};
-
-/// Wall-clock time, injected so that tests control it.
-pub trait Clock: Send + Sync {
-    /// Now.
-    fn now(&self) -> DateTime;
-}
-
-/// The system clock.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime {
-        let millis = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-        let millis = u64::try_from(millis).unwrap_or(u64::MAX);
-        // `DateTime` ends in year 9999; a system clock beyond it is a broken host.
-        DateTime::from_unix_millis(millis).unwrap_or_else(far_future)
-    }
-}
-
-fn far_future() -> DateTime {
-    DateTime::from_unix_secs(253_402_300_799).expect("9999-12-31T23:59:59Z is representable")
-}
-
-/// A clock that moves only when told to (tests).
-#[derive(Debug)]
-pub struct ManualClock {
-    unix_millis: AtomicU64,
-}
-
-impl ManualClock {
-    /// A clock standing at `start`.
-    pub fn new(start: DateTime) -> ManualClock {
-        ManualClock { unix_millis: AtomicU64::new(start.unix_millis()) }
-    }
-
-    /// A clock standing at the system time now.
-    pub fn starting_now() -> ManualClock {
-        ManualClock::new(SystemClock.now())
-    }
-
-    /// Moves the clock forward.
-    pub fn advance(&self, secs: u64) {
-        self.unix_millis.fetch_add(secs.saturating_mul(1000), Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> DateTime {
-        DateTime::from_unix_millis(self.unix_millis.load(Ordering::SeqCst)).unwrap_or_else(far_future)
-    }
-}
-
-/// Why a Lightning operation failed.
-#[derive(Clone, Debug, Error, PartialEq, Eq)]
-pub enum OpsError {
-    /// The HTLC or channel is not (or no longer) known: the operation was done already, or
-    /// is moot. Effects treat it as success.
-    #[error("not found")]
-    NotFound,
-    /// Anything else, with LDK's or the wallet's explanation.
-    #[error("{0}")]
-    Failed(String),
-}
+use crate::ids::{ChannelRef, InterceptRef};
+use crate::ops::OpsError;
 
 /// Opening a JIT channel (bLIP-52 §"Opening the channel").
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,61 +1,34 @@
-//! The event side of [`Lsps2Service`]: node events and timers become [`JitInput`]s, and every
-//! step follows "persist before you act":
+//! The event side of [`Lsps2Service`]: node events and timers become [`JitInput`]s for the flow
+//! kernel ([`FlowRunner`](crate::flow::FlowRunner)), which persists every step with its
+//! history and effects before executing them, and retries effects that fail.
 //!
-//! ```text
-//! event / tick ─▶ load session ─▶ step ─▶ store.update(next state + effects)  (one transaction)
-//!                                              │
-//!                                              ▼
-//!                        drain the outbox: execute each effect, then complete_effect
-//!                        (a failed open or forward feeds OpenFailed / ForwardFailed back in)
-//! ```
-//!
-//! Steps are serialised by one lock, so two inputs never race on a session inside this
+//! Steps are serialised by the kernel's lock, so two inputs never race on a session inside this
 //! process; the store's version check covers other processes. Effects are idempotent: failing
 //! or forwarding an HTLC LDK no longer holds is "not found" and ignored, an open is skipped
 //! when a channel with the session's `user_channel_id` exists, and broadcasting twice is
 //! harmless. On restart [`Lsps2Service::resume`] replays the outbox, and LDK re-emits
-//! `HTLCIntercepted` for HTLCs it still holds, which the session ignores as replays.
+//! `HTLCIntercepted` for HTLCs it still holds, which the session ignores as replays. The
+//! effects themselves are carried out in `effects.rs`.
 //!
 //! HTLC failures: LDK 0.2.7's `fail_intercepted_htlc` always answers `unknown_next_peer`, so
-//! [`HtlcFailure::TemporaryChannelFailure`] (bLIP-52's choice for the MPP timeout, an offline
-//! client and a failed open) cannot be sent yet. The sessions keep the spec's intent in
-//! their effects; only the wire code deviates.
+//! [`HtlcFailure::TemporaryChannelFailure`](super::HtlcFailure::TemporaryChannelFailure)
+//! (bLIP-52's choice for the MPP timeout, an offline client and a failed open) cannot be sent
+//! yet. The sessions keep the spec's intent in their effects; only the wire code deviates.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bitcoin::secp256k1::PublicKey;
-use inbound_store::{Kind, Record, RecordChange, StoreError};
-use lsps::schema::NodeId;
-use serde::{Deserialize, Serialize};
-use thiserror::Error;
-use tracing::{debug, info, warn};
+use inbound_store::Kind;
+use lsps::schema::{DateTime, NodeId};
+use tracing::{debug, info};
 
-use super::ops::{JitLightning, OpenRequest, OpsError};
-use super::service::{session_id, Lsps2Service, MAX_TRACKED_UNPAID_CLIENTS};
-use super::session::{ChannelRef, Context, HeldHtlc, HtlcFailure, JitEffect, JitInput, JitSession, JitState};
-
-/// Most follow-up inputs one event may cause (a failed open feeding `OpenFailed`, …).
-const MAX_CHAINED_STEPS: usize = 16;
-/// Effects read from the outbox per drain.
-const OUTBOX_BATCH: u32 = 256;
-
-/// Why a session could not be loaded or written.
-#[derive(Debug, Error)]
-pub enum SessionError {
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A session or effect could not be (de)serialised.
-    #[error("session {id}: {error}")]
-    Codec {
-        /// The session's id.
-        id: String,
-        /// What went wrong.
-        error: String,
-    },
-}
+use super::ops::JitLightning;
+use super::service::{session_id, Lsps2Service};
+use super::session::{ChannelRef, Context, HeldHtlc, JitEffect, JitInput, JitSession, JitState};
+use crate::flow::{Flow, FlowDriver, FlowError, GiveUp, Indexed, Outcome, TransitionError};
+use crate::server::BoxFuture;
 
 /// A node event, as the runner understands it (`lightning.rs` converts LDK's events).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,34 +79,9 @@ pub struct Lsps2Stats {
     pub failed_since_start: u64,
 }
 
-/// An effect in the outbox, with what executing it needs from its session.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct StoredEffect {
-    session_id: String,
-    client: NodeId,
-    #[serde(with = "u128_text")]
-    user_channel_id: u128,
-    client_trusts_lsp: bool,
-    max_client_to_self_delay: u32,
-    effect: JitEffect,
-}
-
-mod u128_text {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(value: &u128, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(value)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u128, D::Error> {
-        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-/// The runner's in-memory state (rebuilt by [`Lsps2Service::resume`]).
+/// The runner's in-memory indexes (rebuilt by [`Lsps2Service::resume`]).
 #[derive(Default)]
 pub(crate) struct RunnerState {
-    step_lock: tokio::sync::Mutex<()>,
     /// Sessions waiting for their client to connect: id → client.
     awaiting_client: Mutex<HashMap<String, PublicKey>>,
     /// JIT channels → their session id.
@@ -145,38 +93,112 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+impl Flow for JitSession {
+    const KIND: Kind = Kind::Lsps2Session;
+    const NOUN: &'static str = "LSPS2 session";
+    type Input = JitInput;
+    type Effect = JitEffect;
+    type Context<'a> = Context<'a>;
+
+    fn id(&self) -> String {
+        session_id(self.user_channel_id)
+    }
+
+    fn client(&self) -> Option<NodeId> {
+        Some(self.client)
+    }
+
+    fn created_at(&self) -> DateTime {
+        self.created_at
+    }
+
+    fn indexed(&self, context: Context<'_>) -> Indexed {
+        Indexed {
+            state: self.state.name(),
+            terminal: self.state.is_terminal(),
+            scid: Some(self.intercept_scid.0),
+            deadline: self.next_deadline(context.policy),
+        }
+    }
+
+    fn input_name(input: &JitInput) -> &'static str {
+        input.name()
+    }
+
+    fn effect_name(effect: &JitEffect) -> &'static str {
+        effect.name()
+    }
+
+    fn step(&self, input: &JitInput, context: Context<'_>) -> Result<(JitSession, Vec<JitEffect>), TransitionError> {
+        JitSession::step(self, input.clone(), context)
+    }
+
+    fn give_up(effect: &JitEffect) -> GiveUp<JitInput> {
+        match effect {
+            // The client has been paid over a 0-conf channel: its funding must reach the chain.
+            JitEffect::BroadcastFunding => GiveUp::Never,
+            _ => GiveUp::Record,
+        }
+    }
+}
+
+/// The LSPS2 session's world: the node, the service's policy, indexes and counters.
+pub(super) struct JitDriver<'s> {
+    pub(super) service: &'s Lsps2Service,
+    pub(super) lightning: &'s dyn JitLightning,
+}
+
+impl FlowDriver<JitSession> for JitDriver<'_> {
+    fn context<'a>(&'a self, session: &JitSession, now: DateTime) -> Context<'a> {
+        Context {
+            now,
+            client_online: self.lightning.is_connected(&session.client.0),
+            policy: &self.service.config.policy,
+        }
+    }
+
+    fn execute<'a>(&'a self, session: &'a JitSession, effect: &'a JitEffect) -> BoxFuture<'a, Outcome<JitInput>> {
+        let outcome = self.service.execute(self.lightning, session, effect);
+        Box::pin(std::future::ready(outcome))
+    }
+
+    fn committed(&self, before: Option<&JitSession>, after: &JitSession) {
+        self.service.index(after);
+        if let Some(before) = before {
+            self.service.count(before, after);
+        }
+    }
+}
+
 impl Lsps2Service {
+    pub(super) fn driver<'s>(&'s self, lightning: &'s dyn JitLightning) -> JitDriver<'s> {
+        JitDriver { service: self, lightning }
+    }
+
     /// Resumes after a (re)start: rebuilds the in-memory indexes from the unfinished sessions,
     /// replays the outbox, and restarts opens the node forgot (an unfunded channel does not
     /// survive a restart; the held payment does, and LDK replays it): opened again when the
     /// client is connected, else the session waits for the client. Call it after [`Lsps2Service::attach`].
-    pub async fn resume(&self) -> Result<usize, SessionError> {
+    pub async fn resume(&self) -> Result<usize, FlowError> {
         let Some(lightning) = self.lightning() else { return Ok(0) };
-        let listing = self.store.list_active(Kind::Lsps2Session).await?;
-        for corrupt in &listing.corrupt {
-            warn!(%corrupt, "skipping a corrupt LSPS2 session");
-        }
+        let sessions = self.flows.active().await?;
+        let count = sessions.len();
         let mut forgotten_opens = Vec::new();
-        let count = listing.items.len();
-        for record in listing.items {
-            let session = decode(&record)?;
-            self.index(&record.id, &session);
+        for session in &sessions {
+            self.index(session);
             if matches!(session.state, JitState::OpeningChannel { .. })
                 && !lightning.has_channel(session.user_channel_id)
             {
-                forgotten_opens.push(record.id);
+                forgotten_opens.push((Flow::id(session), JitInput::OpenInterrupted));
             }
         }
-        let _guard = self.runner.step_lock.lock().await;
-        let mut queue: VecDeque<(String, JitInput)> = self.drain_outbox(lightning.as_ref()).await.into();
-        queue.extend(forgotten_opens.into_iter().map(|id| (id, JitInput::OpenInterrupted)));
-        self.run_queue(lightning.as_ref(), queue).await?;
+        self.flows.run(&self.driver(lightning.as_ref()), forgotten_opens, true).await?;
         info!(sessions = count, "LSPS2 sessions resumed");
         Ok(count)
     }
 
     /// Handles one node event. `Err` means the store failed and the event should be replayed.
-    pub async fn on_event(&self, event: JitEvent) -> Result<(), SessionError> {
+    pub async fn on_event(&self, event: JitEvent) -> Result<(), FlowError> {
         let Some(lightning) = self.lightning() else { return Ok(()) };
         let (id, input) = match event {
             JitEvent::HtlcIntercepted { scid, htlc } => match self.store.get_by_scid(Kind::Lsps2Session, scid).await? {
@@ -205,29 +227,25 @@ impl Lsps2Service {
                 (session_id(next_user_channel_id), JitInput::PaymentForwarded { skimmed_fee_msat })
             }
         };
-        let _guard = self.runner.step_lock.lock().await;
-        self.run_queue(lightning.as_ref(), VecDeque::from([(id, input)])).await
+        self.flows.run(&self.driver(lightning.as_ref()), [(id, input)], false).await
     }
 
     /// Wakes every session whose deadline has passed (by the injected clock), opens for
-    /// waiting clients that connected, and retries effects left in the outbox. The ticker
+    /// waiting clients that connected, and retries effects due in the outbox. The ticker
     /// ([`Lsps2Service::spawn_ticker`]) calls it every second; tests call it directly.
-    pub async fn tick(&self) -> Result<(), SessionError> {
+    pub async fn tick(&self) -> Result<(), FlowError> {
         let Some(lightning) = self.lightning() else { return Ok(()) };
-        let now = self.clock.now();
+        let now = self.flows.now();
         let due = self.store.list_due(Kind::Lsps2Session, now.unix_millis()).await?;
-        let mut queue: VecDeque<(String, JitInput)> =
+        let mut inputs: Vec<(String, JitInput)> =
             due.items.into_iter().map(|record| (record.id, JitInput::Tick)).collect();
         let connected: Vec<String> = lock(&self.runner.awaiting_client)
             .iter()
             .filter(|(_, client)| lightning.is_connected(client))
             .map(|(id, _)| id.clone())
             .collect();
-        queue.extend(connected.into_iter().map(|id| (id, JitInput::ClientConnected)));
-        let _guard = self.runner.step_lock.lock().await;
-        let follow_ups = self.drain_outbox(lightning.as_ref()).await;
-        queue.extend(follow_ups);
-        self.run_queue(lightning.as_ref(), queue).await
+        inputs.extend(connected.into_iter().map(|id| (id, JitInput::ClientConnected)));
+        self.flows.run(&self.driver(lightning.as_ref()), inputs, true).await
     }
 
     /// Runs [`Lsps2Service::tick`] every `period` until the returned task is aborted.
@@ -240,27 +258,21 @@ impl Lsps2Service {
     }
 
     /// The session with this `user_channel_id`, if any.
-    pub async fn session(&self, user_channel_id: u128) -> Result<Option<JitSession>, SessionError> {
-        match self.store.get(Kind::Lsps2Session, &session_id(user_channel_id)).await? {
-            Some(record) => decode(&record).map(Some),
-            None => Ok(None),
-        }
+    pub async fn session(&self, user_channel_id: u128) -> Result<Option<JitSession>, FlowError> {
+        self.flows.get(&session_id(user_channel_id)).await
     }
 
     /// The session holding this intercept SCID, if any.
-    pub async fn session_by_scid(&self, scid: u64) -> Result<Option<JitSession>, SessionError> {
-        match self.store.get_by_scid(Kind::Lsps2Session, scid).await? {
-            Some(record) => decode(&record).map(Some),
-            None => Ok(None),
-        }
+    pub async fn session_by_scid(&self, scid: u64) -> Result<Option<JitSession>, FlowError> {
+        self.flows.get_by_scid(scid).await
     }
 
     /// Sessions by state and the fees collected since start.
     ///
-    /// Taken under the step lock, so that a session seen in the store as paid or failed is
-    /// already counted (the counters are updated right after the store commits a step).
-    pub async fn stats(&self) -> Result<Lsps2Stats, SessionError> {
-        let _guard = self.runner.step_lock.lock().await;
+    /// Taken under the kernel's step lock, so that a session seen in the store as paid or
+    /// failed is already counted (the counters are updated right after the store commits a step).
+    pub async fn stats(&self) -> Result<Lsps2Stats, FlowError> {
+        let _guard = self.flows.lock().await;
         let mut stats = lock(&self.runner.stats).clone();
         for record in self.store.list_active(Kind::Lsps2Session).await?.items {
             *stats.active_by_state.entry(record.state).or_default() += 1;
@@ -268,94 +280,7 @@ impl Lsps2Service {
         Ok(stats)
     }
 
-    /// Steps each queued input, then executes the effects; follow-ups join the queue.
-    async fn run_queue(
-        &self,
-        lightning: &dyn JitLightning,
-        mut queue: VecDeque<(String, JitInput)>,
-    ) -> Result<(), SessionError> {
-        let mut steps = 0;
-        while let Some((id, input)) = queue.pop_front() {
-            steps += 1;
-            if steps > MAX_CHAINED_STEPS {
-                warn!(left = queue.len() + 1, "too many chained LSPS2 steps; the rest wait for the next tick");
-                break;
-            }
-            if !self.step_and_persist(lightning, &id, input).await? {
-                continue;
-            }
-            queue.extend(self.drain_outbox(lightning).await);
-        }
-        Ok(())
-    }
-
-    /// Loads, steps and persists one session with its effects. `true` if something was written.
-    async fn step_and_persist(
-        &self,
-        lightning: &dyn JitLightning,
-        id: &str,
-        input: JitInput,
-    ) -> Result<bool, SessionError> {
-        const ATTEMPTS: usize = 3;
-        for _ in 0..ATTEMPTS {
-            let Some(record) = self.store.get(Kind::Lsps2Session, id).await? else {
-                return Ok(false);
-            };
-            let session = decode(&record)?;
-            let context = Context {
-                now: self.clock.now(),
-                client_online: lightning.is_connected(&session.client.0),
-                policy: &self.config.policy,
-            };
-            let (next, effects) = match session.step(input.clone(), context) {
-                Ok(stepped) => stepped,
-                Err(error) => {
-                    debug!(session = id, %error, "input ignored");
-                    return Ok(false);
-                }
-            };
-            if next == session && effects.is_empty() {
-                return Ok(false);
-            }
-            let mut stored = Vec::with_capacity(effects.len());
-            for effect in effects {
-                let envelope = StoredEffect {
-                    session_id: id.to_owned(),
-                    client: next.client,
-                    user_channel_id: next.user_channel_id,
-                    client_trusts_lsp: next.client_trusts_lsp,
-                    max_client_to_self_delay: next.opening_fee_params.max_client_to_self_delay,
-                    effect,
-                };
-                stored.push(serde_json::to_value(&envelope).map_err(|e| codec(id, e))?);
-            }
-            let change = RecordChange {
-                state: next.state.name().to_owned(),
-                terminal: next.state.is_terminal(),
-                scid: Some(next.intercept_scid.0),
-                deadline_unix_ms: next.next_deadline(&self.config.policy).map(|d| d.unix_millis()),
-                body: serde_json::to_value(&next).map_err(|e| codec(id, e))?,
-                at_unix_ms: context.now.unix_millis(),
-            };
-            let detail = serde_json::json!({ "input": input.name() });
-            match self.store.update(Kind::Lsps2Session, id, record.version, change, detail, stored).await {
-                Ok(_) => {
-                    if session.state.name() != next.state.name() {
-                        info!(session = id, from = session.state.name(), to = next.state.name(), "LSPS2 session moved");
-                    }
-                    self.record_transition(id, &session, &next);
-                    return Ok(true);
-                }
-                Err(error) if error.is_conflict() => continue,
-                Err(error) => return Err(error.into()),
-            }
-        }
-        warn!(session = id, "LSPS2 session kept changing under us; input dropped");
-        Ok(false)
-    }
-
-    fn record_transition(&self, id: &str, before: &JitSession, after: &JitSession) {
-        self.index(id, after);
+    fn count(&self, before: &JitSession, after: &JitSession) {
         let mut stats = lock(&self.runner.stats);
         match (&before.state, &after.state) {
             (JitState::Paid { .. }, _) => {}
@@ -369,13 +294,14 @@ impl Lsps2Service {
         }
     }
 
-    fn index(&self, id: &str, session: &JitSession) {
+    fn index(&self, session: &JitSession) {
+        let id = Flow::id(session);
         {
             let mut waiting = lock(&self.runner.awaiting_client);
             if matches!(session.state, JitState::AwaitingClient { .. }) {
-                waiting.insert(id.to_owned(), session.client.0);
+                waiting.insert(id.clone(), session.client.0);
             } else {
-                waiting.remove(id);
+                waiting.remove(&id);
             }
         }
         let channel = match &session.state {
@@ -385,150 +311,14 @@ impl Lsps2Service {
             _ => None,
         };
         if let Some(channel) = channel {
-            lock(&self.runner.channels).insert(channel, id.to_owned());
-        }
-    }
-
-    /// Executes every pending effect and marks it done; returns the inputs failures cause.
-    async fn drain_outbox(&self, lightning: &dyn JitLightning) -> Vec<(String, JitInput)> {
-        let pending = match self.store.pending_effects(OUTBOX_BATCH).await {
-            Ok(pending) => pending,
-            Err(error) => {
-                warn!(%error, "cannot read the LSPS2 outbox; retrying on the next tick");
-                return Vec::new();
-            }
-        };
-        let mut follow_ups = Vec::new();
-        for effect in pending.items.into_iter().filter(|effect| effect.kind == Kind::Lsps2Session) {
-            match serde_json::from_value::<StoredEffect>(effect.body.clone()) {
-                Ok(stored) => {
-                    if let Some(input) = self.execute(lightning, &stored) {
-                        follow_ups.push((stored.session_id.clone(), input));
-                    }
-                }
-                Err(error) => warn!(effect_id = effect.effect_id, %error, "dropping an unreadable LSPS2 effect"),
-            }
-            let now = self.clock.now().unix_millis();
-            if let Err(error) = self.store.complete_effect(effect.effect_id, now).await {
-                warn!(effect_id = effect.effect_id, %error, "cannot complete an LSPS2 effect; it will run again");
-            }
-        }
-        follow_ups
-    }
-
-    /// Carries out one effect. Returns the input to feed back when it failed in a way the
-    /// session must know about.
-    fn execute(&self, lightning: &dyn JitLightning, stored: &StoredEffect) -> Option<JitInput> {
-        let session = stored.session_id.as_str();
-        let client = stored.client.0;
-        match &stored.effect {
-            JitEffect::FailHtlcs { htlcs, failure } => {
-                if *failure == HtlcFailure::TemporaryChannelFailure {
-                    debug!(session, "temporary_channel_failure intended; LDK 0.2.7 sends unknown_next_peer");
-                }
-                for htlc in htlcs {
-                    ignore_not_found(lightning.fail_htlc(*htlc), "failing an HTLC");
-                }
-                None
-            }
-            JitEffect::OpenChannel { forward_msat, manual_broadcast } => {
-                if lightning.has_channel(stored.user_channel_id) {
-                    debug!(session, "channel already being opened; not opening twice");
-                    return None;
-                }
-                if !lightning.is_connected(&client) {
-                    // E.g. replayed after a restart, before the client reconnected: not a
-                    // failed open; the session keeps the payment and waits for the client.
-                    info!(session, %client, "client not connected for the JIT open; waiting for it");
-                    return Some(JitInput::OpenInterrupted);
-                }
-                let Some(channel_sat) = self.config.sizing.channel_sat(*forward_msat) else {
-                    warn!(session, forward_msat, "payment too large for a JIT channel");
-                    return Some(JitInput::OpenFailed);
-                };
-                let request = OpenRequest {
-                    client,
-                    channel_sat,
-                    user_channel_id: stored.user_channel_id,
-                    manual_broadcast: *manual_broadcast,
-                    max_client_to_self_delay: u16::try_from(stored.max_client_to_self_delay).unwrap_or(u16::MAX),
-                };
-                match lightning.open_channel(&request) {
-                    Ok(()) => {
-                        // `open_channel` goes out now, not after this event's handling ends.
-                        lightning.flush();
-                        info!(session, %client, channel_sat, manual_broadcast, "opening JIT channel");
-                        None
-                    }
-                    Err(error) => {
-                        warn!(session, %error, "JIT channel open refused");
-                        Some(JitInput::OpenFailed)
-                    }
-                }
-            }
-            JitEffect::ForwardHtlcs { channel_id, forwards } => {
-                let mut failed = false;
-                for (htlc, amount_msat) in forwards {
-                    match lightning.forward_htlc(*htlc, *channel_id, client, *amount_msat) {
-                        Ok(()) | Err(OpsError::NotFound) => {}
-                        Err(error) => {
-                            warn!(session, %error, "forward failed; failing the HTLC back");
-                            ignore_not_found(lightning.fail_htlc(*htlc), "failing an unforwardable HTLC");
-                            failed = true;
-                        }
-                    }
-                }
-                // The HTLCs leave now instead of after LDK's forwarding batch delay.
-                lightning.flush();
-                debug!(session, htlcs = forwards.len(), "JIT HTLCs forwarded");
-                failed.then_some(JitInput::ForwardFailed)
-            }
-            JitEffect::BroadcastFunding => {
-                match lightning.broadcast_funding(stored.user_channel_id) {
-                    Ok(()) => info!(session, "fee collected; JIT funding broadcast"),
-                    Err(error) => warn!(session, %error, "cannot broadcast the JIT funding"),
-                }
-                None
-            }
-            JitEffect::AbandonChannel => {
-                ignore_not_found(
-                    lightning.abandon_channel(stored.user_channel_id, stored.client_trusts_lsp),
-                    "abandoning a JIT channel",
-                );
-                None
-            }
-            JitEffect::CloseChannel { channel_id, force } => {
-                ignore_not_found(lightning.close_channel(*channel_id, client, *force), "closing a JIT channel");
-                None
-            }
-            JitEffect::NotifyClient => {
-                // LSPS5 `payment_incoming` is not wired yet; the client must connect by itself.
-                info!(session, %client, "payment waiting for an offline client");
-                None
-            }
-            JitEffect::RecordUnpaid => {
-                let mut unpaid = lock(&self.unpaid);
-                if unpaid.len() < MAX_TRACKED_UNPAID_CLIENTS || unpaid.contains_key(&client) {
-                    *unpaid.entry(client).or_default() += 1;
-                }
-                warn!(session, %client, "client left a JIT channel unpaid");
-                None
-            }
+            lock(&self.runner.channels).insert(channel, id);
         }
     }
 }
 
-fn decode(record: &Record) -> Result<JitSession, SessionError> {
-    serde_json::from_value(record.body.clone()).map_err(|e| codec(&record.id, e))
-}
-
-fn codec(id: &str, error: serde_json::Error) -> SessionError {
-    SessionError::Codec { id: id.to_owned(), error: error.to_string() }
-}
-
-fn ignore_not_found(result: Result<(), OpsError>, what: &str) {
+pub(super) fn ignore_not_found(result: Result<(), crate::OpsError>, what: &str) {
     match result {
-        Ok(()) | Err(OpsError::NotFound) => {}
-        Err(error) => warn!(%error, "{what}"),
+        Ok(()) | Err(crate::OpsError::NotFound) => {}
+        Err(error) => tracing::warn!(%error, "{what}"),
     }
 }

@@ -9,21 +9,23 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use bitcoin::secp256k1::PublicKey;
-use inbound_store::{Kind, NewRecord, Store, StoreError};
+use inbound_store::{Kind, Store, StoreError};
 use lsps::jsonrpc::RpcError;
 use lsps::lsps2::{
     check_raw_menu, validate_buy, BuyMode, BuyPolicy, BuyRequest, BuyResponse, GetInfoRequest, GetInfoResponse,
     Lsps2Error, RawOpeningFeeParams,
 };
 use lsps::method::{Protocol, Request, Response};
-use lsps::schema::{DateTime, NodeId, Scid};
+use lsps::schema::{NodeId, Scid};
 use tracing::{error, info, warn};
 
 use super::config::{Lsps2Config, Lsps2ConfigError, TrustMode};
 use super::keys::PromiseKeyring;
-use super::ops::{Clock, JitLightning};
-use super::runner::{RunnerState, SessionError};
+use super::ops::JitLightning;
+use super::runner::RunnerState;
 use super::session::{JitSession, JitState, PurchaseMode};
+use crate::clock::Clock;
+use crate::flow::{FlowError, FlowRunner, RetryPolicy};
 use crate::server::{BoxFuture, ProtocolHandler};
 
 /// How many times `buy` draws an intercept SCID before giving up (collisions are rare: the
@@ -44,6 +46,8 @@ pub struct Lsps2Service {
     keyring: RwLock<Option<PromiseKeyring>>,
     rejection_hook: RwLock<Option<ClientRejectionHook>>,
     pub(super) runner: RunnerState,
+    /// The flow kernel's runner for the sessions.
+    pub(super) flows: FlowRunner<JitSession>,
     /// Bounded: client → unpaid channels seen since start (the store has the durable record).
     pub(super) unpaid: Mutex<HashMap<PublicKey, u64>>,
 }
@@ -62,12 +66,13 @@ impl Lsps2Service {
         config.validate()?;
         Ok(Arc::new(Lsps2Service {
             config,
-            store,
-            clock,
+            store: Arc::clone(&store),
+            clock: Arc::clone(&clock),
             lightning: RwLock::new(None),
             keyring: RwLock::new(None),
             rejection_hook: RwLock::new(None),
             runner: RunnerState::default(),
+            flows: FlowRunner::new(Arc::clone(&store), Arc::clone(&clock), RetryPolicy::default()),
             unpaid: Mutex::new(HashMap::new()),
         }))
     }
@@ -152,11 +157,6 @@ impl Lsps2Service {
         if hook.is_some_and(|hook| hook(&client)) {
             return Err(rejected("client rejected by the operator"));
         }
-        let client_text = node_id.to_string();
-        let open = self.store.count_active_by_client(Kind::Lsps2Session, &client_text).await.map_err(internal)?;
-        if open >= self.config.max_open_buys_per_client {
-            return Err(rejected("too many open JIT channel purchases"));
-        }
         let unpaid = self.unpaid_channels_of(&client).await.map_err(internal)?;
         if unpaid >= self.config.max_unpaid_channels_per_client {
             return Err(rejected("too many unpaid JIT channels"));
@@ -178,11 +178,9 @@ impl Lsps2Service {
             TrustMode::Adaptive => unpaid > 0,
         };
         let user_channel_id = lightning.random_u128();
+        let driver = self.driver(lightning.as_ref());
         for _ in 0..SCID_ATTEMPTS {
             let scid = lightning.new_intercept_scid();
-            if self.store.get_by_scid(Kind::Lsps2Session, scid).await.map_err(internal)?.is_some() {
-                continue;
-            }
             let session = JitSession::new(
                 node_id,
                 Scid(scid),
@@ -192,7 +190,10 @@ impl Lsps2Service {
                 client_trusts_lsp,
                 now,
             );
-            match self.insert(&session, now).await {
+            // The per-client cap is checked in the insert's transaction, so concurrent buys of
+            // one client cannot pass it together.
+            let cap = Some(self.config.max_open_buys_per_client);
+            match self.flows.insert(&driver, &session, "buy", cap, Vec::new()).await {
                 Ok(()) => {
                     info!(%client, scid = %Scid(scid), ?mode, client_trusts_lsp, "LSPS2 session bought");
                     return Ok(BuyResponse {
@@ -201,8 +202,11 @@ impl Lsps2Service {
                         client_trusts_lsp,
                     });
                 }
-                Err(SessionError::Store(StoreError::DuplicateScid { .. })) => continue,
-                Err(SessionError::Store(e)) => return Err(internal(e)),
+                Err(FlowError::Store(StoreError::DuplicateScid { .. })) => continue,
+                Err(FlowError::Store(StoreError::CapReached { .. })) => {
+                    return Err(rejected("too many open JIT channel purchases"));
+                }
+                Err(FlowError::Store(e)) => return Err(internal(e)),
                 Err(e) => {
                     error!(error = %e, "cannot encode a new LSPS2 session");
                     return Err(RpcError::internal_error());
@@ -211,25 +215,6 @@ impl Lsps2Service {
         }
         error!("no unused intercept SCID after {SCID_ATTEMPTS} attempts");
         Err(RpcError::internal_error())
-    }
-
-    async fn insert(&self, session: &JitSession, now: DateTime) -> Result<(), SessionError> {
-        let id = session_id(session.user_channel_id);
-        let body =
-            serde_json::to_value(session).map_err(|e| SessionError::Codec { id: id.clone(), error: e.to_string() })?;
-        let record = NewRecord {
-            kind: Kind::Lsps2Session,
-            id,
-            state: session.state.name().to_owned(),
-            terminal: false,
-            client_node_id: Some(session.client.to_string()),
-            scid: Some(session.intercept_scid.0),
-            deadline_unix_ms: session.next_deadline(&self.config.policy).map(|d| d.unix_millis()),
-            body,
-            created_at_unix_ms: now.unix_millis(),
-        };
-        self.store.insert(record, serde_json::json!({ "input": "buy" }), Vec::new()).await?;
-        Ok(())
     }
 
     fn ready(&self) -> Result<(Arc<dyn JitLightning>, PromiseKeyring), RpcError> {

@@ -11,10 +11,11 @@ use lsps::schema::{MsatAmount, NodeId};
 
 use super::config::{FeeTier, Lsps2Config, TrustMode};
 use super::fake::{key, Call, FakeLightning};
-use super::ops::{Clock, JitLightning, ManualClock};
+use super::ops::JitLightning;
 use super::runner::JitEvent;
 use super::service::Lsps2Service;
 use super::session::{HeldHtlc, InterceptRef, JitState, PaymentHashRef};
+use crate::{Clock, ManualClock};
 
 struct Setup {
     service: Arc<Lsps2Service>,

@@ -34,6 +34,8 @@ macro_rules! suite {
         check!($backend, records::u64_extremes_round_trip_or_are_refused);
         check!($backend, queries::listings_select_by_state_deadline_and_client);
         check!($backend, queries::outbox_replays_until_completed_and_completion_is_idempotent);
+        check!($backend, queries::failed_effects_wait_for_their_retry_time_and_given_up_ones_never_return);
+        check!($backend, queries::concurrent_capped_inserts_of_one_client_stop_exactly_at_the_cap);
         check!($backend, queries::retention_deletes_old_terminal_aggregates_without_pending_effects);
         check!($backend, durability::reopen_after_drop_without_close_keeps_everything);
         check!($backend, durability::migrations_apply_once_even_when_opens_race);

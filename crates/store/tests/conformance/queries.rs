@@ -150,3 +150,94 @@ pub async fn retention_deletes_old_terminal_aggregates_without_pending_effects(f
     assert_eq!(fixture.query_i64("SELECT COUNT(*) FROM effects").await, 0);
     assert_eq!(store.delete_terminal_before(kind, 2_000).await.expect("retention"), 0);
 }
+
+pub async fn failed_effects_wait_for_their_retry_time_and_given_up_ones_never_return(fixture: &Fixture) {
+    let store = fixture.open().await;
+    let kind = Kind::Lsps2Session;
+    store.insert(new_record(kind, "s1", 1_000), json!({}), vec![json!("open"), json!("notify")]).await.expect("insert");
+    store.insert(new_record(Kind::Lsps1Order, "o1", 1_000), json!({}), vec![json!("refund")]).await.expect("insert");
+
+    let due = store.due_effects(kind, 1_000, 10).await.expect("due").strict().expect("no corrupt rows");
+    assert_eq!(due.iter().map(|e| e.body.clone()).collect::<Vec<_>>(), [json!("open"), json!("notify")], "one kind");
+    assert_eq!((due[0].attempts, due[0].next_attempt_unix_ms, due[0].last_error.as_deref()), (0, None, None));
+    let (open, notify) = (due[0].effect_id, due[1].effect_id);
+
+    assert_eq!(store.retry_effect(open, 5_000, "peer offline").await.expect("retry"), 1);
+    let due = store.due_effects(kind, 4_999, 10).await.expect("due").items;
+    assert_eq!(due.iter().map(|e| e.effect_id).collect::<Vec<_>>(), [notify], "not before its retry time");
+    let due = store.due_effects(kind, 5_000, 10).await.expect("due").items;
+    assert_eq!(due[0].effect_id, open);
+    assert_eq!((due[0].attempts, due[0].next_attempt_unix_ms), (1, Some(5_000)));
+    assert_eq!(due[0].last_error.as_deref(), Some("peer offline"));
+    assert_eq!(store.retry_effect(open, 9_000, "still offline").await.expect("retry"), 2);
+
+    // The attempts survive a restart.
+    drop(store);
+    let store = fixture.open().await;
+    let pending = store.pending_effects(10).await.expect("pending").items;
+    let stored = pending.iter().find(|e| e.effect_id == open).expect("still pending");
+    assert_eq!((stored.attempts, stored.next_attempt_unix_ms), (2, Some(9_000)));
+
+    store.give_up_effect(open, 10_000, "gave up").await.expect("give up");
+    store.give_up_effect(open, 11_000, "again").await.expect("giving up twice is fine");
+    assert!(store.due_effects(kind, u64::MAX, 10).await.expect("due").items.iter().all(|e| e.effect_id != open));
+    let given_up = fixture.query_i64(&format!("SELECT given_up FROM effects WHERE effect_id = {open}")).await;
+    assert_eq!(given_up, 1);
+    match store.retry_effect(open, 12_000, "late").await {
+        Err(StoreError::EffectNotFound { .. }) => {}
+        other => panic!("a given-up effect is not pending: {other:?}"),
+    }
+    match store.give_up_effect(i64::MAX, 1, "x").await {
+        Err(StoreError::EffectNotFound { effect_id: i64::MAX }) => {}
+        other => panic!("expected EffectNotFound, got {other:?}"),
+    }
+}
+
+pub async fn concurrent_capped_inserts_of_one_client_stop_exactly_at_the_cap(fixture: &Fixture) {
+    let store = fixture.open().await;
+    let kind = Kind::Lsps1Order;
+    const CAP: u64 = 5;
+    // A finished aggregate of the client does not count; another client's do not either.
+    let mut old = new_record(kind, "old", 1);
+    old.client_node_id = Some("alice".into());
+    store.insert(old, json!({}), vec![]).await.expect("insert");
+    store.update(kind, "old", 1, change_to("failed", true, 2), json!({}), vec![]).await.expect("finish");
+    let mut other = new_record(kind, "bob-1", 1);
+    other.client_node_id = Some("bob".into());
+    store.insert(other, json!({}), vec![]).await.expect("insert");
+
+    let mut tasks = Vec::new();
+    for n in 0..50 {
+        let store = std::sync::Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let mut new = new_record(kind, &format!("a{n}"), 10 + n);
+            new.client_node_id = Some("alice".into());
+            store.insert_capped(new, CAP, json!({}), vec![json!("open")]).await
+        }));
+    }
+    let (mut won, mut capped) = (0, 0);
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(_) => won += 1,
+            Err(StoreError::CapReached { cap: CAP, client_node_id, .. }) if client_node_id == "alice" => capped += 1,
+            Err(error) => panic!("unexpected error: {error}"),
+        }
+    }
+    assert_eq!((won, capped), (CAP, 50 - CAP));
+    assert_eq!(store.count_active_by_client(kind, "alice").await.expect("count"), CAP);
+    let effects = store.pending_effects(1_000).await.expect("pending").items;
+    assert_eq!(effects.len() as u64, CAP, "a refused insert writes no effect");
+    let history = fixture.query_i64("SELECT COUNT(*) FROM history WHERE id LIKE 'a%'").await;
+    assert_eq!(history as u64, CAP, "nor history");
+
+    // Bob is not affected, and a finished one frees a place.
+    let mut bob = new_record(kind, "bob-2", 100);
+    bob.client_node_id = Some("bob".into());
+    store.insert_capped(bob, CAP, json!({}), vec![]).await.expect("another client");
+    let first = store.list_by_client(kind, "alice", 100).await.expect("list").items;
+    let done = first.iter().find(|r| !r.terminal).expect("an active one");
+    store.update(kind, &done.id, 1, change_to("completed", true, 200), json!({}), vec![]).await.expect("finish");
+    let mut again = new_record(kind, "a-again", 300);
+    again.client_node_id = Some("alice".into());
+    store.insert_capped(again, CAP, json!({}), vec![]).await.expect("room again");
+}
