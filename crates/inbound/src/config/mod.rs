@@ -23,7 +23,8 @@
 //! | `limits.lsps_queue_per_peer` | [`DEFAULT_LSPS_QUEUE_PER_PEER`] | | |
 //! | `limits.lsps_queue_total` | [`DEFAULT_LSPS_QUEUE_TOTAL`] | | |
 //! | `store.url` | `<data_dir>/`[`DEFAULT_STORE_FILE`] (SQLite) | | |
-//! | `lsps2.*` | [`Lsps2Config::default`] (the `DEFAULT_*` consts of `inbound_service::lsps2`) | | |
+//! | `lsps2.*` | [`Lsps2Config::default`] (the `DEFAULT_*` consts of `inbound_service::lsps2::config`) | | |
+//! | `lsps1.*` | [`Lsps1Config::default`] (the `DEFAULT_*` consts of `inbound_service::lsps1::config`) | | |
 //! | `http.enabled` | `false` | `--http` (`true`/`false`) | `INBOUND_HTTP_ENABLED` |
 //! | `http.listen` | [`DEFAULT_HTTP_LISTEN`] | `--http-listen` | `INBOUND_HTTP_LISTEN` |
 //! | `http.*` | [`inbound_http::HttpConfig::default`] | | |
@@ -32,7 +33,6 @@
 //! `rate_per_second`, `max_tracked_ips`, `body_timeout_secs`, `cors_origins`,
 //! `trust_forwarded_for` (proxy IPs or CIDR networks whose `X-Forwarded-For` is believed; none
 //! by default) and `require_node_signature` (default false).
-//! | `lsps1.*` | [`Lsps1Config::default`] | | |
 //!
 //! The `[lsps2]` keys map onto [`Lsps2Config`]: `fee_tiers` (the public menu, an array of tables
 //! with `min_fee_msat`, `proportional_ppm`, `min_payment_size_msat`, `max_payment_size_msat`),
