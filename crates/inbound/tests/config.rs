@@ -219,8 +219,12 @@ fn misspelt_names_are_rejected_by_name() {
 
 #[test]
 fn protocols_without_a_server_are_rejected_with_a_clear_reason() {
-    assert_rejected("[lsps]\nenabled = [\"lsps5\"]", "lsps.enabled[0]", "not available yet");
-    assert_rejected("[lsps]\nenabled = [\"lsps0\", \"lsps5\"]", "lsps.enabled[1]", "issues 4 and 5");
+    assert_rejected("[lsps]\nenabled = [\"lsps5\"]", "lsps.enabled[0]", "LSPS5 (bLIP-55, webhooks) is not available");
+    assert_rejected(
+        "[lsps]\nenabled = [\"lsps0\", \"lsps5\"]",
+        "lsps.enabled[1]",
+        "remove \"lsps5\" from lsps.enabled",
+    );
 }
 
 #[test]

@@ -123,8 +123,8 @@ pub const ENV_LISTEN: &str = "INBOUND_LISTEN";
 /// Environment variable overriding `chain.url`.
 pub const ENV_CHAIN_URL: &str = "INBOUND_CHAIN_URL";
 
-/// Protocols that have a server implementation today: LSPS0 (always on) and LSPS2; issue 5 adds
-/// the others.
+/// Protocols with a server implementation, the ones `lsps.enabled` accepts: LSPS0 (always on,
+/// never listed), LSPS1 and LSPS2. LSPS5 has only its wire layer (`lsps::lsps5`).
 pub const AVAILABLE_PROTOCOLS: &[Protocol] = &[Protocol::Lsps0, Protocol::Lsps1, Protocol::Lsps2];
 
 /// The default `chain.url` for `network`: Bitcoin Core's default RPC port on localhost.
@@ -269,7 +269,7 @@ pub struct NodeConfig {
 /// The effective `[chain]` table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainConfig {
-    /// The only backend today: Bitcoin Core JSON-RPC.
+    /// The only backend the daemon offers: Bitcoin Core JSON-RPC.
     pub backend: BackendName,
     /// The RPC endpoint as configured (it may carry credentials; see [`ChainAuth::InUrl`]).
     pub url: Url,
