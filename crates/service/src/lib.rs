@@ -1,7 +1,7 @@
 //! # inbound-service
 //!
 //! The LSP's business logic. At its front is the LSPS0 server (bLIP-50,
-//! `shared/spec/lsps-digest.md` §2): [`LspsServer`] receives every type-37913 payload from the
+//! `docs/spec/lsps-digest.md` §2): [`LspsServer`] receives every type-37913 payload from the
 //! node, answers malformed ones with -32700 and `id: null`, answers `lsps0.list_protocols`
 //! itself, and hands the other methods to the [`ProtocolHandler`]s registered for their
 //! protocols (LSPS1 and LSPS2 below), under a per-peer and a total cap on in-flight requests
