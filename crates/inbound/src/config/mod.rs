@@ -34,6 +34,11 @@
 //! `trust_forwarded_for` (proxy IPs or CIDR networks whose `X-Forwarded-For` is believed; none
 //! by default) and `require_node_signature` (default false).
 //!
+//! README.md's configuration table lists every key with its default, and
+//! `crates/inbound/inbound.example.toml` sets every key to its default (or shows it as an
+//! example where it has none); `tests/config_docs.rs` fails when either disagrees with the
+//! effective defaults.
+//!
 //! The `[lsps2]` keys map onto [`Lsps2Config`]: `fee_tiers` (the public menu, an array of tables
 //! with `min_fee_msat`, `proportional_ppm`, `min_payment_size_msat`, `max_payment_size_msat`),
 //! `token_menus.<token>` (the same, per token), `valid_for_secs`, `min_lifetime_blocks`,
