@@ -1,6 +1,5 @@
 //! [`RpcProxy`]: a JSON-RPC proxy that makes bcoin 1.0.2 look enough like Bitcoin Core for
-//! ldk-node's `bitcoind_rpc` chain source (bcoin quirks 3 and 4 in
-//! `shared/research/ldk-feasibility.md`).
+//! ldk-node's `bitcoind_rpc` chain source (the two bcoin quirks in the table below).
 //!
 //! | call | bcoin 1.0.2 | answered |
 //! |---|---|---|

@@ -2,7 +2,7 @@
 //!
 //! The LSPS JSON-RPC methods (LSPS0/1/2/5) over HTTP POST, for web widgets and wallets whose
 //! Lightning node cannot send custom peer messages. This is an **Inbound extension**: LSPS0
-//! defines no HTTP transport (`shared/spec/lsps-digest.md` §2.11).
+//! defines no HTTP transport (`docs/spec/lsps-digest.md` §2.11).
 //!
 //! Every request goes through the same [`LspsServer`](inbound_service::LspsServer) as
 //! type-37913 peer messages, via [`LspsServer::call`](inbound_service::LspsServer::call): the

@@ -1,6 +1,7 @@
-//! Configuration: defaults, the annotated example, layering (flags > environment > file >
-//! defaults), and one test per kind of bad configuration, each checking that the error names
-//! the key. Pure: no process environment is read, the environment layer is a map.
+//! Configuration: defaults, layering (flags > environment > file > defaults), and one test per
+//! kind of bad configuration, each checking that the error names the key. Pure: no process
+//! environment is read, the environment layer is a map. The README table and the annotated
+//! example are checked against the defaults in `config_docs.rs`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -12,16 +13,13 @@ use inbound::config::{
     DEFAULT_STORE_FILE, REDACTED,
 };
 use inbound_node::bitcoin::Network;
+use inbound_service::lsps1::config::{DEFAULT_FEE_PPM, DEFAULT_PAYMENT_WINDOW_SECS};
 use inbound_service::lsps1::Lsps1Config;
-use inbound_service::lsps2::config::{
-    default_tiers, DEFAULT_LSP_CLTV_EXPIRY_DELTA, DEFAULT_MAX_CHANNEL_SAT, DEFAULT_VALID_FOR_SECS,
-};
+use inbound_service::lsps2::config::{default_tiers, DEFAULT_MAX_CHANNEL_SAT, DEFAULT_VALID_FOR_SECS};
 use inbound_service::lsps2::session::DEFAULT_MPP_TIMEOUT_SECS;
 use inbound_service::lsps2::{FeeTier, Lsps2Config, TrustMode};
 use inbound_service::ErrorData;
 use lsps::method::Protocol;
-
-const EXAMPLE: &str = include_str!("../inbound.example.toml");
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
     let file = FileConfig::parse(text, "test.toml")?;
@@ -68,13 +66,12 @@ fn empty_file_gives_every_default() {
     assert_eq!(config.lsps2.valid_for_secs, DEFAULT_VALID_FOR_SECS);
     assert_eq!(config.lsps2.policy.mpp_timeout_secs, DEFAULT_MPP_TIMEOUT_SECS);
     assert!(!config.lsps2_enabled());
+    assert_eq!(config.lsps1, Lsps1Config::default());
+    assert_eq!(config.lsps1.fee_ppm, DEFAULT_FEE_PPM);
+    assert_eq!(config.lsps1.payment_window_secs, DEFAULT_PAYMENT_WINDOW_SECS);
+    assert!(!config.lsps1_enabled());
     // No file at all is the same as an empty one.
     assert_eq!(Config::load(None, &Overrides::default(), &Overrides::default()).expect("no file"), config);
-}
-
-#[test]
-fn annotated_example_states_exactly_the_defaults() {
-    assert_eq!(parse(EXAMPLE).expect("example parses"), parse("").expect("defaults"));
 }
 
 #[test]
@@ -219,8 +216,12 @@ fn misspelt_names_are_rejected_by_name() {
 
 #[test]
 fn protocols_without_a_server_are_rejected_with_a_clear_reason() {
-    assert_rejected("[lsps]\nenabled = [\"lsps5\"]", "lsps.enabled[0]", "not available yet");
-    assert_rejected("[lsps]\nenabled = [\"lsps0\", \"lsps5\"]", "lsps.enabled[1]", "issues 4 and 5");
+    assert_rejected("[lsps]\nenabled = [\"lsps5\"]", "lsps.enabled[0]", "LSPS5 (bLIP-55, webhooks) is not available");
+    assert_rejected(
+        "[lsps]\nenabled = [\"lsps0\", \"lsps5\"]",
+        "lsps.enabled[1]",
+        "remove \"lsps5\" from lsps.enabled",
+    );
 }
 
 #[test]
@@ -504,49 +505,4 @@ fn printed_configuration_hides_secrets_and_reads_back() {
     )
     .expect("valid");
     assert_eq!(parse(&with_lsps2.to_redacted_toml()).expect("printed config parses"), with_lsps2);
-}
-
-#[test]
-fn readme_table_states_the_defaults() {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).expect("README");
-    let defaults = parse("").expect("defaults");
-    let rows = [
-        ("network", "\"regtest\"".to_string()),
-        ("data_dir", format!("{:?}", defaults.data_dir.display().to_string())),
-        ("node.listen", format!("\"{}\"", defaults.node.listen)),
-        ("node.alias", format!("{:?}", defaults.node.alias)),
-        ("chain.backend", "\"bitcoind\"".to_string()),
-        ("chain.poll_interval_secs", defaults.chain.poll_interval_secs.to_string()),
-        ("lsps.enabled", "[]".to_string()),
-        ("limits.max_pending_per_peer", defaults.limits.max_pending_per_peer.to_string()),
-        ("limits.max_pending_total", defaults.limits.max_pending_total.to_string()),
-        ("limits.lsps_queue_per_peer", defaults.limits.lsps_queue_per_peer.to_string()),
-        ("limits.lsps_queue_total", defaults.limits.lsps_queue_total.to_string()),
-        ("store.url", format!("<data_dir>/{DEFAULT_STORE_FILE}")),
-        ("lsps2.valid_for_secs", defaults.lsps2.valid_for_secs.to_string()),
-        ("lsps2.min_lifetime_blocks", defaults.lsps2.min_lifetime_blocks.to_string()),
-        ("lsps2.max_client_to_self_delay_blocks", defaults.lsps2.max_client_to_self_delay_blocks.to_string()),
-        ("lsps2.lsp_cltv_expiry_delta", DEFAULT_LSP_CLTV_EXPIRY_DELTA.to_string()),
-        ("lsps2.trust", "\"adaptive\"".to_string()),
-        ("lsps2.overprovisioning_ppm", defaults.lsps2.sizing.overprovisioning_ppm.to_string()),
-        ("lsps2.headroom_sat", defaults.lsps2.sizing.headroom_sat.to_string()),
-        ("lsps2.min_channel_sat", defaults.lsps2.sizing.min_channel_sat.to_string()),
-        ("lsps2.max_channel_sat", defaults.lsps2.sizing.max_channel_sat.to_string()),
-        ("lsps2.min_fee_open_weight_wu", defaults.lsps2.min_fee_open_weight_wu.to_string()),
-        ("lsps2.min_fee_multiplier", defaults.lsps2.min_fee_multiplier.to_string()),
-        ("lsps2.max_open_buys_per_client", defaults.lsps2.max_open_buys_per_client.to_string()),
-        ("lsps2.max_unpaid_channels_per_client", defaults.lsps2.max_unpaid_channels_per_client.to_string()),
-        ("lsps2.mpp_timeout_secs", defaults.lsps2.policy.mpp_timeout_secs.to_string()),
-        ("lsps2.client_wait_secs", defaults.lsps2.policy.client_wait_secs.to_string()),
-        ("lsps2.open_timeout_secs", defaults.lsps2.policy.open_timeout_secs.to_string()),
-        ("lsps2.claim_timeout_secs", defaults.lsps2.policy.claim_timeout_secs.to_string()),
-        ("lsps2.unpaid_channel_grace_secs", defaults.lsps2.policy.unpaid_channel_grace_secs.to_string()),
-        ("lsps2.max_open_attempts", defaults.lsps2.policy.max_open_attempts.to_string()),
-        ("lsps2.max_parts", defaults.lsps2.policy.max_parts.to_string()),
-    ];
-    for (key, value) in rows {
-        let row = format!("| `{key}` | `{value}` |");
-        assert!(readme.contains(&row), "README.md's Configuration table lacks {row:?}");
-    }
 }

@@ -107,7 +107,7 @@ fn serve_refuses_a_bad_configuration_naming_the_key() {
     let output = inbound().arg("serve").arg("--config").arg(&config).output().expect("run inbound serve");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("`lsps.enabled[0]`") && stderr.contains("not available yet"), "{stderr}");
+    assert!(stderr.contains("`lsps.enabled[0]`") && stderr.contains("is not available"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,5 @@
-//! LSPS7 (bLIP-57, lease extension) is an unmerged draft; Inbound does not serve it yet.
-//! These vectors pin down how the draft's messages meet today's code: an LSP answers its
+//! LSPS7 (bLIP-57, lease extension) is an unmerged draft; Inbound does not serve it.
+//! These vectors pin down how the draft's messages meet Inbound's code: an LSP answers its
 //! methods with -32601 (so a client can discover the absence), and a client can still read
 //! the draft's results at the envelope level.
 

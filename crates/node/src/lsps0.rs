@@ -1,4 +1,4 @@
-//! LSPS0 transport: peer message type 37913 carrying raw bytes (bLIP-50, `shared/spec/lsps-digest.md` §2.1).
+//! LSPS0 transport: peer message type 37913 carrying raw bytes (bLIP-50, `docs/spec/lsps-digest.md` §2.1).
 //!
 //! [`Lsps0Transport`] is the PeerManager's custom message handler. It does **not** interpret
 //! JSON: every received payload goes, with the sender's node id, to an injected

@@ -8,7 +8,7 @@
 //! process, and the process also dies with its parent even on `kill -9`, so a failed test never
 //! leaves a node behind.
 //!
-//! bcoin quirks this crate hides (see `shared/research/ldk-feasibility.md`):
+//! bcoin 1.0.2 quirks this crate hides:
 //! * regtest bech32 addresses use the human-readable part `rb`, not `bcrt`
 //!   ([`bcoin_address`] converts);
 //! * the subsidy halves every 150 blocks, so every run starts a fresh memory-only chain.

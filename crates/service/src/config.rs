@@ -7,7 +7,7 @@
 //! | `max_pending_total` | [`DEFAULT_MAX_PENDING_TOTAL`] | in-flight requests over all peers |
 //! | `error_data` | [`ErrorData::Spec`] | shape of `error.data` in answers (LDK compatibility switch) |
 //!
-//! LSPS0 sets no numeric limit on pending requests (bLIP-50; `shared/spec/lsps-digest.md`
+//! LSPS0 sets no numeric limit on pending requests (bLIP-50; `docs/spec/lsps-digest.md`
 //! §2.10). The defaults are lightning-liquidity's, which the digest recommends copying.
 
 use lsps::jsonrpc::{codes, RpcError};

@@ -1,10 +1,11 @@
 //! # inbound-service
 //!
-//! The LSP's business logic. This first part is the LSPS0 server (bLIP-50,
-//! `shared/spec/lsps-digest.md` §2): [`LspsServer`] receives every type-37913 payload from the
+//! The LSP's business logic. At its front is the LSPS0 server (bLIP-50,
+//! `docs/spec/lsps-digest.md` §2): [`LspsServer`] receives every type-37913 payload from the
 //! node, answers malformed ones with -32700 and `id: null`, answers `lsps0.list_protocols`
-//! itself, and hands LSPS1, LSPS2 and LSPS5 requests to the [`ProtocolHandler`]s that later
-//! issues register, under a per-peer and a total cap on in-flight requests ([`config`]).
+//! itself, and hands the other methods to the [`ProtocolHandler`]s registered for their
+//! protocols (LSPS1 and LSPS2 below), under a per-peer and a total cap on in-flight requests
+//! ([`config`]).
 //!
 //! The LSPS2 (bLIP-52) JIT-channel service is [`lsps2::Lsps2Service`]: a [`ProtocolHandler`]
 //! for `lsps2.get_info`/`lsps2.buy` plus the runner that drives each purchase's

@@ -154,7 +154,7 @@ pub struct LimitsSection {
     pub lsps_queue_total: Option<usize>,
 }
 
-/// `[store]`: the database of the LSP's durable state (LSPS2 sessions).
+/// `[store]`: the database of the LSP's durable state (LSPS1 orders, LSPS2 sessions).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreSection {

@@ -23,7 +23,8 @@
 //! | `limits.lsps_queue_per_peer` | [`DEFAULT_LSPS_QUEUE_PER_PEER`] | | |
 //! | `limits.lsps_queue_total` | [`DEFAULT_LSPS_QUEUE_TOTAL`] | | |
 //! | `store.url` | `<data_dir>/`[`DEFAULT_STORE_FILE`] (SQLite) | | |
-//! | `lsps2.*` | [`Lsps2Config::default`] (the `DEFAULT_*` consts of `inbound_service::lsps2`) | | |
+//! | `lsps2.*` | [`Lsps2Config::default`] (the `DEFAULT_*` consts of `inbound_service::lsps2::config`) | | |
+//! | `lsps1.*` | [`Lsps1Config::default`] (the `DEFAULT_*` consts of `inbound_service::lsps1::config`) | | |
 //! | `http.enabled` | `false` | `--http` (`true`/`false`) | `INBOUND_HTTP_ENABLED` |
 //! | `http.listen` | [`DEFAULT_HTTP_LISTEN`] | `--http-listen` | `INBOUND_HTTP_LISTEN` |
 //! | `http.*` | [`inbound_http::HttpConfig::default`] | | |
@@ -32,7 +33,11 @@
 //! `rate_per_second`, `max_tracked_ips`, `body_timeout_secs`, `cors_origins`,
 //! `trust_forwarded_for` (proxy IPs or CIDR networks whose `X-Forwarded-For` is believed; none
 //! by default) and `require_node_signature` (default false).
-//! | `lsps1.*` | [`Lsps1Config::default`] | | |
+//!
+//! README.md's configuration table lists every key with its default, and
+//! `crates/inbound/inbound.example.toml` sets every key to its default (or shows it as an
+//! example where it has none); `tests/config_docs.rs` fails when either disagrees with the
+//! effective defaults.
 //!
 //! The `[lsps2]` keys map onto [`Lsps2Config`]: `fee_tiers` (the public menu, an array of tables
 //! with `min_fee_msat`, `proportional_ppm`, `min_payment_size_msat`, `max_payment_size_msat`),
@@ -123,8 +128,8 @@ pub const ENV_LISTEN: &str = "INBOUND_LISTEN";
 /// Environment variable overriding `chain.url`.
 pub const ENV_CHAIN_URL: &str = "INBOUND_CHAIN_URL";
 
-/// Protocols that have a server implementation today: LSPS0 (always on) and LSPS2; issue 5 adds
-/// the others.
+/// Protocols with a server implementation, the ones `lsps.enabled` accepts: LSPS0 (always on,
+/// never listed), LSPS1 and LSPS2. LSPS5 has only its wire layer (`lsps::lsps5`).
 pub const AVAILABLE_PROTOCOLS: &[Protocol] = &[Protocol::Lsps0, Protocol::Lsps1, Protocol::Lsps2];
 
 /// The default `chain.url` for `network`: Bitcoin Core's default RPC port on localhost.
@@ -269,7 +274,7 @@ pub struct NodeConfig {
 /// The effective `[chain]` table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainConfig {
-    /// The only backend today: Bitcoin Core JSON-RPC.
+    /// The only backend the daemon offers: Bitcoin Core JSON-RPC.
     pub backend: BackendName,
     /// The RPC endpoint as configured (it may carry credentials; see [`ChainAuth::InUrl`]).
     pub url: Url,

@@ -115,10 +115,9 @@ pub(super) fn resolve_lsps(lsps: LspsSection, file_origin: &str) -> Result<LspsC
                 &format!("lsps.enabled[{index}]"),
                 file_origin,
                 format!(
-                    "{} is not available yet: it has no server implementation so far ({}). \
-                     Today LSPS0 (always on), LSPS1 and LSPS2 are served; remove {:?} from lsps.enabled",
+                    "{} is not available: Inbound has its wire layer but no server for it. \
+                     Inbound serves LSPS0 (always on), LSPS1 and LSPS2; remove {:?} from lsps.enabled",
                     protocol_title(protocol),
-                    planned_in(protocol),
                     format!("lsps{}", protocol.number()),
                 ),
             ));
@@ -167,15 +166,6 @@ fn protocol_title(protocol: Protocol) -> &'static str {
         Protocol::Lsps1 => "LSPS1 (bLIP-51, channel orders)",
         Protocol::Lsps2 => "LSPS2 (bLIP-52, just-in-time channels)",
         Protocol::Lsps5 => "LSPS5 (bLIP-55, webhooks)",
-    }
-}
-
-fn planned_in(protocol: Protocol) -> &'static str {
-    match protocol {
-        Protocol::Lsps0 => "it exists",
-        Protocol::Lsps1 => "it exists",
-        Protocol::Lsps2 => "it exists",
-        Protocol::Lsps5 => "planned in issues 4 and 5",
     }
 }
 

@@ -1,5 +1,5 @@
-//! Loads the conformance vectors (a copy of `shared/spec/vectors.json`, kept in the
-//! repository so the tests stand alone).
+//! Loads the conformance vectors (`crates/lsps/tests/vectors.json`, the companion of
+//! `docs/spec/lsps-digest.md`, kept in the repository so the tests stand alone).
 
 #![allow(dead_code)]
 

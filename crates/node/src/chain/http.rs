@@ -4,7 +4,7 @@
 //!
 //! Why not reuse `lightning-block-sync`'s client: it does not set `TCP_NODELAY`, and against a
 //! keep-alive server that costs a Nagle/delayed-ACK stall (about 90 ms) per request — 40 s to
-//! sync 450 blocks instead of 2 s (measured, see `shared/research/ldk-feasibility.md`).
+//! sync 450 blocks instead of 2 s (measured against bcoin 1.0.2).
 //! Requests are serialised over the single connection; a request that fails with a transport
 //! error on a reused connection is retried once on a fresh one (the server may have closed an
 //! idle socket). Timeouts and bad answers are not retried. Every response body is bounded: by

@@ -1,9 +1,32 @@
 //! Configuration of the LSPS1 service ([`Lsps1Config`]): what `lsps1.get_info` announces, how
-//! orders are priced, and the order timers.
+//! orders are priced, and the order timers. Every default is a named `DEFAULT_*` const below,
+//! used by [`Lsps1Config::default`].
 //!
 //! The fee of an order is `fee_base_sat + lsp_balance_sat × fee_ppm / 10⁶ + open_tx_vbytes × 4 ×
 //! fee rate (sat/kWU) / 1000`, the last part following the chain's current fee rate; the
 //! on-chain option adds `onchain_extra_fee_sat` (an extra UTXO and double-spend risk).
+//!
+//! | field | default |
+//! |---|---|
+//! | `min_client_balance_sat`, `max_client_balance_sat` | [`DEFAULT_MIN_CLIENT_BALANCE_SAT`], [`DEFAULT_MAX_CLIENT_BALANCE_SAT`] |
+//! | `min_lsp_balance_sat`, `max_lsp_balance_sat` | [`DEFAULT_MIN_LSP_BALANCE_SAT`], [`DEFAULT_MAX_LSP_BALANCE_SAT`] |
+//! | `min_channel_balance_sat`, `max_channel_balance_sat` | [`DEFAULT_MIN_CHANNEL_BALANCE_SAT`], [`DEFAULT_MAX_CHANNEL_BALANCE_SAT`] |
+//! | `min_required_channel_confirmations` | [`DEFAULT_MIN_REQUIRED_CHANNEL_CONFIRMATIONS`] |
+//! | `min_funding_confirms_within_blocks` | [`DEFAULT_MIN_FUNDING_CONFIRMS_WITHIN_BLOCKS`] |
+//! | `supports_zero_channel_reserve` | [`DEFAULT_SUPPORTS_ZERO_CHANNEL_RESERVE`] |
+//! | `max_channel_expiry_blocks` | [`DEFAULT_MAX_CHANNEL_EXPIRY_BLOCKS`] |
+//! | `fee_base_sat`, `fee_ppm`, `open_tx_vbytes` | [`DEFAULT_FEE_BASE_SAT`], [`DEFAULT_FEE_PPM`], [`DEFAULT_OPEN_TX_VBYTES`] |
+//! | `onchain_extra_fee_sat`, `accept_onchain` | [`DEFAULT_ONCHAIN_EXTRA_FEE_SAT`], [`DEFAULT_ACCEPT_ONCHAIN`] |
+//! | `onchain_payment_confirmations`, `min_fee_for_0conf` | [`DEFAULT_ONCHAIN_PAYMENT_CONFIRMATIONS`], [`DEFAULT_MIN_FEE_FOR_0CONF`] |
+//! | `payment_window_secs` | [`DEFAULT_PAYMENT_WINDOW_SECS`] |
+//! | `invoice_cltv_delta`, `htlc_safety_blocks` | [`DEFAULT_INVOICE_CLTV_DELTA`], [`DEFAULT_HTLC_SAFETY_BLOCKS`] |
+//! | `min_open_window_secs` | [`DEFAULT_MIN_OPEN_WINDOW_SECS`] |
+//! | `open_retry_base_secs`, `open_retry_max_secs` | [`DEFAULT_OPEN_RETRY_BASE_SECS`], [`DEFAULT_OPEN_RETRY_MAX_SECS`] |
+//! | `refund_retry_secs`, `refund_fee_rate`, `refund_bump_after_blocks` | [`DEFAULT_REFUND_RETRY_SECS`], [`DEFAULT_REFUND_FEE_RATE`], [`DEFAULT_REFUND_BUMP_AFTER_BLOCKS`] |
+//! | `max_open_orders_per_client` | [`DEFAULT_MAX_OPEN_ORDERS_PER_CLIENT`] |
+//! | `tokens` | [`DEFAULT_TOKENS`] |
+//! | `close_expired_channels` | [`DEFAULT_CLOSE_EXPIRED_CHANNELS`] |
+//! | `connect_private_addresses` | [`DEFAULT_CONNECT_PRIVATE_ADDRESSES`] |
 
 use lsps::lsps1::GetInfoResponse;
 use lsps::schema::SatAmount;
@@ -11,6 +34,67 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::order::OrderPolicy;
+
+/// Clients may order a channel without pushing any balance to their side.
+pub const DEFAULT_MIN_CLIENT_BALANCE_SAT: u64 = 0;
+/// At most 0.01 BTC pushed to the client's side (the client pays it with the order).
+pub const DEFAULT_MAX_CLIENT_BALANCE_SAT: u64 = 1_000_000;
+/// The smallest inbound liquidity sold.
+pub const DEFAULT_MIN_LSP_BALANCE_SAT: u64 = 20_000;
+/// At most 0.1 BTC of inbound liquidity per order.
+pub const DEFAULT_MAX_LSP_BALANCE_SAT: u64 = 10_000_000;
+/// The smallest channel, both balances together.
+pub const DEFAULT_MIN_CHANNEL_BALANCE_SAT: u64 = 20_000;
+/// The largest channel without wumbo (2²⁴ − 1 sat).
+pub const DEFAULT_MAX_CHANNEL_BALANCE_SAT: u64 = 16_777_215;
+/// The LSP may send `channel_ready` at once (0-conf), as wallets expect.
+pub const DEFAULT_MIN_REQUIRED_CHANNEL_CONFIRMATIONS: u16 = 0;
+/// The funding is meant to confirm within an hour of blocks.
+pub const DEFAULT_MIN_FUNDING_CONFIRMS_WITHIN_BLOCKS: u16 = 6;
+/// Channels keep their reserve unless an operator opts in.
+pub const DEFAULT_SUPPORTS_ZERO_CHANNEL_RESERVE: bool = false;
+/// The longest lease sold: about three months of blocks.
+pub const DEFAULT_MAX_CHANNEL_EXPIRY_BLOCKS: u32 = 13_140;
+/// Fixed part of the fee.
+pub const DEFAULT_FEE_BASE_SAT: u64 = 1_000;
+/// Proportional part of the fee: 0.5 % of `lsp_balance_sat`.
+pub const DEFAULT_FEE_PPM: u32 = 5_000;
+/// A funding transaction with a couple of inputs and a change output, in vbytes.
+pub const DEFAULT_OPEN_TX_VBYTES: u64 = 250;
+/// Extra fee of the on-chain option: the LSP spends one more UTXO and takes a double-spend risk.
+pub const DEFAULT_ONCHAIN_EXTRA_FEE_SAT: u64 = 1_000;
+/// The on-chain option is offered (to clients giving a refund address).
+pub const DEFAULT_ACCEPT_ONCHAIN: bool = true;
+/// An on-chain payment counts after one confirmation.
+pub const DEFAULT_ONCHAIN_PAYMENT_CONFIRMATIONS: u16 = 1;
+/// No `min_fee_for_0conf`: bLIP-51 allows it only with 0 confirmations.
+pub const DEFAULT_MIN_FEE_FOR_0CONF: Option<u64> = None;
+/// The payment options stay payable for an hour.
+pub const DEFAULT_PAYMENT_WINDOW_SECS: u64 = 3_600;
+/// A day of blocks: room to hold an HTLC through the payment window, the open and its retries.
+pub const DEFAULT_INVOICE_CLTV_DELTA: u16 = 144;
+/// A held HTLC is failed back two hours of blocks before its claim deadline.
+pub const DEFAULT_HTLC_SAFETY_BLOCKS: u32 = 12;
+/// After a payment, at least ten minutes to open before refunding.
+pub const DEFAULT_MIN_OPEN_WINDOW_SECS: u64 = 600;
+/// First delay between open attempts.
+pub const DEFAULT_OPEN_RETRY_BASE_SECS: u64 = 10;
+/// Longest delay between open attempts.
+pub const DEFAULT_OPEN_RETRY_MAX_SECS: u64 = 300;
+/// Delay before retrying a refund that could not be built (the wallet may be syncing).
+pub const DEFAULT_REFUND_RETRY_SECS: u64 = 60;
+/// Refunds pay the node's current fee estimate (0 means "use the estimate").
+pub const DEFAULT_REFUND_FEE_RATE: u32 = 0;
+/// A refund still unconfirmed after 36 blocks (about 6 hours, bLIP-51) is fee-bumped.
+pub const DEFAULT_REFUND_BUMP_AFTER_BLOCKS: u32 = 36;
+/// Unfinished orders one client may have at once.
+pub const DEFAULT_MAX_OPEN_ORDERS_PER_CLIENT: u64 = 5;
+/// No token is accepted: any non-empty token is refused with 102.
+pub const DEFAULT_TOKENS: &[&str] = &[];
+/// Leased channels stay open after their lease unless the operator opts in.
+pub const DEFAULT_CLOSE_EXPIRED_CHANNELS: bool = false;
+/// Client addresses that resolve to non-public IPs are not dialled (an SSRF guard).
+pub const DEFAULT_CONNECT_PRIVATE_ADDRESSES: bool = false;
 
 /// The LSPS1 service's configuration. [`Lsps1Config::default`] is a sane small LSP.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,36 +168,36 @@ pub struct Lsps1Config {
 impl Default for Lsps1Config {
     fn default() -> Self {
         Lsps1Config {
-            min_client_balance_sat: 0,
-            max_client_balance_sat: 1_000_000,
-            min_lsp_balance_sat: 20_000,
-            max_lsp_balance_sat: 10_000_000,
-            min_channel_balance_sat: 20_000,
-            max_channel_balance_sat: 16_777_215,
-            min_required_channel_confirmations: 0,
-            min_funding_confirms_within_blocks: 6,
-            supports_zero_channel_reserve: false,
-            max_channel_expiry_blocks: 13_140,
-            fee_base_sat: 1_000,
-            fee_ppm: 5_000,
-            open_tx_vbytes: 250,
-            onchain_extra_fee_sat: 1_000,
-            accept_onchain: true,
-            onchain_payment_confirmations: 1,
-            min_fee_for_0conf: None,
-            payment_window_secs: 3_600,
-            invoice_cltv_delta: 144,
-            htlc_safety_blocks: 12,
-            min_open_window_secs: 600,
-            open_retry_base_secs: 10,
-            open_retry_max_secs: 300,
-            refund_retry_secs: 60,
-            refund_fee_rate: 0,
-            refund_bump_after_blocks: 36,
-            max_open_orders_per_client: 5,
-            tokens: Vec::new(),
-            close_expired_channels: false,
-            connect_private_addresses: false,
+            min_client_balance_sat: DEFAULT_MIN_CLIENT_BALANCE_SAT,
+            max_client_balance_sat: DEFAULT_MAX_CLIENT_BALANCE_SAT,
+            min_lsp_balance_sat: DEFAULT_MIN_LSP_BALANCE_SAT,
+            max_lsp_balance_sat: DEFAULT_MAX_LSP_BALANCE_SAT,
+            min_channel_balance_sat: DEFAULT_MIN_CHANNEL_BALANCE_SAT,
+            max_channel_balance_sat: DEFAULT_MAX_CHANNEL_BALANCE_SAT,
+            min_required_channel_confirmations: DEFAULT_MIN_REQUIRED_CHANNEL_CONFIRMATIONS,
+            min_funding_confirms_within_blocks: DEFAULT_MIN_FUNDING_CONFIRMS_WITHIN_BLOCKS,
+            supports_zero_channel_reserve: DEFAULT_SUPPORTS_ZERO_CHANNEL_RESERVE,
+            max_channel_expiry_blocks: DEFAULT_MAX_CHANNEL_EXPIRY_BLOCKS,
+            fee_base_sat: DEFAULT_FEE_BASE_SAT,
+            fee_ppm: DEFAULT_FEE_PPM,
+            open_tx_vbytes: DEFAULT_OPEN_TX_VBYTES,
+            onchain_extra_fee_sat: DEFAULT_ONCHAIN_EXTRA_FEE_SAT,
+            accept_onchain: DEFAULT_ACCEPT_ONCHAIN,
+            onchain_payment_confirmations: DEFAULT_ONCHAIN_PAYMENT_CONFIRMATIONS,
+            min_fee_for_0conf: DEFAULT_MIN_FEE_FOR_0CONF,
+            payment_window_secs: DEFAULT_PAYMENT_WINDOW_SECS,
+            invoice_cltv_delta: DEFAULT_INVOICE_CLTV_DELTA,
+            htlc_safety_blocks: DEFAULT_HTLC_SAFETY_BLOCKS,
+            min_open_window_secs: DEFAULT_MIN_OPEN_WINDOW_SECS,
+            open_retry_base_secs: DEFAULT_OPEN_RETRY_BASE_SECS,
+            open_retry_max_secs: DEFAULT_OPEN_RETRY_MAX_SECS,
+            refund_retry_secs: DEFAULT_REFUND_RETRY_SECS,
+            refund_fee_rate: DEFAULT_REFUND_FEE_RATE,
+            refund_bump_after_blocks: DEFAULT_REFUND_BUMP_AFTER_BLOCKS,
+            max_open_orders_per_client: DEFAULT_MAX_OPEN_ORDERS_PER_CLIENT,
+            tokens: DEFAULT_TOKENS.iter().map(|token| (*token).to_owned()).collect(),
+            close_expired_channels: DEFAULT_CLOSE_EXPIRED_CHANNELS,
+            connect_private_addresses: DEFAULT_CONNECT_PRIVATE_ADDRESSES,
         }
     }
 }

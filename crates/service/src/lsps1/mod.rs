@@ -26,14 +26,21 @@
 //! channel is closed cooperatively once both that time and `channel_expiry_blocks` blocks have
 //! passed, and only while no HTLC is in flight, with a log line saying why. Never before.
 //!
-//! Known gaps: no BOLT12; 0-conf on-chain payments are never counted (the wallet sees only
-//! blocks, so it cannot judge a mempool transaction's fee rate); refunds are not fee-bumped;
-//! `funding_confirms_within_blocks` does not pick the funding fee rate (the node's estimate
-//! does); the open waits for the client to connect (no address from HTTP orders); a client
-//! that pays both options is not refunded the on-chain payment automatically (nor deposits
-//! arriving after an on-chain order completed; the operator sees them in the wallet); there
-//! is no global cap on open orders (only per client), and every watched address is read from
-//! the wallet on each tick.
+//! On-chain payments with 0 confirmations (`onchain_payment_confirmations = 0`) are read from
+//! the chain source's mempool and count once their fee rate exceeds `min_fee_for_0conf`; one
+//! whose fee rate is unknown waits for a block. A refund still unconfirmed after
+//! `refund_bump_after_blocks` is replaced by a higher-fee one (RBF). A client that is not
+//! connected when its channel is due is dialled at the address it gave with an HTTP order
+//! (`x-inbound-node-address`).
+//!
+//! Known gaps: no BOLT12 payment option; `funding_confirms_within_blocks` does not pick the
+//! funding fee rate (the node's estimate does); refund replacements pay at most 50 sat/vB; a
+//! client that ordered over the peer connection and then went offline is not dialled (the open
+//! waits for it to connect again); a client that pays both options is not refunded the
+//! on-chain payment automatically, nor are deposits arriving after an order completed or
+//! failed, and an expired order's address is watched for late deposits for a day only (the
+//! operator sees such deposits in the wallet); there is no global cap on open orders (only per
+//! client), and every watched address is read from the wallet on each tick.
 
 pub mod config;
 mod effects;
