@@ -80,6 +80,8 @@ mod node_adapter;
 mod ops;
 mod pending;
 mod server;
+#[cfg(test)]
+mod test_pg;
 mod ticker;
 
 pub use address_book::{validate_node_address, PeerAddressBook};

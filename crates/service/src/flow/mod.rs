@@ -23,8 +23,10 @@
 
 mod retry;
 mod runner;
+#[cfg(test)]
+mod tests;
 
-pub use retry::RetryPolicy;
+pub use retry::{RetryPolicy, DEFAULT_RETRY_BASE_DELAY, DEFAULT_RETRY_MAX_ATTEMPTS, DEFAULT_RETRY_MAX_DELAY};
 pub use runner::{FlowError, FlowRunner};
 
 use std::fmt::Debug;

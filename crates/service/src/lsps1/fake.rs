@@ -40,6 +40,10 @@ pub(crate) struct FakeNode {
     pub network: Mutex<Network>,
     pub busy: Mutex<bool>,
     pub confirmations: Mutex<HashMap<String, u32>>,
+    /// Broadcasts that fail (counting down) before they succeed again.
+    pub failing_broadcasts: AtomicU32,
+    /// Every broadcast attempt, failed or not.
+    pub broadcast_attempts: AtomicU32,
     next: AtomicU64,
 }
 
@@ -56,6 +60,8 @@ impl FakeNode {
             network: Mutex::new(Network::Regtest),
             busy: Mutex::new(false),
             confirmations: Mutex::new(HashMap::new()),
+            failing_broadcasts: AtomicU32::new(0),
+            broadcast_attempts: AtomicU32::new(0),
             next: AtomicU64::new(1),
         }
     }
@@ -155,6 +161,11 @@ impl OrderLightning for FakeNode {
     }
 
     fn broadcast(&self, tx_hex: &str) -> Result<(), OpsError> {
+        self.broadcast_attempts.fetch_add(1, Ordering::SeqCst);
+        let failing = self.failing_broadcasts.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if failing.is_ok() {
+            return Err(OpsError::Failed("chain backend unreachable".into()));
+        }
         self.record(Call::Broadcast(tx_hex.to_owned()));
         Ok(())
     }

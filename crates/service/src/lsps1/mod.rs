@@ -61,6 +61,8 @@ pub use service::{to_wire, Lsps1Service};
 #[cfg(test)]
 mod fake;
 #[cfg(test)]
+mod kernel_tests;
+#[cfg(test)]
 mod order_tests;
 #[cfg(test)]
 mod runner_tests;

@@ -14,55 +14,20 @@ use super::service_tests::{create, request, setup_with, Setup, REFUND};
 use super::{Lsps1Config, Lsps1Service};
 use crate::Clock;
 
-async fn file_setup(dir: &std::path::Path) -> Setup {
+pub(super) async fn file_setup(dir: &std::path::Path) -> Setup {
     let store = inbound_store::open(dir.join("store.db").to_str().expect("utf-8")).await.expect("store");
     setup_with(Lsps1Config::default(), store).await
 }
 
-const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+pub(super) use crate::test_pg::PgSchema;
 
-/// A private schema on the test PostgreSQL server, dropped by [`PgSchema::drop_schema`]; `None`
-/// (skipped, loudly) when the server is unreachable outside CI.
-struct PgSchema {
-    base: String,
-    name: String,
-}
-
-impl PgSchema {
-    async fn create() -> Option<PgSchema> {
-        use sqlx::Connection;
-        sqlx::any::install_default_drivers();
-        let base = std::env::var("INBOUND_TEST_POSTGRES_URL").unwrap_or_else(|_| POSTGRES_URL.to_owned());
-        let mut admin = match sqlx::AnyConnection::connect(&base).await {
-            Ok(connection) => connection,
-            Err(error) if std::env::var_os("CI").is_some() => panic!("PostgreSQL at {base} unreachable: {error}"),
-            Err(error) => {
-                eprintln!("SKIPPED: PostgreSQL at {base} is unreachable ({error})");
-                return None;
-            }
-        };
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        let name = format!("lsps1_runner_{}_{nanos}", std::process::id());
-        sqlx::raw_sql(&format!("CREATE SCHEMA {name}")).execute(&mut admin).await.expect("create schema");
-        admin.close().await.expect("close");
-        Some(PgSchema { base, name })
-    }
-
-    async fn setup(&self) -> Setup {
-        let url = format!("{}?options=-c%20search_path%3D{}", self.base, self.name);
-        setup_with(Lsps1Config::default(), inbound_store::open(&url).await.expect("store")).await
-    }
-
-    async fn drop_schema(self) {
-        use sqlx::Connection;
-        let mut admin = sqlx::AnyConnection::connect(&self.base).await.expect("connect");
-        sqlx::raw_sql(&format!("DROP SCHEMA {} CASCADE", self.name)).execute(&mut admin).await.expect("drop schema");
-        admin.close().await.expect("close");
-    }
+/// The LSPS1 test setup on a fresh PostgreSQL schema.
+pub(super) async fn pg_setup(schema: &PgSchema) -> Setup {
+    setup_with(Lsps1Config::default(), schema.open().await).await
 }
 
 /// A new service over the same store, clock and node, resumed: a restart.
-async fn restart(s: &mut Setup) {
+pub(super) async fn restart(s: &mut Setup) {
     let service =
         Lsps1Service::new(s.service.config().clone(), Arc::clone(&s.store), Arc::clone(&s.clock) as Arc<dyn Clock>)
             .expect("config");
@@ -71,11 +36,11 @@ async fn restart(s: &mut Setup) {
     s.service = service;
 }
 
-async fn stored(s: &Setup, id: &str) -> OrderBook {
+pub(super) async fn stored(s: &Setup, id: &str) -> OrderBook {
     s.service.order(id).await.expect("store").expect("order")
 }
 
-fn count(fake: &FakeNode, pred: impl Fn(&Call) -> bool) -> usize {
+pub(super) fn count(fake: &FakeNode, pred: impl Fn(&Call) -> bool) -> usize {
     fake.calls().iter().filter(|call| pred(call)).count()
 }
 
@@ -85,7 +50,7 @@ async fn pay(s: &Setup, order: &OrderBook, amount_msat: u64) -> bool {
     s.service.on_event(event).await.expect("event")
 }
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
+pub(super) fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("inbound-lsps1-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
@@ -101,15 +66,15 @@ async fn hold_invoice_flow_with_a_restart_in_every_state() {
 
 #[tokio::test]
 async fn hold_invoice_flow_with_restarts_on_postgres() {
-    let Some(schema) = PgSchema::create().await else { return };
-    hold_invoice_flow(schema.setup().await).await;
+    let Some(schema) = PgSchema::create("lsps1_runner").await else { return };
+    hold_invoice_flow(pg_setup(&schema).await).await;
     schema.drop_schema().await;
 }
 
 #[tokio::test]
 async fn onchain_flow_with_restarts_on_postgres() {
-    let Some(schema) = PgSchema::create().await else { return };
-    onchain_flow(schema.setup().await).await;
+    let Some(schema) = PgSchema::create("lsps1_runner").await else { return };
+    onchain_flow(pg_setup(&schema).await).await;
     schema.drop_schema().await;
 }
 

@@ -38,7 +38,10 @@ fn config() -> Lsps2Config {
 }
 
 async fn setup_with(config: Lsps2Config) -> Setup {
-    let store = inbound_store::open("sqlite::memory:").await.expect("store");
+    setup_on(config, inbound_store::open("sqlite::memory:").await.expect("store")).await
+}
+
+async fn setup_on(config: Lsps2Config, store: Arc<dyn Store>) -> Setup {
     let clock = Arc::new(ManualClock::starting_now());
     let fake = Arc::new(FakeLightning::new());
     let service = Lsps2Service::new(config, Arc::clone(&store), Arc::clone(&clock) as Arc<dyn Clock>).expect("config");
@@ -349,4 +352,49 @@ async fn an_open_the_node_forgot_is_opened_at_once_when_the_client_is_connected(
     assert_eq!(opened(&setup.fake.take_calls()), vec![uci], "opened again, once");
     let session = service.session(uci).await.expect("store").expect("session");
     assert!(matches!(session.state, JitState::OpeningChannel { .. }), "{session:?}");
+}
+
+/// 50 concurrent `lsps2.buy`s of one client: exactly `max_open_buys_per_client` sessions, the
+/// rest refused with code 1 (the cap is checked inside the insert's transaction).
+async fn concurrent_buys_stop_at_the_cap(setup: Setup) {
+    let cap = setup.service.config().max_open_buys_per_client;
+    let opening_fee_params = entry(&setup).await;
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let service = Arc::clone(&setup.service);
+        let request = BuyRequest { opening_fee_params: opening_fee_params.clone(), payment_size_msat: None };
+        tasks.push(tokio::spawn(async move { service.buy(client(), request).await }));
+    }
+    let (mut bought, mut refused) = (0, 0);
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(_) => bought += 1,
+            Err(error) => {
+                assert_eq!(error.code, 1, "{error:?}");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!((bought, refused), (cap, 50 - cap));
+    let client_text = NodeId(client()).to_string();
+    let active = setup.store.count_active_by_client(inbound_store::Kind::Lsps2Session, &client_text).await;
+    assert_eq!(active.expect("count"), cap);
+    setup.store.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_buys_of_one_client_create_exactly_the_cap() {
+    let dir = std::env::temp_dir().join(format!("inbound-lsps2-cap-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let store = inbound_store::open(dir.join("store.db").to_str().expect("utf-8")).await.expect("store");
+    concurrent_buys_stop_at_the_cap(setup_on(config(), store).await).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_buys_of_one_client_create_exactly_the_cap_on_postgres() {
+    let Some(schema) = crate::test_pg::PgSchema::create("lsps2_cap").await else { return };
+    concurrent_buys_stop_at_the_cap(setup_on(config(), schema.open().await).await).await;
+    schema.drop_schema().await;
 }
