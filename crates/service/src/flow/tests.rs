@@ -102,7 +102,7 @@ struct Failing {
 }
 
 impl FlowDriver<Job> for Failing {
-    fn context<'a>(&'a self, _job: &Job, now: DateTime) -> DateTime {
+    fn context(&self, _job: &Job, now: DateTime) -> DateTime {
         now
     }
 
