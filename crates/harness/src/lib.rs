@@ -50,17 +50,14 @@
 
 mod chain;
 mod jit;
-mod jit_lsp;
-mod lsps1_lsp;
+mod lsp;
 mod network;
 mod raw;
 mod test_node;
-mod ticker_slot;
 mod wait;
 
 pub use chain::FUNDING_CONFIRMATIONS;
-pub use jit_lsp::JIT_LSP_TICK;
-pub use lsps1_lsp::LSPS1_LSP_TICK;
+pub use lsp::{open_store, LSP_TICK};
 pub use network::{Backend, Network, BCOIN_POLL_INTERVAL, RAW_NODE_QUEUE_LIMIT};
 pub use raw::{RawLsps, MAX_RECORDED_PAYLOADS};
 pub use test_node::{EventRecorder, Role, TestNode, MAX_RECORDED_EVENTS};

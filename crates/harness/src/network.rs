@@ -15,8 +15,6 @@ use inbound_service::{LspsServer, LspsServerConfig, ProtocolHandler};
 use tempfile::TempDir;
 
 use crate::jit::JitWallet;
-use crate::jit_lsp::JitLsp;
-use crate::lsps1_lsp::Lsps1Lsp;
 use crate::raw::RawLsps;
 use crate::test_node::{EventRecorder, Role, TestNode};
 use crate::wait::{wait_until, HarnessError, HarnessResult, DEFAULT_TIMEOUT};
@@ -135,18 +133,7 @@ impl Network {
         events: Arc<EventRecorder>,
         jit: Option<JitWallet>,
     ) -> HarnessResult<Arc<TestNode>> {
-        self.add_node_prepared(name, role, events, jit, None).await
-    }
-
-    pub(crate) async fn add_node_prepared(
-        &self,
-        name: &str,
-        role: Role,
-        events: Arc<EventRecorder>,
-        jit: Option<JitWallet>,
-        jit_lsp: Option<JitLsp>,
-    ) -> HarnessResult<Arc<TestNode>> {
-        self.add_node_full(name, role, events, jit, jit_lsp, None).await
+        self.add_node_full(name, role, events, jit, None).await
     }
 
     pub(crate) async fn add_node_full(
@@ -155,8 +142,7 @@ impl Network {
         role: Role,
         events: Arc<EventRecorder>,
         jit: Option<JitWallet>,
-        jit_lsp: Option<JitLsp>,
-        lsps1_lsp: Option<Lsps1Lsp>,
+        lsp: Option<inbound_service::LspServices>,
     ) -> HarnessResult<Arc<TestNode>> {
         let root = self.dir.as_ref().map(|dir| dir.path().to_owned()).unwrap_or_else(std::env::temp_dir);
         let test_node = Arc::new(TestNode {
@@ -165,8 +151,7 @@ impl Network {
             role,
             events,
             jit,
-            jit_lsp,
-            lsps1_lsp,
+            lsp,
             node: Mutex::new(None),
             address: Mutex::new(None),
         });
@@ -188,11 +173,10 @@ impl Network {
             .set_listen_address(listen)
             .set_log_level(if debug { Level::Trace } else { Level::Warn })
             .set_lsps_message_handler(test_node.role.handler())
-            .set_event_handler(match (&test_node.jit, &test_node.jit_lsp, &test_node.lsps1_lsp) {
-                (Some(jit), _, _) => Arc::clone(&jit.front),
-                (None, Some(lsp), _) => Arc::clone(&lsp.events) as Arc<dyn inbound_node::NodeEventHandler>,
-                (None, None, Some(lsp)) => Arc::clone(&lsp.events) as Arc<dyn inbound_node::NodeEventHandler>,
-                (None, None, None) => Arc::clone(&test_node.events) as Arc<dyn inbound_node::NodeEventHandler>,
+            .set_event_handler(match (&test_node.jit, &test_node.lsp) {
+                (Some(jit), _) => Arc::clone(&jit.front),
+                (None, Some(lsp)) => lsp.event_handler(),
+                (None, None) => Arc::clone(&test_node.events) as Arc<dyn inbound_node::NodeEventHandler>,
             });
         if let Role::Raw(..) = test_node.role {
             builder.set_lsps_queue_limits(RAW_NODE_QUEUE_LIMIT, RAW_NODE_QUEUE_LIMIT);
@@ -213,18 +197,12 @@ impl Network {
         if let (Some(jit), Role::Wallet(lsps)) = (&test_node.jit, &test_node.role) {
             jit.wire(lsps, &node)?;
         }
-        if let Some(lsp) = &test_node.jit_lsp {
-            lsp.attach(&node);
-        }
-        if let Some(lsp) = &test_node.lsps1_lsp {
+        if let Some(lsp) = &test_node.lsp {
             lsp.attach(&node);
         }
         node.start().await?;
-        if let Some(lsp) = &test_node.jit_lsp {
-            lsp.started().await?;
-        }
-        if let Some(lsp) = &test_node.lsps1_lsp {
-            lsp.started().await?;
+        if let Some(lsp) = &test_node.lsp {
+            lsp.started().await.map_err(|e| HarnessError::Failed(format!("resuming the LSP's flows: {e}")))?;
         }
         *test_node.address.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = node.listening_address();
         *test_node.node.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(node);
@@ -259,10 +237,7 @@ impl Network {
     pub async fn stop(&self, test_node: &TestNode) -> HarnessResult<()> {
         let node = test_node.node.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
         test_node.events.set_channel_manager(None);
-        if let Some(lsp) = &test_node.jit_lsp {
-            lsp.stopping();
-        }
-        if let Some(lsp) = &test_node.lsps1_lsp {
+        if let Some(lsp) = &test_node.lsp {
             lsp.stopping();
         }
         match node {

@@ -122,10 +122,8 @@ pub struct TestNode {
     pub(crate) events: Arc<EventRecorder>,
     /// The LSPS2 wiring of a [`Network::add_jit_wallet`](crate::Network::add_jit_wallet) wallet.
     pub(crate) jit: Option<crate::jit::JitWallet>,
-    /// The LSPS2 service of a [`Network::add_jit_lsp`](crate::Network::add_jit_lsp) LSP.
-    pub(crate) jit_lsp: Option<crate::jit_lsp::JitLsp>,
-    /// The LSPS1 service of a [`Network::add_lsps1_lsp`](crate::Network::add_lsps1_lsp) LSP.
-    pub(crate) lsps1_lsp: Option<crate::lsps1_lsp::Lsps1Lsp>,
+    /// The services of an LSP added with [`Network::add_lsp_serving`](crate::Network::add_lsp_serving).
+    pub(crate) lsp: Option<inbound_service::LspServices>,
     pub(crate) node: Mutex<Option<Arc<Node>>>,
     pub(crate) address: Mutex<Option<SocketAddr>>,
 }

@@ -74,6 +74,7 @@ pub mod config;
 pub mod flow;
 pub mod ids;
 mod log_limit;
+pub mod lsp;
 pub mod lsps1;
 pub mod lsps2;
 mod node_adapter;
@@ -90,6 +91,7 @@ pub use config::{
     ErrorData, LspsServerConfig, DEFAULT_MAX_PENDING_PER_PEER, DEFAULT_MAX_PENDING_TOTAL, TOO_MANY_PENDING_CODE,
     TOO_MANY_PENDING_MESSAGE,
 };
+pub use lsp::{LspBuildError, LspBuilder, LspServices, Resumed};
 pub use node_adapter::{LspsOutbound, LspsSendError};
 pub use ops::OpsError;
 pub use server::{BoxFuture, LspsServer, LspsServerStats, ProtocolHandler};

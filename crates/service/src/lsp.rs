@@ -1,0 +1,226 @@
+//! [`LspBuilder`]: the one place that wires the LSP's protocol services to a node, in the order
+//! the node forces. `inbound serve`, `inbound demo` and the test harness all use it.
+//!
+//! 1. [`LspBuilder::build`] creates the enabled services on one store and clock, registers
+//!    them with one [`LspsServer`], and chains their event handlers in front of the caller's
+//!    generic handler: LSPS1 first (its hold-invoice payments must not reach the generic
+//!    handler), then LSPS2.
+//! 2. The caller builds the node with [`LspServices::lsps_handler`] and
+//!    [`LspServices::event_handler`], then calls [`LspServices::attach`] with the built node.
+//! 3. After the node started, [`LspServices::started`] resumes every stored flow and starts the
+//!    tickers; [`LspServices::stopping`] stops them before the node stops. A restart repeats
+//!    2 and 3 with the same services.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use inbound_node::{LspsMessageHandler, Node, NodeEventHandler};
+use inbound_store::Store;
+use lsps::method::Protocol;
+use thiserror::Error;
+use tokio::task::JoinHandle;
+
+use crate::clock::Clock;
+use crate::flow::FlowError;
+use crate::lsps1::{Lsps1Config, Lsps1ConfigError, Lsps1EventHandler, Lsps1Service, OrderLightning};
+use crate::lsps2::{JitLightning, Lsps2Config, Lsps2ConfigError, Lsps2EventHandler, Lsps2Service};
+use crate::node_adapter::LspsOutbound;
+use crate::{LspsServer, LspsServerConfig};
+
+/// How often the services check their timers, deposits and outboxes.
+pub const DEFAULT_TICK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A configuration the services refuse.
+#[derive(Debug, Error)]
+pub enum LspBuildError {
+    /// The `[lsps1]` configuration.
+    #[error("the [lsps1] configuration: {0}")]
+    Lsps1(#[from] Lsps1ConfigError),
+    /// The `[lsps2]` configuration.
+    #[error("the [lsps2] configuration: {0}")]
+    Lsps2(#[from] Lsps2ConfigError),
+    /// LSPS1 or LSPS2 without a store to keep their flows in.
+    #[error("LSPS1 and LSPS2 need a store ([store] url)")]
+    NoStore,
+}
+
+/// Which protocols the LSP serves, on which store and clock.
+pub struct LspBuilder {
+    server: LspsServerConfig,
+    store: Option<Arc<dyn Store>>,
+    clock: Arc<dyn Clock>,
+    lsps1: Option<Lsps1Config>,
+    lsps2: Option<Lsps2Config>,
+    tick_interval: Duration,
+}
+
+impl LspBuilder {
+    /// An LSP serving only LSPS0 until protocols are added, with the server's default limits.
+    pub fn new(clock: Arc<dyn Clock>) -> LspBuilder {
+        LspBuilder {
+            server: LspsServerConfig::default(),
+            store: None,
+            clock,
+            lsps1: None,
+            lsps2: None,
+            tick_interval: DEFAULT_TICK_INTERVAL,
+        }
+    }
+
+    /// The LSPS0 server's limits and error shaping. Its `enabled_protocols` are replaced by
+    /// the protocols added here.
+    pub fn server(mut self, config: LspsServerConfig) -> LspBuilder {
+        self.server = config;
+        self
+    }
+
+    /// Where the flows live (needed by LSPS1 and LSPS2).
+    pub fn store(mut self, store: Arc<dyn Store>) -> LspBuilder {
+        self.store = Some(store);
+        self
+    }
+
+    /// Serves LSPS1 channel orders.
+    pub fn lsps1(mut self, config: Lsps1Config) -> LspBuilder {
+        self.lsps1 = Some(config);
+        self
+    }
+
+    /// Serves LSPS2 JIT channels.
+    pub fn lsps2(mut self, config: Lsps2Config) -> LspBuilder {
+        self.lsps2 = Some(config);
+        self
+    }
+
+    /// How often the services tick ([`DEFAULT_TICK_INTERVAL`]).
+    pub fn tick_interval(mut self, interval: Duration) -> LspBuilder {
+        self.tick_interval = interval;
+        self
+    }
+
+    /// Creates the services and the event-handler chain in front of `inner` (the handler that
+    /// sees every event the services do not consume).
+    ///
+    /// # Errors
+    /// If a protocol's configuration is invalid.
+    pub fn build(self, inner: Arc<dyn NodeEventHandler>) -> Result<LspServices, LspBuildError> {
+        let store = || self.store.clone().ok_or(LspBuildError::NoStore);
+        let lsps2 = match self.lsps2 {
+            Some(config) => Some(Lsps2Service::new(config, store()?, Arc::clone(&self.clock))?),
+            None => None,
+        };
+        let lsps1 = match self.lsps1 {
+            Some(config) => Some(Lsps1Service::new(config, store()?, Arc::clone(&self.clock))?),
+            None => None,
+        };
+        let mut server_config = self.server;
+        server_config.enabled_protocols = lsps1
+            .as_ref()
+            .map(|_| Protocol::Lsps1)
+            .into_iter()
+            .chain(lsps2.as_ref().map(|_| Protocol::Lsps2))
+            .collect();
+        let server = LspsServer::new(server_config);
+        let mut events = inner;
+        if let Some(service) = &lsps2 {
+            server.register(service.protocol_handler());
+            events = Arc::new(Lsps2EventHandler::new(Arc::clone(service), Some(events)));
+        }
+        if let Some(service) = &lsps1 {
+            server.register(service.protocol_handler());
+            events = Arc::new(Lsps1EventHandler::new(Arc::clone(service), Some(events)));
+        }
+        Ok(LspServices {
+            server,
+            lsps1,
+            lsps2,
+            events,
+            tick_interval: self.tick_interval,
+            tickers: Mutex::new(Vec::new()),
+        })
+    }
+}
+
+/// The LSP's services, built by [`LspBuilder`].
+pub struct LspServices {
+    /// Answers type-37913 requests (and HTTP's) for every enabled protocol.
+    pub server: Arc<LspsServer>,
+    /// The LSPS1 service, if enabled.
+    pub lsps1: Option<Arc<Lsps1Service>>,
+    /// The LSPS2 service, if enabled.
+    pub lsps2: Option<Arc<Lsps2Service>>,
+    events: Arc<dyn NodeEventHandler>,
+    tick_interval: Duration,
+    tickers: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// How many stored flows [`LspServices::started`] resumed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Resumed {
+    /// Unfinished LSPS1 orders.
+    pub lsps1_orders: usize,
+    /// Unfinished LSPS2 sessions.
+    pub lsps2_sessions: usize,
+}
+
+impl LspServices {
+    /// The node's LSPS message handler (the server).
+    pub fn lsps_handler(&self) -> Arc<dyn LspsMessageHandler> {
+        Arc::clone(&self.server) as Arc<dyn LspsMessageHandler>
+    }
+
+    /// The node's event handler: the services' handlers in front of the caller's.
+    pub fn event_handler(&self) -> Arc<dyn NodeEventHandler> {
+        Arc::clone(&self.events)
+    }
+
+    /// Gives the server and every service the built node. Call it before the node starts (and
+    /// again after each rebuild).
+    pub fn attach(&self, node: &Arc<Node>) {
+        self.server.attach(Arc::clone(node.lsps_transport()) as Arc<dyn LspsOutbound>);
+        if let Some(service) = &self.lsps2 {
+            service.attach(Arc::clone(node) as Arc<dyn JitLightning>);
+        }
+        if let Some(service) = &self.lsps1 {
+            service.attach(Arc::clone(node) as Arc<dyn OrderLightning>);
+        }
+    }
+
+    /// After the node started: resumes every stored flow (LSPS1, then LSPS2), then ticks every
+    /// service until [`LspServices::stopping`].
+    ///
+    /// # Errors
+    /// If the store fails while resuming; nothing is ticking then.
+    pub async fn started(&self) -> Result<Resumed, FlowError> {
+        self.stopping();
+        let mut resumed = Resumed::default();
+        if let Some(service) = &self.lsps1 {
+            resumed.lsps1_orders = service.resume().await?;
+        }
+        if let Some(service) = &self.lsps2 {
+            resumed.lsps2_sessions = service.resume().await?;
+        }
+        let mut tickers = self.tickers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(service) = &self.lsps1 {
+            tickers.push(service.spawn_ticker(self.tick_interval));
+        }
+        if let Some(service) = &self.lsps2 {
+            tickers.push(service.spawn_ticker(self.tick_interval));
+        }
+        Ok(resumed)
+    }
+
+    /// Stops the tickers (call it before the node stops; dropping the services does it too).
+    pub fn stopping(&self) {
+        let mut tickers = self.tickers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for ticker in tickers.drain(..) {
+            ticker.abort();
+        }
+    }
+}
+
+impl Drop for LspServices {
+    fn drop(&mut self) {
+        self.stopping();
+    }
+}
