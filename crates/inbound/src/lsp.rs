@@ -296,7 +296,7 @@ async fn build_and_start_wallet(options: WalletOptions, jit: bool) -> Result<Wal
             .await
             .with_context(|| format!("building wallet node {} in {}", options.alias, options.data_dir.display()))?,
     );
-    client.attach(Arc::clone(node.lsps_transport()) as Arc<dyn LspsOutbound>);
+    client.attach(Arc::clone(node.lsps_transport()) as Arc<dyn inbound_client::LspsOutbound>);
     events.attach(Arc::clone(node.channel_manager()));
     let lsps2 = match wallet_events {
         Some(wallet_events) => {
