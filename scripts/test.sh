@@ -15,6 +15,11 @@ echo "== interop with LDK (interop/, its own cargo project; needs the inbound bi
 cargo build --locked --bin inbound
 INBOUND_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/inbound" cargo test --locked --manifest-path interop/Cargo.toml
 
+echo "== the wallet SDK without inbound-node (inbound-client --no-default-features)"
+cargo check -p inbound-client --no-default-features --locked
+cargo test -p inbound-client --no-default-features --locked --lib
+cargo clippy -p inbound-client --no-default-features --all-targets --locked -- -D warnings
+
 echo "== formatting"
 cargo fmt --all --check
 cargo fmt --manifest-path interop/Cargo.toml --all --check
