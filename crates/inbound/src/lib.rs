@@ -5,8 +5,8 @@
 //! the integration tests can use it too.
 //!
 //! * [`config`]: the TOML configuration, layered under `INBOUND_*` variables and flags.
-//! * [`lsp`]: builds and starts the LSP (node + LSPS server) and wallet nodes; `inbound serve`,
-//!   `inbound demo` and `inbound client` share it.
+//! * [`lsp`]: builds and starts the LSP (node + LSPS server); `inbound serve` and `inbound demo`
+//!   share it. [`wallet`]: builds and starts wallet nodes, for `inbound client` and the demo.
 //! * [`events`]: the event handler of every node started here.
 //! * [`serve`], [`demo`], [`client`]: the subcommands; [`cli`] parses and dispatches them.
 
@@ -23,3 +23,4 @@ pub mod events;
 pub mod logging;
 pub mod lsp;
 pub mod serve;
+pub mod wallet;
