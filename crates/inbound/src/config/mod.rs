@@ -52,11 +52,19 @@
 //! Loading has two stages, as in ripgrep: [`Config::resolve`] merges and validates without any
 //! I/O, and only the wiring reads what the configuration points at (the cookie file, the data
 //! directory). [`Config::load`] adds reading the TOML file in front of the first stage.
+//!
+//! Without the `daemon` feature (the wallet-only build) only the chain part is here: the network
+//! and `[chain]` types, [`default_chain_url`], the overriding layers and [`resolve_wallet_chain`],
+//! which `inbound client …` uses. The file, `Config` and the LSP's tables need `daemon`.
 
 mod chain;
+#[cfg(feature = "daemon")]
 mod file;
+#[cfg(feature = "daemon")]
 mod http;
+#[cfg(feature = "daemon")]
 mod render;
+#[cfg(feature = "daemon")]
 mod resolve;
 
 pub use chain::{
@@ -65,10 +73,13 @@ pub use chain::{
     DEFAULT_CHAIN_URL_TESTNET,
 };
 
+#[cfg(feature = "daemon")]
 pub use http::{HttpSection, HttpSettings, DEFAULT_HTTP_LISTEN};
 
+#[cfg(feature = "daemon")]
 pub use render::{redacted_url, REDACTED};
 
+#[cfg(feature = "daemon")]
 pub use file::{
     FeeTierSection, FileConfig, LimitsSection, Lsps2Section, LspsSection, NodeSection, ProtocolName, StoreSection,
     TrustName,
@@ -78,6 +89,8 @@ use std::path::PathBuf;
 
 use inbound_node::bitcoin::Network;
 
+// The daemon's own settings: the LSPS services, the store, the HTTP endpoint.
+#[cfg(feature = "daemon")]
 use {
     chain::{network_of, parse_network, resolve_chain},
     inbound_service::{lsps1::Lsps1Config, lsps2::Lsps2Config, ErrorData},
@@ -96,8 +109,10 @@ pub const DEFAULT_LISTEN: &str = inbound_node::config::DEFAULT_LISTEN_ADDRESS;
 /// Default alias in log lines.
 pub const DEFAULT_ALIAS: &str = inbound_node::config::DEFAULT_ALIAS;
 /// Default bound on one peer's LSPS requests in progress at the LSP.
+#[cfg(feature = "daemon")]
 pub const DEFAULT_MAX_PENDING_PER_PEER: usize = inbound_service::DEFAULT_MAX_PENDING_PER_PEER;
 /// Default bound on all peers' LSPS requests in progress at the LSP.
+#[cfg(feature = "daemon")]
 pub const DEFAULT_MAX_PENDING_TOTAL: usize = inbound_service::DEFAULT_MAX_PENDING_TOTAL;
 /// Default bound on outbound LSPS messages queued for one peer.
 pub const DEFAULT_LSPS_QUEUE_PER_PEER: usize = inbound_node::config::DEFAULT_LSPS_MAX_QUEUED_PER_PEER;
@@ -124,6 +139,7 @@ pub const ENV_HTTP_LISTEN: &str = "INBOUND_HTTP_LISTEN";
 
 /// Protocols that have a server implementation today: LSPS0 (always on) and LSPS2; issue 5 adds
 /// the others.
+#[cfg(feature = "daemon")]
 pub const AVAILABLE_PROTOCOLS: &[Protocol] = &[Protocol::Lsps0, Protocol::Lsps1, Protocol::Lsps2];
 
 /// A configuration that cannot be used. Every variant says where the bad value came from.
@@ -222,6 +238,7 @@ fn pick_override<T: Clone>(
 }
 
 /// The effective configuration. See the module documentation for keys and defaults.
+#[cfg(feature = "daemon")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// The chain the node runs on.
@@ -247,6 +264,7 @@ pub struct Config {
 }
 
 /// The effective `[node]` table.
+#[cfg(feature = "daemon")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeConfig {
     /// Where peers connect.
@@ -256,6 +274,7 @@ pub struct NodeConfig {
 }
 
 /// The effective `[lsps]` table.
+#[cfg(feature = "daemon")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LspsConfig {
     /// Protocols served besides LSPS0, sorted, without duplicates.
@@ -265,6 +284,7 @@ pub struct LspsConfig {
 }
 
 /// The effective `[limits]` table. Every bound is at least 1, and no per-peer bound exceeds its total.
+#[cfg(feature = "daemon")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LimitsConfig {
     /// One peer's LSPS requests in progress.
@@ -278,6 +298,7 @@ pub struct LimitsConfig {
 }
 
 /// The effective `[store]` table. `Debug` never prints a password.
+#[cfg(feature = "daemon")]
 #[derive(Clone, PartialEq, Eq)]
 pub struct StoreConfig {
     /// What `inbound_store::open` gets: an SQLite file path, a `sqlite:` URL or a `postgres://`
@@ -285,6 +306,7 @@ pub struct StoreConfig {
     pub url: String,
 }
 
+#[cfg(feature = "daemon")]
 impl StoreConfig {
     /// The location with its password, if any, replaced by [`REDACTED`].
     pub fn redacted(&self) -> String {
@@ -295,12 +317,14 @@ impl StoreConfig {
     }
 }
 
+#[cfg(feature = "daemon")]
 impl fmt::Debug for StoreConfig {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.debug_struct("StoreConfig").field("url", &self.redacted()).finish()
     }
 }
 
+#[cfg(feature = "daemon")]
 impl Config {
     /// Whether the LSPS1 service runs.
     pub fn lsps1_enabled(&self) -> bool {
