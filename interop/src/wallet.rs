@@ -10,12 +10,11 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use inbound_client::lsps2::{JitInvoice, JitInvoiceRequest, Lsps2Client, WalletEventHandler};
-use inbound_client::{ClientConfig, LspsClient};
+use inbound_client::{ClientConfig, LspsClient, LspsOutbound};
 use inbound_node::bitcoin::secp256k1::PublicKey;
 use inbound_node::bitcoin::Network;
 use inbound_node::lightning::events::{Event, ReplayEvent};
 use inbound_node::lightning::util::logger::Level;
-use inbound_node::lsps0::LspsOutbound;
 use inbound_node::{BitcoindRpcConfig, LspsMessageHandler, Node, NodeBuilder, NodeEventHandler, NodeRole};
 use tokio::sync::broadcast;
 

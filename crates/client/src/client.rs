@@ -29,7 +29,7 @@ use tracing::{debug, warn};
 
 use crate::config::ClientConfig;
 use crate::error::ClientError;
-use crate::node_adapter::{LspsOutbound, LspsSendError};
+use crate::wallet_node::{LspsOutbound, LspsSendError};
 
 /// What a waiting call receives.
 enum Reply {
@@ -62,9 +62,10 @@ impl LspState {
     }
 }
 
-/// The wallet's LSPS0 client. Give it to the node as its
-/// [`LspsMessageHandler`](inbound_node::LspsMessageHandler), then
-/// [`attach`](LspsClient::attach) the node's transport.
+/// The wallet's LSPS0 client. The node feeds it what arrives ([`on_message`](Self::on_message),
+/// [`on_connection_change`](Self::on_connection_change); with the `node` feature it is
+/// `inbound-node`'s `LspsMessageHandler`), and it sends through the [`LspsOutbound`] given to
+/// [`attach`](LspsClient::attach).
 pub struct LspsClient {
     config: ClientConfig,
     outbound: RwLock<Option<Arc<dyn LspsOutbound>>>,
@@ -78,9 +79,9 @@ impl LspsClient {
         Arc::new(LspsClient { config, outbound: RwLock::new(None), lsps: Mutex::new(HashMap::new()) })
     }
 
-    /// Sets where requests go, normally the node's
-    /// [`lsps_transport`](inbound_node::Node::lsps_transport). Call it once the node is built,
-    /// and again after rebuilding the node.
+    /// Sets where requests go, normally the node's LSPS transport (`inbound-node`'s
+    /// `Node::lsps_transport`). Call it once the node is built, and again after rebuilding the
+    /// node.
     pub fn attach(&self, outbound: Arc<dyn LspsOutbound>) {
         *self.outbound.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(outbound);
     }
@@ -157,8 +158,8 @@ impl LspsClient {
         Ok(receiver)
     }
 
-    /// Handles one payload from `lsp`; see the module documentation. Never blocks. This is what
-    /// [`LspsMessageHandler::handle`](inbound_node::LspsMessageHandler::handle) calls.
+    /// Handles one payload from `lsp`; see the module documentation. Never blocks. The node calls
+    /// it for every type-37913 message (`inbound-node`'s `LspsMessageHandler::handle` does).
     pub fn on_message(&self, lsp: PublicKey, payload: &[u8]) {
         let mut lsps = self.lock();
         if lsps.get(&lsp).is_some_and(|state| state.muted) {

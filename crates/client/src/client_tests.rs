@@ -188,8 +188,8 @@ async fn send_failures_map_to_errors() {
     let (client, recorder) = setup(ClientConfig::default());
     *recorder.refuse.lock().expect("lock") = Some(LspsSendError::PeerNotConnected);
     assert_eq!(client.list_protocols(lsp).await, Err(ClientError::NotConnected));
-    *recorder.refuse.lock().expect("lock") = Some(LspsSendError::PeerQueueFull { limit: 1 });
-    assert!(matches!(client.list_protocols(lsp).await, Err(ClientError::Transport(_))));
+    *recorder.refuse.lock().expect("lock") = Some(LspsSendError::Refused("queue full (1 message)".into()));
+    assert_eq!(client.list_protocols(lsp).await, Err(ClientError::Transport("queue full (1 message)".into())));
     assert_eq!(client.pending_calls(&lsp), 0, "failed sends leave no entry");
 }
 

@@ -4,11 +4,28 @@
 //! Lightning connection (LSPS0, bLIP-50, `shared/spec/lsps-digest.md` §2) and matches the
 //! answers, keeping LSPS0's client rules: random 128-bit ids, bounded pending calls per LSP
 //! ([`config`]), timeouts, ignoring unknown ids, and muting an LSP that sends garbage until it
-//! reconnects. [`lsps2`] buys just-in-time channels on top of [`LspsClient::call`].
+//! reconnects. [`lsps2`] buys just-in-time channels on top of [`LspsClient::call`]; [`lsps1`]
+//! orders channels, over the same connection or over HTTP.
 //!
-//! Wiring, in the order the node forces:
+//! ## Features
+//!
+//! The protocol logic needs only LDK's own crates (`lightning`, `lightning-invoice`): it reaches
+//! the wallet's node through two small traits ([`wallet_node`]): [`LspsOutbound`] sends an LSPS0
+//! message, [`WalletNode`] gives the node id and network, registers inbound payments, signs
+//! invoices and claims or fails payments. A wallet on any LDK-based node implements them, builds
+//! [`lsps2::Lsps2Client::open`], and calls [`LspsClient::on_message`] and
+//! [`lsps2::Lsps2Client::handle_event`] from its own message and event handling.
+//!
+//! The default feature `node` adds `inbound-node`, the batteries-included implementation (the
+//! `node_adapter` module): [`LspsClient`] is its LSPS message handler, its LSPS transport and
+//! `Node` implement the traits, and `Lsps2Client::new`, `Lsps2Client::acceptor` and
+//! `lsps2::WalletEventHandler` wire LSPS2 into it. `default-features = false` builds the SDK
+//! without it.
+//!
+//! Wiring on `inbound-node`, in the order the node forces:
 //!
 //! ```no_run
+//! # #[cfg(feature = "node")]
 //! # async fn wire(lsp: bitcoin::secp256k1::PublicKey, address: std::net::SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
 //! use inbound_client::{ClientConfig, LspsClient, LspsOutbound};
@@ -38,9 +55,11 @@ pub mod config;
 mod error;
 pub mod lsps1;
 pub mod lsps2;
+#[cfg(feature = "node")]
 mod node_adapter;
+pub mod wallet_node;
 
 pub use client::LspsClient;
 pub use config::{ClientConfig, DEFAULT_MAX_PENDING_PER_LSP, DEFAULT_REQUEST_TIMEOUT_SECS};
 pub use error::ClientError;
-pub use node_adapter::{LspsOutbound, LspsSendError};
+pub use wallet_node::{LspsOutbound, LspsSendError, WalletNode, WalletNodeError};

@@ -3,9 +3,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+#[cfg(feature = "daemon")]
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
+#[cfg(feature = "daemon")]
 use crate::config::{Config, Overrides, ENV_CONFIG};
 
 /// The Inbound Lightning Service Provider.
@@ -21,11 +23,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the LSP daemon until SIGINT or SIGTERM.
+    #[cfg(feature = "daemon")]
     Serve(ConfigArgs),
     /// Validate the configuration and print the effective values as TOML (secrets redacted).
+    #[cfg(feature = "daemon")]
     ConfigCheck(ConfigArgs),
     /// Run an LSP, a wallet and a payer on a throwaway bcoin regtest chain, try every flow, and
     /// print one JSON summary on stdout.
+    #[cfg(feature = "daemon")]
     Demo(DemoArgs),
     /// Wallet-side commands against an LSP.
     #[command(subcommand)]
@@ -34,6 +39,7 @@ pub enum Command {
 
 /// Where the configuration comes from. Flags override `INBOUND_*` variables, which override the
 /// file, which overrides the defaults.
+#[cfg(feature = "daemon")]
 #[derive(Debug, Clone, Default, Args)]
 pub struct ConfigArgs {
     /// TOML configuration file (see crates/inbound/inbound.example.toml).
@@ -60,6 +66,7 @@ pub struct ConfigArgs {
     pub http_listen: Option<String>,
 }
 
+#[cfg(feature = "daemon")]
 impl ConfigArgs {
     /// The flags as the highest configuration layer.
     pub fn overrides(&self) -> Overrides {
@@ -84,6 +91,7 @@ impl ConfigArgs {
 }
 
 /// `inbound demo` options.
+#[cfg(feature = "daemon")]
 #[derive(Debug, Clone, Default, Args)]
 pub struct DemoArgs {
     /// Keep the nodes' data directories (printed at the end) instead of deleting them.
@@ -129,16 +137,22 @@ pub struct ListProtocolsArgs {
 /// default filter per command (the daemon tells more than the one-shot commands).
 pub async fn run(cli: Cli) -> ExitCode {
     let default_filter = match &cli.command {
+        #[cfg(feature = "daemon")]
         Command::Serve(_) => "info",
-        Command::ConfigCheck(_) | Command::Demo(_) | Command::Client(_) => "warn",
+        #[cfg(feature = "daemon")]
+        Command::ConfigCheck(_) | Command::Demo(_) => "warn",
+        Command::Client(_) => "warn",
     };
     crate::logging::init(default_filter);
     let result = match cli.command {
+        #[cfg(feature = "daemon")]
         Command::Serve(args) => match args.load() {
             Ok(config) => crate::serve::run(config).await,
             Err(error) => Err(error),
         },
+        #[cfg(feature = "daemon")]
         Command::ConfigCheck(args) => config_check(&args),
+        #[cfg(feature = "daemon")]
         Command::Demo(args) => return crate::demo::run(args).await,
         Command::Client(ClientCommand::ListProtocols(args)) => crate::client::list_protocols(args).await,
         Command::Client(ClientCommand::JitInvoice(args)) => crate::client_jit::jit_invoice(args).await,
@@ -154,6 +168,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
+#[cfg(feature = "daemon")]
 fn config_check(args: &ConfigArgs) -> Result<()> {
     let config = args.load()?;
     print!(

@@ -1,6 +1,7 @@
 //! `inbound client …`: wallet-side commands. Each starts a wallet node (role wallet, no
-//! listening), connects to the LSP, does one thing over LSPS and prints JSON on stdout.
-//! Issues 4 and 5 add `buy-jit-channel` and `order-channel` next to `list-protocols`.
+//! listening, [`crate::wallet`]), connects to the LSP, does one thing over LSPS and prints JSON
+//! on stdout: `list-protocols` here, `jit-invoice` in [`crate::client_jit`], `order` and
+//! `order-status` in [`crate::client_order`].
 
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -11,8 +12,8 @@ use inbound_node::bitcoin::secp256k1::PublicKey;
 use serde_json::json;
 
 use crate::cli::ListProtocolsArgs;
-use crate::config::{Config, FileConfig, Overrides};
-use crate::lsp::{bitcoind_rpc_config, start_wallet, WalletOptions};
+use crate::config::{resolve_wallet_chain, Overrides};
+use crate::wallet::{bitcoind_rpc_config, start_wallet, WalletOptions};
 
 /// Alias of the wallet node the client commands start.
 pub const CLIENT_ALIAS: &str = "inbound-client";
@@ -85,14 +86,8 @@ pub(crate) fn wallet_options(
     chain_url: Option<&str>,
     data_dir: Option<&std::path::Path>,
 ) -> Result<(Option<tempfile::TempDir>, WalletOptions)> {
-    let env =
-        Overrides { chain_url: Overrides::from_env(|name| std::env::var(name).ok()).chain_url, ..Overrides::default() };
-    let flags = Overrides {
-        network: Some(network.to_owned()),
-        chain_url: chain_url.map(str::to_owned),
-        ..Overrides::default()
-    };
-    let config = Config::resolve(FileConfig::default(), "defaults", &env, &flags)?;
+    let env = Overrides::from_env(|name| std::env::var(name).ok());
+    let (network, chain) = resolve_wallet_chain(network, chain_url, &env)?;
     let (temporary_dir, data_dir) = match data_dir {
         Some(dir) => (None, dir.to_path_buf()),
         None => {
@@ -104,11 +99,7 @@ pub(crate) fn wallet_options(
             (Some(dir), path)
         }
     };
-    let options = WalletOptions {
-        data_dir,
-        network: config.network,
-        alias: CLIENT_ALIAS.to_string(),
-        chain: bitcoind_rpc_config(&config.chain)?,
-    };
+    let options =
+        WalletOptions { data_dir, network, alias: CLIENT_ALIAS.to_string(), chain: bitcoind_rpc_config(&chain)? };
     Ok((temporary_dir, options))
 }

@@ -21,7 +21,7 @@ use serde_json::json;
 
 use crate::client::resolve_lsp;
 use crate::events::wait_for_event;
-use crate::lsp::start_jit_wallet;
+use crate::wallet::start_jit_wallet;
 
 /// `inbound client jit-invoice` options.
 #[derive(Debug, Clone, Args)]

@@ -39,7 +39,7 @@ use serde_json::{json, Value};
 
 use crate::client::resolve_lsp;
 use crate::events::wait_for_event;
-use crate::lsp::{start_wallet, Wallet};
+use crate::wallet::{start_wallet, Wallet};
 
 /// Default `--channel-expiry-blocks` (about three months), lowered to the LSP's maximum.
 pub const DEFAULT_CHANNEL_EXPIRY_BLOCKS: u32 = 13_140;

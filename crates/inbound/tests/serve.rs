@@ -10,7 +10,7 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use common::{field, inbound, write_file, Daemon};
-use inbound::lsp::{start_jit_wallet, start_wallet, WalletOptions};
+use inbound::wallet::{start_jit_wallet, start_wallet, WalletOptions};
 use inbound_node::bitcoin::secp256k1::PublicKey;
 use inbound_node::bitcoin::{Address, Network};
 use inbound_node::BitcoindRpcConfig;

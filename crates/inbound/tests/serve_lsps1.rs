@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use common::{field, inbound, write_file, Daemon};
-use inbound::lsp::{start_wallet, WalletOptions};
+use inbound::wallet::{start_wallet, WalletOptions};
 use inbound_node::bitcoin::secp256k1::PublicKey;
 use inbound_node::bitcoin::Network;
 use inbound_node::BitcoindRpcConfig;

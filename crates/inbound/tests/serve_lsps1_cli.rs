@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{field, inbound, write_file, Daemon};
-use inbound::lsp::{start_wallet, WalletOptions};
+use inbound::wallet::{start_wallet, WalletOptions};
 use inbound_node::bitcoin::secp256k1::PublicKey;
 use inbound_node::bitcoin::{Address, Network};
 use inbound_node::BitcoindRpcConfig;

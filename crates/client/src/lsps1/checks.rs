@@ -4,7 +4,7 @@
 use std::str::FromStr;
 
 use bitcoin::Network;
-use inbound_node::lightning_invoice::{Bolt11Invoice, Currency};
+use lightning_invoice::{Bolt11Invoice, Currency};
 use lsps::lsps1::{check_order, CreateOrderRequest, Order, OrderIssue, PaymentOption, PaymentState};
 
 use super::Lsps1Error;

@@ -4,9 +4,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bitcoin::secp256k1::PublicKey;
-use inbound_node::lightning::sign::{NodeSigner, Recipient};
-use inbound_node::lightning_invoice::{Bolt11Invoice, Currency};
-use inbound_node::{ChannelAcceptor, ChannelDecision, DefaultChannelAcceptor, InboundChannelRequest, Node};
+use lightning::types::payment::PaymentHash;
+use lightning_invoice::{Bolt11Invoice, Currency};
 use lsps::lsps2::{
     check_menu, min_final_cltv_expiry_delta_for_jit, select_cheapest, BuyRequest, BuyResponse, EntrySkipped,
     GetInfoRequest, NoAcceptableEntry, OpeningFeeParams, PaymentSize, SelectionPolicy,
@@ -18,9 +17,10 @@ use tracing::{info, warn};
 use super::invoice::{build_raw_jit_invoice, fit_expiry_secs, sign_jit_invoice, JitInvoiceFields};
 use super::purchase_file::PurchaseFile;
 use super::purchases::{AgreedFee, Purchase, PurchaseRegistry};
-use super::{ClientTrustsLspPolicy, FallbackAcceptor, Lsps2ClientConfig};
+use super::{ClientTrustsLspPolicy, Lsps2ClientConfig};
 use crate::client::LspsClient;
 use crate::error::ClientError;
+use crate::wallet_node::WalletNode;
 
 /// What [`Lsps2Client::jit_invoice`] needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,53 +58,69 @@ pub struct JitInvoice {
     pub client_trusts_lsp: bool,
 }
 
-/// The wallet side of LSPS2. Create it once the node is built, install its
-/// [`acceptor`](Lsps2Client::acceptor) on the node and attach it to the node's
-/// [`WalletEventHandler`](super::WalletEventHandler), both before [`Node::start`].
+/// The wallet side of LSPS2, over any [`WalletNode`]. Create it once the node is built and,
+/// before the node starts, have the node ask [`is_jit_channel`](Self::is_jit_channel) about
+/// inbound channels and pass its events through [`handle_event`](Self::handle_event). With the
+/// `node` feature, `Lsps2Client::new` / `with_config` build it for an `inbound_node::Node`, and
+/// its `acceptor` and `WalletEventHandler` do that wiring.
 pub struct Lsps2Client {
     lsps: Arc<LspsClient>,
-    node: Arc<Node>,
+    wallet: Arc<dyn WalletNode>,
     config: Lsps2ClientConfig,
     registry: Arc<PurchaseRegistry>,
+    /// Peers whose other channels the `node` feature's acceptor accepts 0-conf (the node's
+    /// `trusted_peers_0conf`, with [`FallbackAcceptor::NodeDefault`](super::FallbackAcceptor)).
+    #[cfg_attr(not(feature = "node"), allow(dead_code))]
+    trusted_peers_0conf: Vec<PublicKey>,
 }
 
 impl Lsps2Client {
-    /// A client with [`Lsps2ClientConfig::default`]; see [`with_config`](Self::with_config).
-    ///
-    /// # Errors
-    /// [`ClientError::PurchaseStore`] if the stored purchases cannot be loaded.
-    pub fn new(lsps: Arc<LspsClient>, node: Arc<Node>) -> Result<Arc<Self>, ClientError> {
-        Self::with_config(lsps, node, Lsps2ClientConfig::default())
-    }
-
-    /// A client with `config` whose purchases are durable: kept in
-    /// [`PURCHASES_FILE_NAME`](super::PURCHASES_FILE_NAME) in the node's data directory, and
-    /// loaded from there now (a purchase bought before a restart is still honoured).
+    /// A client with `config` whose purchases are durable: kept in `file` (normally
+    /// [`PurchaseFile::in_dir`] of the node's data directory), and loaded from there now (a
+    /// purchase bought before a restart is still honoured).
     ///
     /// # Errors
     /// [`ClientError::PurchaseStore`] if the file cannot be read or is corrupt; it is left
     /// untouched, and the wallet should not run without it (the LSP may be about to open a
     /// channel for one of its purchases).
-    pub fn with_config(
+    pub fn open(
         lsps: Arc<LspsClient>,
-        node: Arc<Node>,
+        wallet: Arc<dyn WalletNode>,
         config: Lsps2ClientConfig,
+        file: PurchaseFile,
     ) -> Result<Arc<Self>, ClientError> {
-        let file = PurchaseFile::in_dir(&node.config().data_dir);
-        let registry = PurchaseRegistry::open(file, config.max_open_purchases, config.open_grace_secs, now())
-            .map_err(ClientError::PurchaseStore)?;
-        Ok(Self::with_registry(lsps, node, config, Arc::new(registry)))
+        let registry = Self::open_registry(&config, file)?;
+        Ok(Self::with_registry(lsps, wallet, config, Arc::new(registry)))
     }
 
     /// A client over a registry the caller made (for example an in-memory
     /// [`PurchaseRegistry::new`] in tests).
     pub fn with_registry(
         lsps: Arc<LspsClient>,
-        node: Arc<Node>,
+        wallet: Arc<dyn WalletNode>,
         config: Lsps2ClientConfig,
         registry: Arc<PurchaseRegistry>,
     ) -> Arc<Self> {
-        Arc::new(Lsps2Client { lsps, node, config, registry })
+        Self::build(lsps, wallet, config, registry, Vec::new())
+    }
+
+    /// The durable registry of `file`, with `config`'s bounds, loaded now.
+    pub(crate) fn open_registry(
+        config: &Lsps2ClientConfig,
+        file: PurchaseFile,
+    ) -> Result<PurchaseRegistry, ClientError> {
+        PurchaseRegistry::open(file, config.max_open_purchases, config.open_grace_secs, now())
+            .map_err(ClientError::PurchaseStore)
+    }
+
+    pub(crate) fn build(
+        lsps: Arc<LspsClient>,
+        wallet: Arc<dyn WalletNode>,
+        config: Lsps2ClientConfig,
+        registry: Arc<PurchaseRegistry>,
+        trusted_peers_0conf: Vec<PublicKey>,
+    ) -> Arc<Self> {
+        Arc::new(Lsps2Client { lsps, wallet, config, registry, trusted_peers_0conf })
     }
 
     /// The client's configuration.
@@ -113,8 +129,14 @@ impl Lsps2Client {
     }
 
     /// The node it makes invoices for.
-    pub fn node(&self) -> &Arc<Node> {
-        &self.node
+    pub fn wallet(&self) -> &Arc<dyn WalletNode> {
+        &self.wallet
+    }
+
+    /// See the `trusted_peers_0conf` field.
+    #[cfg(feature = "node")]
+    pub(crate) fn trusted_peers_0conf(&self) -> &[PublicKey] {
+        &self.trusted_peers_0conf
     }
 
     /// The open purchases (see [`PurchaseRegistry`]).
@@ -182,7 +204,7 @@ impl Lsps2Client {
             fee,
             settled: false,
         };
-        let payment_hash = inbound_node::lightning::types::payment::PaymentHash(*invoice.payment_hash().as_ref());
+        let payment_hash = PaymentHash(*invoice.payment_hash().as_ref());
         // Persisted before the invoice is handed out: a payer can only pay a purchase the
         // wallet will still know after a restart.
         if !self.registry.insert(payment_hash, purchase, now()).map_err(ClientError::PurchaseStore)? {
@@ -258,13 +280,12 @@ impl Lsps2Client {
         // LDK enforces the *normal* delta on arrival; the invoice advertises normal + 2, so blocks
         // mined while the channel opens do not fail the payment (bLIP-52 §"Invoice").
         let (payment_hash, payment_secret) = self
-            .node
-            .channel_manager()
-            .create_inbound_payment(request.amount_msat, expiry_secs, Some(normal))
-            .map_err(|()| ClientError::Invoice("create_inbound_payment refused the amount".into()))?;
+            .wallet
+            .create_inbound_payment(request.amount_msat, expiry_secs, normal)
+            .map_err(|e| ClientError::Invoice(format!("create_inbound_payment: {e}")))?;
         let fields = JitInvoiceFields {
-            currency: Currency::from(self.node.config().network),
-            payee: self.node.node_id(),
+            currency: Currency::from(self.wallet.network()),
+            payee: self.wallet.node_id(),
             description: request.description.clone(),
             payment_hash,
             payment_secret,
@@ -277,27 +298,18 @@ impl Lsps2Client {
             lsp_cltv_expiry_delta,
         };
         let raw = build_raw_jit_invoice(&fields)?;
-        let keys = Arc::clone(self.node.keys_manager());
-        sign_jit_invoice(raw, |raw| keys.sign_invoice(raw, Recipient::Node))
+        sign_jit_invoice(raw, |raw| self.wallet.sign_invoice(raw))
     }
 
-    /// The channel acceptor to install on the node ([`Node::set_channel_acceptor`] or
-    /// [`NodeBuilder::set_channel_acceptor`](inbound_node::NodeBuilder::set_channel_acceptor)).
-    ///
-    /// It accepts a channel **0-conf with underpaying HTLCs** only if the opener is an LSP with
-    /// an open, unsettled purchase whose window (`valid_until` + [`Lsps2ClientConfig::open_grace_secs`])
-    /// has not ended, and the channel is unannounced. Every other request goes to the
-    /// [`Lsps2ClientConfig::fallback`]: by default the node's own behaviour (accept; 0-conf only
-    /// for `trusted_peers_0conf`) but **without** underpaying HTLCs; or a rejection.
-    pub fn acceptor(&self) -> Arc<dyn ChannelAcceptor> {
-        let fallback: Arc<dyn ChannelAcceptor> = match self.config.fallback {
-            FallbackAcceptor::NodeDefault => Arc::new(DefaultChannelAcceptor {
-                trusted_peers_0conf: self.node.config().trusted_peers_0conf.clone(),
-                accept_underpaying_htlcs: false,
-            }),
-            FallbackAcceptor::Reject => Arc::new(RejectingAcceptor),
-        };
-        Arc::new(JitChannelAcceptor { registry: Arc::clone(&self.registry), fallback })
+    /// Whether the node should accept an inbound channel from `opener` as the JIT channel of an
+    /// open purchase: the opener is an LSP with an open, unsettled purchase whose window
+    /// (`valid_until` + [`Lsps2ClientConfig::open_grace_secs`]) has not ended, and the channel is
+    /// unannounced (bLIP-52 §4.8). If so, accept it **0-conf**, with **underpaying HTLCs**
+    /// (LDK's per-channel `accept_underpaying_htlcs`) and 100 % of the channel allowed in flight
+    /// towards the wallet, so that it can carry the payment that opened it. Otherwise decide as
+    /// for any channel, without underpaying HTLCs.
+    pub fn is_jit_channel(&self, opener: &PublicKey, is_announced: bool) -> bool {
+        self.registry.is_jit_channel(opener, is_announced, now())
     }
 }
 
@@ -339,33 +351,4 @@ pub fn no_offer_error(none: NoAcceptableEntry, max_fee_msat: u64) -> ClientError
 pub(crate) fn now() -> DateTime {
     let millis = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_millis();
     DateTime::from_unix_millis(u64::try_from(millis).unwrap_or(u64::MAX)).unwrap_or(DateTime::UNIX_EPOCH)
-}
-
-/// See [`Lsps2Client::acceptor`].
-pub struct JitChannelAcceptor {
-    registry: Arc<PurchaseRegistry>,
-    fallback: Arc<dyn ChannelAcceptor>,
-}
-
-impl JitChannelAcceptor {
-    /// An acceptor over `registry`, handing non-JIT requests to `fallback`.
-    pub fn new(registry: Arc<PurchaseRegistry>, fallback: Arc<dyn ChannelAcceptor>) -> Self {
-        JitChannelAcceptor { registry, fallback }
-    }
-}
-
-impl ChannelAcceptor for JitChannelAcceptor {
-    fn decide(&self, request: &InboundChannelRequest) -> ChannelDecision {
-        self.registry.decide(request, now()).unwrap_or_else(|| self.fallback.decide(request))
-    }
-}
-
-/// Rejects every inbound channel.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct RejectingAcceptor;
-
-impl ChannelAcceptor for RejectingAcceptor {
-    fn decide(&self, _request: &InboundChannelRequest) -> ChannelDecision {
-        ChannelDecision::Reject { reason: "no open JIT channel purchase".into() }
-    }
 }

@@ -1,4 +1,5 @@
-//! [`WalletEventHandler`]: the wallet node's only consumer of `PaymentClaimable`.
+//! [`Lsps2Client::handle_event`]: the wallet node's only consumer of `PaymentClaimable` (with the
+//! `node` feature, `WalletEventHandler` calls it for `inbound-node`).
 //!
 //! | payment | skimmed fee | action |
 //! |---|---|---|
@@ -8,8 +9,8 @@
 //! | any other payment | zero | `claim_funds` |
 //!
 //! A payment whose preimage LDK does not know (not made with `create_inbound_payment`) is failed
-//! back too. Every other event goes to the inner handler, as do `PaymentClaimed` (after the
-//! purchase is forgotten) and `HTLCHandlingFailed`.
+//! back too. Every other event is the wallet's to handle ([`EventOutcome::PassOn`]), as are
+//! `PaymentClaimed` (after the purchase is forgotten) and `HTLCHandlingFailed`.
 //!
 //! ## When the wallet claims, by trust mode (bLIP-52 §4.9)
 //!
@@ -32,13 +33,8 @@
 //! A wallet that does not want to trust an LSP with the funding of a `client_trusts_lsp: true`
 //! sale refuses the purchase up front ([`ClientTrustsLspPolicy::Refuse`](super::ClientTrustsLspPolicy::Refuse)).
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::{Arc, RwLock, Weak};
-
-use inbound_node::lightning::events::{Event, PaymentPurpose, ReplayEvent};
-use inbound_node::lightning::types::payment::PaymentHash;
-use inbound_node::NodeEventHandler;
+use lightning::events::{Event, PaymentPurpose};
+use lightning::types::payment::PaymentHash;
 use tracing::{info, warn};
 
 use super::client::Lsps2Client;
@@ -53,65 +49,75 @@ pub enum ClaimDecision {
     FailBack(SkimRejection),
 }
 
-/// Routes `PaymentClaimable` through the LSPS2 checks; see the module documentation.
-///
-/// Create it before the node (it is the node's event handler), then [`attach`](Self::attach)
-/// the [`Lsps2Client`] before [`Node::start`](inbound_node::Node::start). Until it is attached,
-/// `PaymentClaimable` events are handed back to LDK for replay.
-pub struct WalletEventHandler {
-    inner: Option<Arc<dyn NodeEventHandler>>,
-    client: RwLock<Weak<Lsps2Client>>,
+/// Whether [`Lsps2Client::handle_event`] consumed an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventOutcome {
+    /// A `PaymentClaimable`, claimed or failed back already: nothing else may act on it.
+    Consumed,
+    /// Every other event: the wallet handles it as usual.
+    PassOn,
 }
 
-impl WalletEventHandler {
-    /// A handler passing every other event to `inner` (if any).
-    pub fn new(inner: Option<Arc<dyn NodeEventHandler>>) -> Arc<Self> {
-        Arc::new(WalletEventHandler { inner, client: RwLock::new(Weak::new()) })
-    }
-
-    /// Connects the LSPS2 client whose purchases are checked. Held weakly (the client holds the
-    /// node, which holds this handler).
-    pub fn attach(&self, client: &Arc<Lsps2Client>) {
-        *self.client.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::downgrade(client);
-    }
-
-    fn client(&self) -> Option<Arc<Lsps2Client>> {
-        self.client.read().unwrap_or_else(|poisoned| poisoned.into_inner()).upgrade()
-    }
-
-    async fn pass_on(&self, event: Event) -> Result<(), ReplayEvent> {
-        match &self.inner {
-            Some(inner) => inner.handle_event(event).await,
-            None => Ok(()),
-        }
-    }
-
-    async fn handle(&self, event: Event) -> Result<(), ReplayEvent> {
+impl Lsps2Client {
+    /// Runs one LDK event through the LSPS2 checks (table in the module documentation): a
+    /// `PaymentClaimable` is claimed or failed back through the [`WalletNode`](crate::WalletNode)
+    /// and consumed; a `PaymentClaimed` forgets its purchase and is passed on, like every other
+    /// event. Call it first for every event of the wallet node, before the node starts.
+    pub fn handle_event(&self, event: &Event) -> EventOutcome {
         match event {
             Event::PaymentClaimable { payment_hash, amount_msat, counterparty_skimmed_fee_msat, purpose, .. } => {
-                let Some(client) = self.client() else {
-                    warn!(%payment_hash, "PaymentClaimable before an Lsps2Client is attached; replaying later");
-                    return Err(ReplayEvent());
-                };
-                on_payment_claimable(&client, payment_hash, amount_msat, counterparty_skimmed_fee_msat, &purpose);
-                Ok(())
+                self.on_payment_claimable(*payment_hash, *amount_msat, *counterparty_skimmed_fee_msat, purpose);
+                EventOutcome::Consumed
             }
             Event::PaymentClaimed { payment_hash, .. } => {
-                if let Some(client) = self.client() {
-                    if let Err(error) = client.purchases().remove(&payment_hash) {
-                        warn!(%payment_hash, %error, "could not save the settled JIT purchase's removal");
-                    }
+                if let Err(error) = self.purchases().remove(payment_hash) {
+                    warn!(%payment_hash, %error, "could not save the settled JIT purchase's removal");
                 }
-                self.pass_on(event).await
+                EventOutcome::PassOn
             }
-            other => self.pass_on(other).await,
+            _ => EventOutcome::PassOn,
         }
     }
-}
 
-impl NodeEventHandler for WalletEventHandler {
-    fn handle_event(&self, event: Event) -> Pin<Box<dyn Future<Output = Result<(), ReplayEvent>> + Send + '_>> {
-        Box::pin(self.handle(event))
+    fn on_payment_claimable(
+        &self,
+        payment_hash: PaymentHash,
+        amount_msat: u64,
+        skimmed_msat: u64,
+        purpose: &PaymentPurpose,
+    ) {
+        let registry = self.purchases();
+        let purchase = registry.get(&payment_hash);
+        let wallet = self.wallet();
+        match (decide_claim(purchase.as_ref(), amount_msat, skimmed_msat), purpose.preimage()) {
+            (ClaimDecision::Claim, Some(preimage)) => {
+                if let Some(purchase) = &purchase {
+                    // A failed write only means the purchase could grant one more 0-conf channel
+                    // after a restart, until `PaymentClaimed` removes it; the claim goes ahead.
+                    if let Err(error) = registry.mark_settled(&payment_hash) {
+                        warn!(%payment_hash, %error, "could not save the JIT purchase as settled");
+                    }
+                    info!(
+                        %payment_hash,
+                        amount_msat,
+                        skimmed_msat,
+                        client_trusts_lsp = purchase.client_trusts_lsp,
+                        "claiming a JIT channel payment"
+                    );
+                }
+                wallet.claim_funds(preimage);
+            }
+            (ClaimDecision::Claim, None) => {
+                warn!(%payment_hash, "no preimage known for a claimable payment; failing it back");
+                wallet.fail_htlc_backwards(&payment_hash);
+            }
+            (ClaimDecision::FailBack(reason), _) => {
+                // A JIT purchase stays registered until it expires: a retry by the payer,
+                // forwarded with the agreed fee, can still succeed.
+                warn!(%payment_hash, amount_msat, skimmed_msat, %reason, "failing a payment back");
+                wallet.fail_htlc_backwards(&payment_hash);
+            }
+        }
     }
 }
 
@@ -129,46 +135,5 @@ pub fn decide_claim(
     match verdict {
         Ok(()) => ClaimDecision::Claim,
         Err(reason) => ClaimDecision::FailBack(reason),
-    }
-}
-
-fn on_payment_claimable(
-    client: &Lsps2Client,
-    payment_hash: PaymentHash,
-    amount_msat: u64,
-    skimmed_msat: u64,
-    purpose: &PaymentPurpose,
-) {
-    let registry = client.purchases();
-    let purchase = registry.get(&payment_hash);
-    let channel_manager = client.node().channel_manager();
-    match (decide_claim(purchase.as_ref(), amount_msat, skimmed_msat), purpose.preimage()) {
-        (ClaimDecision::Claim, Some(preimage)) => {
-            if let Some(purchase) = &purchase {
-                // A failed write only means the purchase could grant one more 0-conf channel
-                // after a restart, until `PaymentClaimed` removes it; the claim goes ahead.
-                if let Err(error) = registry.mark_settled(&payment_hash) {
-                    warn!(%payment_hash, %error, "could not save the JIT purchase as settled");
-                }
-                info!(
-                    %payment_hash,
-                    amount_msat,
-                    skimmed_msat,
-                    client_trusts_lsp = purchase.client_trusts_lsp,
-                    "claiming a JIT channel payment"
-                );
-            }
-            channel_manager.claim_funds(preimage);
-        }
-        (ClaimDecision::Claim, None) => {
-            warn!(%payment_hash, "no preimage known for a claimable payment; failing it back");
-            channel_manager.fail_htlc_backwards(&payment_hash);
-        }
-        (ClaimDecision::FailBack(reason), _) => {
-            // A JIT purchase stays registered until it expires: a retry by the payer, forwarded
-            // with the agreed fee, can still succeed.
-            warn!(%payment_hash, amount_msat, skimmed_msat, %reason, "failing a payment back");
-            channel_manager.fail_htlc_backwards(&payment_hash);
-        }
     }
 }

@@ -13,13 +13,14 @@ use std::time::Duration;
 use bitcoin::hashes::{sha256, Hash};
 use bitcoin::secp256k1::ecdsa::RecoverableSignature;
 use bitcoin::secp256k1::{Message, PublicKey};
-use inbound_node::lightning::routing::gossip::RoutingFees;
-use inbound_node::lightning::routing::router::{RouteHint, RouteHintHop};
-use inbound_node::lightning::types::payment::{PaymentHash, PaymentSecret};
-use inbound_node::lightning_invoice::{Bolt11Invoice, Currency, InvoiceBuilder, RawBolt11Invoice};
+use lightning::routing::gossip::RoutingFees;
+use lightning::routing::router::{RouteHint, RouteHintHop};
+use lightning::types::payment::{PaymentHash, PaymentSecret};
+use lightning_invoice::{Bolt11Invoice, Currency, InvoiceBuilder, RawBolt11Invoice};
 use lsps::schema::DateTime;
 
 use crate::error::ClientError;
+use crate::wallet_node::WalletNodeError;
 
 /// Everything that goes into a JIT invoice.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,15 +93,16 @@ pub fn build_raw_jit_invoice(fields: &JitInvoiceFields) -> Result<RawBolt11Invoi
     raw.map_err(|e| ClientError::Invoice(e.to_string()))
 }
 
-/// Signs `raw` with `sign` (the node's `sign_invoice(.., Recipient::Node)`) and checks the result.
+/// Signs `raw` with `sign` (the node's `sign_invoice(.., Recipient::Node)`,
+/// [`WalletNode::sign_invoice`](crate::WalletNode::sign_invoice)) and checks the result.
 ///
 /// # Errors
 /// [`ClientError::Invoice`] if signing fails or the signed invoice does not check out.
 pub fn sign_jit_invoice(
     raw: RawBolt11Invoice,
-    sign: impl FnOnce(&RawBolt11Invoice) -> Result<RecoverableSignature, ()>,
+    sign: impl FnOnce(&RawBolt11Invoice) -> Result<RecoverableSignature, WalletNodeError>,
 ) -> Result<Bolt11Invoice, ClientError> {
-    let signature = sign(&raw).map_err(|()| ClientError::Invoice("the node could not sign".into()))?;
+    let signature = sign(&raw).map_err(|e| ClientError::Invoice(format!("the node could not sign: {e}")))?;
     let signed = raw.sign::<_, ()>(|_: &Message| Ok(signature)).map_err(|()| ClientError::Invoice("signing".into()))?;
     Bolt11Invoice::from_signed(signed).map_err(|e| ClientError::Invoice(e.to_string()))
 }

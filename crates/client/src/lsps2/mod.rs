@@ -3,16 +3,21 @@
 //! * [`Lsps2Client::get_info`] fetches and checks the fee menu;
 //!   [`Lsps2Client::jit_invoice`] buys an entry and makes the invoice of bLIP-52 §"Invoice"
 //!   ([`invoice`]), remembering the purchase in a bounded registry ([`purchases`]) that is saved
-//!   in the node's data directory before the invoice is returned ([`purchase_file`]), so a
-//!   restarted wallet still honours it.
-//! * [`Lsps2Client::acceptor`] accepts the LSP's 0-conf channel, with underpaying HTLCs, only
-//!   for an open purchase.
-//! * [`WalletEventHandler`] claims a JIT payment only if the fee the LSP skimmed is within the
-//!   agreement, and fails back any other payment with a skimmed fee.
+//!   in a file ([`purchase_file`], in the node's data directory) before the invoice is returned,
+//!   so a restarted wallet still honours it.
+//! * [`Lsps2Client::is_jit_channel`] tells the node to accept the LSP's 0-conf channel, with
+//!   underpaying HTLCs, only for an open purchase.
+//! * [`Lsps2Client::handle_event`] claims a JIT payment only if the fee the LSP skimmed is
+//!   within the agreement, and fails back any other payment with a skimmed fee.
 //!
-//! Wiring (the event handler exists before the node; the client and acceptor after it):
+//! The client reaches the node through [`WalletNode`](crate::WalletNode). With the `node`
+//! feature, `inbound-node` implements it, and the node adapter adds `Lsps2Client::new` /
+//! `with_config` (purchases kept in the node's data directory), `Lsps2Client::acceptor` (the
+//! node's channel acceptor) and `WalletEventHandler` (the node's event handler). Wiring (the
+//! event handler exists before the node; the client and acceptor after it):
 //!
 //! ```no_run
+//! # #[cfg(feature = "node")]
 //! # async fn wire(lsps: std::sync::Arc<inbound_client::LspsClient>) -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
 //! use inbound_client::lsps2::{Lsps2Client, WalletEventHandler};
@@ -35,12 +40,17 @@
 //! # Ok(()) }
 //! ```
 //!
+//! On another LDK node: implement [`WalletNode`](crate::WalletNode) and
+//! [`LspsOutbound`](crate::LspsOutbound), build the client with [`Lsps2Client::open`], ask
+//! [`Lsps2Client::is_jit_channel`] in the node's `OpenChannelRequest` handling, and pass every
+//! event through [`Lsps2Client::handle_event`] first.
+//!
 //! | [`Lsps2ClientConfig`] field | default |
 //! |---|---|
 //! | `min_remaining_validity_secs` | [`DEFAULT_MIN_REMAINING_VALIDITY_SECS`] |
 //! | `min_final_cltv_expiry_delta` | LDK's `MIN_FINAL_CLTV_EXPIRY_DELTA` (the invoice says + 2) |
 //! | `client_trusts_lsp` | [`ClientTrustsLspPolicy::Allow`] |
-//! | `fallback` | [`FallbackAcceptor::NodeDefault`] |
+//! | `fallback` | [`FallbackAcceptor::NodeDefault`] (used by the `node` feature's acceptor) |
 //! | `max_open_purchases` | [`DEFAULT_MAX_OPEN_PURCHASES`] |
 //! | `open_grace_secs` | [`DEFAULT_OPEN_GRACE_SECS`] |
 
@@ -50,14 +60,17 @@ pub mod invoice;
 pub mod purchase_file;
 pub mod purchases;
 
-pub use client::{
-    no_offer_error, select_offer, JitChannelAcceptor, JitInvoice, JitInvoiceRequest, Lsps2Client, RejectingAcceptor,
-};
-pub use events::{decide_claim, ClaimDecision, WalletEventHandler};
+#[cfg(feature = "node")]
+pub(crate) use client::now;
+pub use client::{no_offer_error, select_offer, JitInvoice, JitInvoiceRequest, Lsps2Client};
+pub use events::{decide_claim, ClaimDecision, EventOutcome};
 pub use purchase_file::{PurchaseFile, PurchaseFileError, PURCHASES_FILE_NAME};
 pub use purchases::{check_jit_payment, AgreedFee, Purchase, PurchaseRegistry, SkimRejection};
 
-use inbound_node::lightning::ln::channelmanager::MIN_FINAL_CLTV_EXPIRY_DELTA;
+#[cfg(feature = "node")]
+pub use crate::node_adapter::{JitChannelAcceptor, RejectingAcceptor, WalletEventHandler};
+
+use lightning::ln::channelmanager::MIN_FINAL_CLTV_EXPIRY_DELTA;
 
 /// Default: an offer must stay valid this long after the menu arrives to be bought (the payer
 /// needs time to pay; LSPs should give ≥ 10 minutes, bLIP-52 §4.2).
@@ -78,7 +91,8 @@ pub enum ClientTrustsLspPolicy {
     Refuse,
 }
 
-/// What [`Lsps2Client::acceptor`] does with channels that are not a JIT purchase's.
+/// What the `node` feature's `Lsps2Client::acceptor` does with channels that are not a JIT
+/// purchase's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FallbackAcceptor {
     /// The node's default (accept; 0-conf for `trusted_peers_0conf`), without underpaying HTLCs.
@@ -120,3 +134,6 @@ impl Default for Lsps2ClientConfig {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod sdk_tests;

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use bitcoin::hex::{DisplayHex, FromHex};
 use bitcoin::secp256k1::PublicKey;
-use inbound_node::lightning::types::payment::PaymentHash;
+use lightning::types::payment::PaymentHash;
 use lsps::lsps2::OpeningFeeParams;
 use lsps::schema::{DateTime, NodeId, Scid};
 use serde::{Deserialize, Serialize};

@@ -14,8 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use bitcoin::secp256k1::PublicKey;
-use inbound_node::lightning::types::payment::PaymentHash;
-use inbound_node::{ChannelDecision, InboundChannelRequest};
+use lightning::types::payment::PaymentHash;
 use lsps::lsps2::{opening_fee_msat, OpeningFeeParams};
 use lsps::schema::{DateTime, Scid};
 use tracing::warn;
@@ -283,24 +282,15 @@ impl PurchaseRegistry {
     pub fn is_empty(&self) -> bool {
         self.lock().is_empty()
     }
-    /// The JIT decision for an inbound channel at `now`: `Some(Accept 0-conf + underpaying, with
-    /// 100 % of the channel allowed in flight towards us, so that it can carry the payment)` if
-    /// the opener is an LSP with an unsettled purchase whose window (until `valid_until` plus the
-    /// grace) is still open and the channel is unannounced (bLIP-52 §4.8); `None` otherwise, for
-    /// the caller's fallback.
-    pub fn decide(&self, request: &InboundChannelRequest, now: DateTime) -> Option<ChannelDecision> {
-        if request.is_announced {
-            return None;
+    /// Whether an inbound channel from `opener` is a JIT channel at `now`: the opener is an LSP
+    /// with an unsettled purchase whose window (until `valid_until` plus the grace) is still
+    /// open, and the channel is unannounced (bLIP-52 §4.8). See
+    /// [`Lsps2Client::is_jit_channel`](super::Lsps2Client::is_jit_channel) for how to accept it.
+    pub fn is_jit_channel(&self, opener: &PublicKey, is_announced: bool, now: DateTime) -> bool {
+        if is_announced {
+            return false;
         }
         let purchases = self.lock();
-        let open = purchases.values().any(|purchase| {
-            purchase.lsp == request.counterparty_node_id && !purchase.settled && !self.expired(purchase, now)
-        });
-        open.then(|| ChannelDecision::Accept {
-            zero_conf: true,
-            accept_underpaying_htlcs: true,
-            max_inbound_htlc_value_in_flight_percent_of_channel: Some(100),
-            user_channel_id: inbound_node::default_user_channel_id(&request.temporary_channel_id),
-        })
+        purchases.values().any(|purchase| purchase.lsp == *opener && !purchase.settled && !self.expired(purchase, now))
     }
 }

@@ -2,15 +2,12 @@
 //! under the fee cap, skim checks and channel-acceptor decisions.
 
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bitcoin::hashes::Hash;
 use bitcoin::secp256k1::{Message, PublicKey, Secp256k1, SecretKey};
-use inbound_node::lightning::ln::types::ChannelId;
-use inbound_node::lightning::types::payment::{PaymentHash, PaymentSecret};
-use inbound_node::lightning_invoice::{Bolt11Invoice, Currency};
-use inbound_node::{ChannelAcceptor, ChannelDecision, DefaultChannelAcceptor, InboundChannelRequest};
+use lightning::types::payment::{PaymentHash, PaymentSecret};
+use lightning_invoice::{Bolt11Invoice, Currency};
 use lsps::lsps2::{EntrySkipped, OpeningFeeParams};
 use lsps::schema::{DateTime, MsatAmount, Ppm, Scid};
 use serde_json::Value;
@@ -19,18 +16,18 @@ use super::invoice::{build_raw_jit_invoice, fit_expiry_secs, sign_jit_invoice, J
 use super::*;
 use crate::error::ClientError;
 
-const NOW_SECS: u64 = 1_748_779_500;
+pub(crate) const NOW_SECS: u64 = 1_748_779_500;
 
-fn key(byte: u8) -> (SecretKey, PublicKey) {
+pub(crate) fn key(byte: u8) -> (SecretKey, PublicKey) {
     let secret = SecretKey::from_slice(&[byte; 32]).expect("valid key");
     (secret, PublicKey::from_secret_key(&Secp256k1::new(), &secret))
 }
 
-fn at(secs: u64) -> DateTime {
+pub(crate) fn at(secs: u64) -> DateTime {
     DateTime::from_unix_secs(secs).expect("in range")
 }
 
-fn entry(min_fee_msat: u64, proportional: u32, valid_until_secs: u64) -> OpeningFeeParams {
+pub(crate) fn entry(min_fee_msat: u64, proportional: u32, valid_until_secs: u64) -> OpeningFeeParams {
     OpeningFeeParams {
         min_fee_msat: MsatAmount(min_fee_msat),
         proportional: Ppm(proportional),
@@ -234,7 +231,7 @@ fn skimmed_fee_checks() {
     assert!(matches!(decide_claim(Some(&purchase), 9_990_000, 10_001), ClaimDecision::FailBack(_)));
 }
 
-fn purchase(lsp: PublicKey, valid_until_secs: u64, fee: AgreedFee) -> Purchase {
+pub(crate) fn purchase(lsp: PublicKey, valid_until_secs: u64, fee: AgreedFee) -> Purchase {
     Purchase {
         lsp,
         intercept_scid: Scid(1),
@@ -245,53 +242,23 @@ fn purchase(lsp: PublicKey, valid_until_secs: u64, fee: AgreedFee) -> Purchase {
     }
 }
 
-fn open_request(from: PublicKey, is_announced: bool) -> InboundChannelRequest {
-    InboundChannelRequest {
-        temporary_channel_id: ChannelId([3; 32]),
-        counterparty_node_id: from,
-        funding_satoshis: 100_000,
-        push_msat: 0,
-        is_announced,
-    }
-}
-
 #[test]
-fn acceptor_grants_zero_conf_only_for_an_open_purchase() {
+fn only_an_open_purchase_makes_a_jit_channel() {
     let ((_, lsp), (_, stranger)) = (key(2), key(3));
-    let registry = Arc::new(PurchaseRegistry::new(2, 60));
+    let registry = PurchaseRegistry::new(2, 60);
     let fee = AgreedFee::Fixed { payment_size_msat: 10_000_000, opening_fee_msat: 10_000 };
-    let jit = ChannelDecision::Accept {
-        zero_conf: true,
-        accept_underpaying_htlcs: true,
-        max_inbound_htlc_value_in_flight_percent_of_channel: Some(100),
-        user_channel_id: inbound_node::default_user_channel_id(&ChannelId([3; 32])),
-    };
-    assert_eq!(registry.decide(&open_request(lsp, false), at(NOW_SECS)), None, "no purchase yet");
+    assert!(!registry.is_jit_channel(&lsp, false, at(NOW_SECS)), "no purchase yet");
     assert_eq!(
         registry.insert(PaymentHash([1; 32]), purchase(lsp, NOW_SECS + 600, fee.clone()), at(NOW_SECS)),
         Ok(true)
     );
-    assert_eq!(registry.decide(&open_request(lsp, false), at(NOW_SECS)), Some(jit.clone()));
-    assert_eq!(registry.decide(&open_request(lsp, false), at(NOW_SECS + 660)), Some(jit), "within the grace");
-    assert_eq!(registry.decide(&open_request(lsp, false), at(NOW_SECS + 661)), None, "window over");
-    assert_eq!(registry.decide(&open_request(lsp, true), at(NOW_SECS)), None, "announced channel");
-    assert_eq!(registry.decide(&open_request(stranger, false), at(NOW_SECS)), None, "another peer");
+    assert!(registry.is_jit_channel(&lsp, false, at(NOW_SECS)));
+    assert!(registry.is_jit_channel(&lsp, false, at(NOW_SECS + 660)), "within the grace");
+    assert!(!registry.is_jit_channel(&lsp, false, at(NOW_SECS + 661)), "window over");
+    assert!(!registry.is_jit_channel(&lsp, true, at(NOW_SECS)), "announced channel");
+    assert!(!registry.is_jit_channel(&stranger, false, at(NOW_SECS)), "another peer");
     registry.mark_settled(&PaymentHash([1; 32])).expect("in memory");
-    assert_eq!(registry.decide(&open_request(lsp, false), at(NOW_SECS)), None, "already paid");
-
-    // Fallbacks: the node default without underpaying HTLCs, or a rejection.
-    let node_default = DefaultChannelAcceptor { trusted_peers_0conf: vec![stranger], accept_underpaying_htlcs: false };
-    let acceptor = JitChannelAcceptor::new(Arc::clone(&registry), Arc::new(node_default));
-    assert!(matches!(
-        acceptor.decide(&open_request(stranger, false)),
-        ChannelDecision::Accept { zero_conf: true, accept_underpaying_htlcs: false, .. }
-    ));
-    assert!(matches!(
-        acceptor.decide(&open_request(lsp, false)),
-        ChannelDecision::Accept { zero_conf: false, accept_underpaying_htlcs: false, .. }
-    ));
-    let strict = JitChannelAcceptor::new(Arc::clone(&registry), Arc::new(RejectingAcceptor));
-    assert!(matches!(strict.decide(&open_request(stranger, false)), ChannelDecision::Reject { .. }));
+    assert!(!registry.is_jit_channel(&lsp, false, at(NOW_SECS)), "already paid");
 }
 
 #[test]

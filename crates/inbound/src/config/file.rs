@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use inbound_service::lsps1::Lsps1Config;
 use serde::{Deserialize, Serialize};
 
-use super::ConfigError;
+use super::{ChainSection, ConfigError, NetworkName};
 
 /// The whole file. See `crates/inbound/inbound.example.toml` for an annotated example.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,20 +51,6 @@ pub struct FileConfig {
     pub lsps1: Option<Lsps1Config>,
 }
 
-/// The networks the daemon runs on, spelled as in the file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NetworkName {
-    /// Local test chain.
-    Regtest,
-    /// The default signet.
-    Signet,
-    /// Testnet3.
-    Testnet,
-    /// Mainnet.
-    Bitcoin,
-}
-
 /// `[node]`: the Lightning node itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -75,38 +61,6 @@ pub struct NodeSection {
     /// `node.alias`: the name used in log lines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alias: Option<String>,
-}
-
-/// The chain backends the daemon can use, spelled as in the file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BackendName {
-    /// Bitcoin Core JSON-RPC (bcoin speaks the subset the node needs).
-    Bitcoind,
-}
-
-/// `[chain]`: where blocks and fee estimates come from.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChainSection {
-    /// `chain.backend`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub backend: Option<BackendName>,
-    /// `chain.url`: the JSON-RPC endpoint, `http://host:port/`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// `chain.user`: RPC user name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
-    /// `chain.password`: RPC password.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password: Option<String>,
-    /// `chain.cookie_file`: Bitcoin Core's `.cookie` file, instead of user and password.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cookie_file: Option<PathBuf>,
-    /// `chain.poll_interval_secs`: how often to look for new blocks.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub poll_interval_secs: Option<u64>,
 }
 
 /// The LSPS protocols, spelled as in the file.

@@ -8,15 +8,11 @@ use std::time::Duration;
 use inbound_http::{HttpConfig, HttpConfigError, IpNet};
 use serde::{Deserialize, Serialize};
 
-use super::{pick_override, ConfigError, Overrides};
+use super::{pick_override, ConfigError, Overrides, ENV_HTTP_ENABLED, ENV_HTTP_LISTEN};
 
 /// Default `http.listen`: localhost only, for a reverse proxy in front (set
 /// `http.trust_forwarded_for` to it).
 pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:9780";
-/// Environment variable overriding `http.enabled` (`true` or `false`).
-pub const ENV_HTTP_ENABLED: &str = "INBOUND_HTTP_ENABLED";
-/// Environment variable overriding `http.listen`.
-pub const ENV_HTTP_LISTEN: &str = "INBOUND_HTTP_LISTEN";
 
 /// `[http]` as written in the file. Every key is optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -57,34 +57,52 @@
 //! Loading has two stages, as in ripgrep: [`Config::resolve`] merges and validates without any
 //! I/O, and only the wiring reads what the configuration points at (the cookie file, the data
 //! directory). [`Config::load`] adds reading the TOML file in front of the first stage.
+//!
+//! Without the `daemon` feature (the wallet-only build) only the chain part is here: the network
+//! and `[chain]` types, [`default_chain_url`], the overriding layers and [`resolve_wallet_chain`],
+//! which `inbound client …` uses. The file, `Config` and the LSP's tables need `daemon`.
 
+mod chain;
+#[cfg(feature = "daemon")]
 mod file;
+#[cfg(feature = "daemon")]
 mod http;
+#[cfg(feature = "daemon")]
 mod render;
+#[cfg(feature = "daemon")]
 mod resolve;
 
-pub use http::{HttpSection, HttpSettings, DEFAULT_HTTP_LISTEN, ENV_HTTP_ENABLED, ENV_HTTP_LISTEN};
-
-pub use render::{redacted_url, REDACTED};
-
-pub use file::{
-    BackendName, ChainSection, FeeTierSection, FileConfig, LimitsSection, Lsps2Section, LspsSection, NetworkName,
-    NodeSection, ProtocolName, StoreSection, TrustName,
+pub use chain::{
+    default_chain_url, resolve_wallet_chain, BackendName, ChainAuth, ChainConfig, ChainSection, NetworkName,
+    DEFAULT_CHAIN_POLL_INTERVAL_SECS, DEFAULT_CHAIN_URL_BITCOIN, DEFAULT_CHAIN_URL_REGTEST, DEFAULT_CHAIN_URL_SIGNET,
+    DEFAULT_CHAIN_URL_TESTNET,
 };
 
-use std::fmt;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+#[cfg(feature = "daemon")]
+pub use http::{HttpSection, HttpSettings, DEFAULT_HTTP_LISTEN};
+
+#[cfg(feature = "daemon")]
+pub use render::{redacted_url, REDACTED};
+
+#[cfg(feature = "daemon")]
+pub use file::{
+    FeeTierSection, FileConfig, LimitsSection, Lsps2Section, LspsSection, NodeSection, ProtocolName, StoreSection,
+    TrustName,
+};
+
+use std::path::PathBuf;
 
 use inbound_node::bitcoin::Network;
-use inbound_service::lsps1::Lsps1Config;
-use inbound_service::lsps2::Lsps2Config;
-use inbound_service::ErrorData;
-use lsps::method::Protocol;
-use url::Url;
 
-use resolve::{
-    network_of, parse_network, resolve_chain, resolve_limits, resolve_lsps, resolve_lsps1, resolve_lsps2, resolve_store,
+// The daemon's own settings: the LSPS services, the store, the HTTP endpoint.
+#[cfg(feature = "daemon")]
+use {
+    chain::{network_of, parse_network, resolve_chain},
+    inbound_service::{lsps1::Lsps1Config, lsps2::Lsps2Config, ErrorData},
+    lsps::method::Protocol,
+    resolve::{resolve_limits, resolve_lsps, resolve_lsps1, resolve_lsps2, resolve_store},
+    std::{fmt, net::SocketAddr, path::Path},
+    url::Url,
 };
 
 /// Default network. Regtest, so that a forgotten `network` key can never put real money at stake.
@@ -95,19 +113,11 @@ pub const DEFAULT_DATA_DIR: &str = "inbound-data";
 pub const DEFAULT_LISTEN: &str = inbound_node::config::DEFAULT_LISTEN_ADDRESS;
 /// Default alias in log lines.
 pub const DEFAULT_ALIAS: &str = inbound_node::config::DEFAULT_ALIAS;
-/// Default Bitcoin Core RPC endpoint on mainnet.
-pub const DEFAULT_CHAIN_URL_BITCOIN: &str = "http://127.0.0.1:8332/";
-/// Default Bitcoin Core RPC endpoint on testnet3.
-pub const DEFAULT_CHAIN_URL_TESTNET: &str = "http://127.0.0.1:18332/";
-/// Default Bitcoin Core RPC endpoint on signet.
-pub const DEFAULT_CHAIN_URL_SIGNET: &str = "http://127.0.0.1:38332/";
-/// Default Bitcoin Core RPC endpoint on regtest.
-pub const DEFAULT_CHAIN_URL_REGTEST: &str = "http://127.0.0.1:18443/";
-/// Default period between looks at the chain tip.
-pub const DEFAULT_CHAIN_POLL_INTERVAL_SECS: u64 = inbound_node::config::DEFAULT_CHAIN_POLL_INTERVAL_SECS;
 /// Default bound on one peer's LSPS requests in progress at the LSP.
+#[cfg(feature = "daemon")]
 pub const DEFAULT_MAX_PENDING_PER_PEER: usize = inbound_service::DEFAULT_MAX_PENDING_PER_PEER;
 /// Default bound on all peers' LSPS requests in progress at the LSP.
+#[cfg(feature = "daemon")]
 pub const DEFAULT_MAX_PENDING_TOTAL: usize = inbound_service::DEFAULT_MAX_PENDING_TOTAL;
 /// Default bound on outbound LSPS messages queued for one peer.
 pub const DEFAULT_LSPS_QUEUE_PER_PEER: usize = inbound_node::config::DEFAULT_LSPS_MAX_QUEUED_PER_PEER;
@@ -127,20 +137,15 @@ pub const ENV_DATA_DIR: &str = "INBOUND_DATA_DIR";
 pub const ENV_LISTEN: &str = "INBOUND_LISTEN";
 /// Environment variable overriding `chain.url`.
 pub const ENV_CHAIN_URL: &str = "INBOUND_CHAIN_URL";
+/// Environment variable overriding `http.enabled` (`true` or `false`).
+pub const ENV_HTTP_ENABLED: &str = "INBOUND_HTTP_ENABLED";
+/// Environment variable overriding `http.listen`.
+pub const ENV_HTTP_LISTEN: &str = "INBOUND_HTTP_LISTEN";
 
 /// Protocols with a server implementation, the ones `lsps.enabled` accepts: LSPS0 (always on,
 /// never listed), LSPS1 and LSPS2. LSPS5 has only its wire layer (`lsps::lsps5`).
+#[cfg(feature = "daemon")]
 pub const AVAILABLE_PROTOCOLS: &[Protocol] = &[Protocol::Lsps0, Protocol::Lsps1, Protocol::Lsps2];
-
-/// The default `chain.url` for `network`: Bitcoin Core's default RPC port on localhost.
-pub fn default_chain_url(network: Network) -> &'static str {
-    match network {
-        Network::Bitcoin => DEFAULT_CHAIN_URL_BITCOIN,
-        Network::Signet => DEFAULT_CHAIN_URL_SIGNET,
-        Network::Regtest => DEFAULT_CHAIN_URL_REGTEST,
-        _ => DEFAULT_CHAIN_URL_TESTNET,
-    }
-}
 
 /// A configuration that cannot be used. Every variant says where the bad value came from.
 #[derive(Debug, thiserror::Error)]
@@ -238,6 +243,7 @@ fn pick_override<T: Clone>(
 }
 
 /// The effective configuration. See the module documentation for keys and defaults.
+#[cfg(feature = "daemon")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// The chain the node runs on.
@@ -263,6 +269,7 @@ pub struct Config {
 }
 
 /// The effective `[node]` table.
+#[cfg(feature = "daemon")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeConfig {
     /// Where peers connect.
@@ -271,49 +278,8 @@ pub struct NodeConfig {
     pub alias: String,
 }
 
-/// The effective `[chain]` table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChainConfig {
-    /// The only backend the daemon offers: Bitcoin Core JSON-RPC.
-    pub backend: BackendName,
-    /// The RPC endpoint as configured (it may carry credentials; see [`ChainAuth::InUrl`]).
-    pub url: Url,
-    /// How the daemon authenticates to the RPC server.
-    pub auth: ChainAuth,
-    /// Period between looks at the chain tip, at least 1.
-    pub poll_interval_secs: u64,
-}
-
-/// RPC credentials. `Debug` never prints a password.
-#[derive(Clone, PartialEq, Eq)]
-pub enum ChainAuth {
-    /// No credentials (the server does not ask for any).
-    None,
-    /// The credentials are part of `chain.url` (`http://user:password@host:port/`).
-    InUrl,
-    /// `chain.user` and `chain.password`.
-    UserPassword {
-        /// The user.
-        user: String,
-        /// The password.
-        password: String,
-    },
-    /// Read `user:password` from this file when connecting (Bitcoin Core's `.cookie`).
-    CookieFile(PathBuf),
-}
-
-impl fmt::Debug for ChainAuth {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ChainAuth::None => formatter.write_str("None"),
-            ChainAuth::InUrl => formatter.write_str("InUrl"),
-            ChainAuth::UserPassword { user, .. } => write!(formatter, "UserPassword {{ user: {user:?}, .. }}"),
-            ChainAuth::CookieFile(path) => write!(formatter, "CookieFile({path:?})"),
-        }
-    }
-}
-
 /// The effective `[lsps]` table.
+#[cfg(feature = "daemon")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LspsConfig {
     /// Protocols served besides LSPS0, sorted, without duplicates.
@@ -323,6 +289,7 @@ pub struct LspsConfig {
 }
 
 /// The effective `[limits]` table. Every bound is at least 1, and no per-peer bound exceeds its total.
+#[cfg(feature = "daemon")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LimitsConfig {
     /// One peer's LSPS requests in progress.
@@ -336,6 +303,7 @@ pub struct LimitsConfig {
 }
 
 /// The effective `[store]` table. `Debug` never prints a password.
+#[cfg(feature = "daemon")]
 #[derive(Clone, PartialEq, Eq)]
 pub struct StoreConfig {
     /// What `inbound_store::open` gets: an SQLite file path, a `sqlite:` URL or a `postgres://`
@@ -343,6 +311,7 @@ pub struct StoreConfig {
     pub url: String,
 }
 
+#[cfg(feature = "daemon")]
 impl StoreConfig {
     /// The location with its password, if any, replaced by [`REDACTED`].
     pub fn redacted(&self) -> String {
@@ -353,12 +322,14 @@ impl StoreConfig {
     }
 }
 
+#[cfg(feature = "daemon")]
 impl fmt::Debug for StoreConfig {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.debug_struct("StoreConfig").field("url", &self.redacted()).finish()
     }
 }
 
+#[cfg(feature = "daemon")]
 impl Config {
     /// Whether the LSPS1 service runs.
     pub fn lsps1_enabled(&self) -> bool {

@@ -4,7 +4,6 @@
 
 use std::path::Path;
 
-use inbound_node::bitcoin::Network;
 use inbound_service::lsps1::{Lsps1Config, Lsps1ConfigError};
 use inbound_service::lsps2::{ChannelSizing, FeeTier, Lsps2Config, Lsps2ConfigError, SessionPolicy, TrustMode};
 use inbound_service::ErrorData;
@@ -12,98 +11,10 @@ use lsps::method::Protocol;
 use url::Url;
 
 use super::{
-    default_chain_url, BackendName, ChainAuth, ChainConfig, ChainSection, ConfigError, FeeTierSection, LimitsConfig,
-    LimitsSection, Lsps2Section, LspsConfig, LspsSection, NetworkName, ProtocolName, StoreConfig, StoreSection,
-    TrustName, AVAILABLE_PROTOCOLS, DEFAULT_CHAIN_POLL_INTERVAL_SECS, DEFAULT_LSPS_QUEUE_PER_PEER,
-    DEFAULT_LSPS_QUEUE_TOTAL, DEFAULT_MAX_PENDING_PER_PEER, DEFAULT_MAX_PENDING_TOTAL, DEFAULT_STORE_FILE,
+    ConfigError, FeeTierSection, LimitsConfig, LimitsSection, Lsps2Section, LspsConfig, LspsSection, ProtocolName,
+    StoreConfig, StoreSection, TrustName, AVAILABLE_PROTOCOLS, DEFAULT_LSPS_QUEUE_PER_PEER, DEFAULT_LSPS_QUEUE_TOTAL,
+    DEFAULT_MAX_PENDING_PER_PEER, DEFAULT_MAX_PENDING_TOTAL, DEFAULT_STORE_FILE,
 };
-
-pub(super) fn network_of(name: NetworkName) -> Network {
-    match name {
-        NetworkName::Regtest => Network::Regtest,
-        NetworkName::Signet => Network::Signet,
-        NetworkName::Testnet => Network::Testnet,
-        NetworkName::Bitcoin => Network::Bitcoin,
-    }
-}
-
-/// Parses an overriding `network` value, spelled as in the file.
-pub(super) fn parse_network(value: &str, origin: &str) -> Result<Network, ConfigError> {
-    let name = match value {
-        "regtest" => NetworkName::Regtest,
-        "signet" => NetworkName::Signet,
-        "testnet" => NetworkName::Testnet,
-        "bitcoin" => NetworkName::Bitcoin,
-        _ => {
-            return Err(ConfigError::invalid(
-                "network",
-                origin,
-                format!("unknown network {value:?}; expected one of regtest, signet, testnet, bitcoin"),
-            ))
-        }
-    };
-    Ok(network_of(name))
-}
-
-/// Resolves `[chain]`. `url_override` is the value and origin of `--chain-url` or
-/// `INBOUND_CHAIN_URL`, if either is set.
-pub(super) fn resolve_chain(
-    chain: ChainSection,
-    network: Network,
-    file_origin: &str,
-    url_override: Option<(String, String)>,
-) -> Result<ChainConfig, ConfigError> {
-    let (url_text, url_origin) = match (url_override, chain.url) {
-        (Some((value, origin)), _) => (value, origin),
-        (None, Some(value)) => (value, file_origin.to_string()),
-        (None, None) => (default_chain_url(network).to_string(), "defaults".to_string()),
-    };
-    // The URL may carry a password, so the error does not echo it.
-    let url =
-        Url::parse(&url_text).map_err(|e| ConfigError::invalid("chain.url", &url_origin, format!("not a URL: {e}")))?;
-    if url.scheme() != "http" {
-        return Err(ConfigError::invalid(
-            "chain.url",
-            &url_origin,
-            format!("scheme {:?} is not supported; the RPC client speaks plain http:// only", url.scheme()),
-        ));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(ConfigError::invalid("chain.url", &url_origin, "has no host"));
-    }
-    let url_has_credentials = !url.username().is_empty() || url.password().is_some();
-    let auth = match (chain.user, chain.password, chain.cookie_file) {
-        (None, None, None) if url_has_credentials => ChainAuth::InUrl,
-        (None, None, None) => ChainAuth::None,
-        _ if url_has_credentials => {
-            return Err(ConfigError::invalid(
-                "chain.url",
-                &url_origin,
-                "carries credentials while chain.user, chain.password or chain.cookie_file is set too; use one",
-            ))
-        }
-        (Some(user), Some(password), None) => ChainAuth::UserPassword { user, password },
-        (None, None, Some(path)) => ChainAuth::CookieFile(path),
-        (_, _, Some(_)) => {
-            return Err(ConfigError::invalid(
-                "chain.cookie_file",
-                file_origin,
-                "cannot be combined with chain.user or chain.password; use one way to authenticate",
-            ))
-        }
-        (Some(_), None, None) => {
-            return Err(ConfigError::invalid("chain.user", file_origin, "needs chain.password as well"))
-        }
-        (None, Some(_), None) => {
-            return Err(ConfigError::invalid("chain.password", file_origin, "needs chain.user as well"))
-        }
-    };
-    let poll_interval_secs = chain.poll_interval_secs.unwrap_or(DEFAULT_CHAIN_POLL_INTERVAL_SECS);
-    if poll_interval_secs == 0 {
-        return Err(ConfigError::invalid("chain.poll_interval_secs", file_origin, "must be at least 1"));
-    }
-    Ok(ChainConfig { backend: chain.backend.unwrap_or(BackendName::Bitcoind), url, auth, poll_interval_secs })
-}
 
 /// Resolves `[lsps]`: every listed protocol must have a server implementation.
 pub(super) fn resolve_lsps(lsps: LspsSection, file_origin: &str) -> Result<LspsConfig, ConfigError> {

@@ -33,7 +33,8 @@ use serde::Serialize;
 use tempfile::TempDir;
 
 use crate::cli::DemoArgs;
-use crate::lsp::{Lsp, Wallet};
+use crate::lsp::Lsp;
+use crate::wallet::Wallet;
 
 pub use flows::{ChainReport, ChannelReport, Lsps0Report, Lsps2Report, PaymentReport};
 pub use order::Lsps1Report;

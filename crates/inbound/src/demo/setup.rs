@@ -10,7 +10,8 @@ use inbound_regtest::{Bcoin, COINBASE_MATURITY};
 
 use super::{poll_until, DemoNet, STEP_TIMEOUT};
 use crate::config::{ChainSection, Config, FileConfig, LspsSection, NetworkName, NodeSection, Overrides, ProtocolName};
-use crate::lsp::{Lsp, Wallet, WalletOptions};
+use crate::lsp::Lsp;
+use crate::wallet::{Wallet, WalletOptions};
 
 /// The demo nodes look at the chain this often (the demo also syncs them after each mining).
 pub const DEMO_POLL_INTERVAL_SECS: u64 = 1;
@@ -47,14 +48,17 @@ pub async fn start_lsp(bcoin: &Bcoin, root: &Path) -> Result<Lsp> {
 }
 
 /// Starts a wallet-role node called `name` on the bcoin chain; with `jit`, one that buys JIT
-/// channels ([`crate::lsp::start_jit_wallet`]).
+/// channels ([`crate::wallet::start_jit_wallet`]).
 pub async fn start_wallet(bcoin: &Bcoin, root: &Path, name: &str, jit: bool) -> Result<Wallet> {
     let mut chain = BitcoindRpcConfig::new(bcoin.rpc_url());
     chain.poll_interval = Duration::from_secs(DEMO_POLL_INTERVAL_SECS);
     let options =
         WalletOptions { data_dir: root.join(name), network: Network::Regtest, alias: format!("demo-{name}"), chain };
-    let wallet =
-        if jit { crate::lsp::start_jit_wallet(options).await? } else { crate::lsp::start_wallet(options).await? };
+    let wallet = if jit {
+        crate::wallet::start_jit_wallet(options).await?
+    } else {
+        crate::wallet::start_wallet(options).await?
+    };
     eprintln!("[demo]     {name} {}", wallet.node.node_id());
     Ok(wallet)
 }
