@@ -202,3 +202,55 @@ fn lsps_and_node_agree_on_the_wire_constants() {
     // The HTTP endpoint's default body limit is the same payload cap.
     assert_eq!(inbound_http::HttpConfig::default().max_body_bytes, inbound_node::lsps0::MAX_LSPS_PAYLOAD_BYTES);
 }
+
+/// Every `.rs` file below `dir`.
+fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display())) {
+        let path = entry.expect("directory entry").path();
+        if path.is_dir() {
+            rust_files(&path, found);
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            found.push(path);
+        }
+    }
+}
+
+/// The service's protocol modules are siblings on the flow kernel: none reaches into another
+/// (shared pieces live in `flow/`, `clock.rs`, `ids.rs`, `ops.rs`).
+#[test]
+fn no_protocol_module_of_the_service_imports_another() {
+    let src = workspace_root().join("crates/service/src");
+    for (module, others) in [("lsps1", ["lsps2", "lsps5"]), ("lsps2", ["lsps1", "lsps5"])] {
+        let mut files = Vec::new();
+        rust_files(&src.join(module), &mut files);
+        assert!(!files.is_empty(), "no files in {module}/");
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("source");
+            for other in others {
+                for needle in [format!("crate::{other}"), format!("super::super::{other}")] {
+                    assert!(!text.contains(&needle), "{} uses {needle}", file.display());
+                }
+            }
+        }
+    }
+}
+
+/// Modules stay short enough to read in one go: no source file outside tests passes 600 lines.
+#[test]
+fn no_source_file_outside_tests_is_longer_than_600_lines() {
+    let mut files = Vec::new();
+    rust_files(&workspace_root().join("crates"), &mut files);
+    let long: Vec<String> = files
+        .iter()
+        .filter(|path| {
+            let name = path.file_name().and_then(|name| name.to_str()).unwrap_or("");
+            let in_tests = path.components().any(|part| part.as_os_str() == "tests" || part.as_os_str() == "benches");
+            !in_tests && !name.ends_with("tests.rs") && name != "tests.rs"
+        })
+        .filter_map(|path| {
+            let lines = std::fs::read_to_string(path).expect("source").lines().count();
+            (lines > 600).then(|| format!("{} ({lines} lines)", path.display()))
+        })
+        .collect();
+    assert!(long.is_empty(), "split these: {long:?}");
+}

@@ -45,6 +45,7 @@ mod logger;
 pub mod lsps0;
 mod net;
 mod node;
+mod payments;
 mod peers;
 pub mod types;
 pub mod wallet;
