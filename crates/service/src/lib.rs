@@ -7,33 +7,36 @@
 //! protocols (LSPS1 and LSPS2 below), under a per-peer and a total cap on in-flight requests
 //! ([`config`]).
 //!
-//! The LSPS2 (bLIP-52) JIT-channel service is [`lsps2::Lsps2Service`]: a [`ProtocolHandler`]
-//! for `lsps2.get_info`/`lsps2.buy` plus the runner that drives each purchase's
-//! [`lsps2::JitSession`] from node events and timers, persisting every step and its effects
-//! in the `inbound-store` outbox before acting (see the [`lsps2`] module for the wiring).
+//! The LSPS2 (bLIP-52) JIT-channel service is [`lsps2::Lsps2Service`] (`lsps2.get_info`,
+//! `lsps2.buy`, and the purchases' [`lsps2::JitSession`]s); the LSPS1 (bLIP-51) channel-order
+//! service is [`lsps1::Lsps1Service`] (`lsps1.get_info`/`create_order`/`get_order`, and the
+//! [`lsps1::OrderBook`]s). Both are durable flows on one kernel ([`flow`]): a pure step, every
+//! step persisted with its history and effects before the effects run, failed effects retried.
 //!
-//! The LSPS1 (bLIP-51) channel-order service is [`lsps1::Lsps1Service`], built the same way: a
-//! pure order state machine ([`lsps1::OrderBook::step`]), a [`ProtocolHandler`] for
-//! `lsps1.get_info`/`create_order`/`get_order`, and a runner fed by node events, the wallet and a
-//! ticker, persisting every step before acting (see the [`lsps1`] module for the wiring).
-//!
-//! Wiring, in the order the node forces:
+//! [`LspBuilder`] wires the services to a node, in the order the node forces:
 //!
 //! ```no_run
-//! # async fn wire() -> Result<(), inbound_node::NodeError> {
+//! # async fn wire() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
-//! use inbound_node::{LspsMessageHandler, NodeBuilder, NodeRole, SimChain};
-//! use inbound_service::{LspsOutbound, LspsServer, LspsServerConfig};
+//! use inbound_node::{IgnoringEventHandler, NodeBuilder, NodeEventHandler, NodeRole, SimChain};
+//! use inbound_service::lsps2::Lsps2Config;
+//! use inbound_service::{LspBuilder, SystemClock};
 //!
-//! let server = LspsServer::new(LspsServerConfig::default());
+//! let store = inbound_store::open("/tmp/inbound-lsp/inbound.sqlite").await?;
+//! let services = LspBuilder::new(Arc::new(SystemClock))
+//!     .store(store)
+//!     .lsps2(Lsps2Config::default())
+//!     .build(Arc::new(IgnoringEventHandler) as Arc<dyn NodeEventHandler>)?;
 //! let mut builder = NodeBuilder::new("/tmp/inbound-lsp");
 //! builder
 //!     .set_role(NodeRole::Lsp)
 //!     .set_chain_source(SimChain::new())
-//!     .set_lsps_message_handler(Arc::clone(&server) as Arc<dyn LspsMessageHandler>);
-//! let node = builder.build().await?;
-//! server.attach(Arc::clone(node.lsps_transport()) as Arc<dyn LspsOutbound>);
+//!     .set_lsps_message_handler(services.lsps_handler())
+//!     .set_event_handler(services.event_handler());
+//! let node = Arc::new(builder.build().await?);
+//! services.attach(&node);
 //! node.start().await?;
+//! services.started().await?; // resume the stored flows, start ticking
 //! # Ok(()) }
 //! ```
 //!

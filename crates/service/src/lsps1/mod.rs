@@ -9,11 +9,12 @@
 //!   wallet and timers into order steps, persisting each step with its effects first.
 //! * `lightning.rs`: the one place that knows `inbound_node::Node` and LDK's events.
 //!
-//! Wiring: create the service, register it with the [`LspsServer`](crate::LspsServer), put an
-//! [`Lsps1EventHandler`] in front of the node's event handler (it consumes `PaymentClaimable`
-//! for order hashes: hold invoices must not be claimed or failed by the generic handler), call
-//! [`Lsps1Service::attach`] once the node is built, then after the start
-//! [`Lsps1Service::resume`] and [`Lsps1Service::spawn_ticker`].
+//! Wiring: [`LspBuilder::lsps1`](crate::LspBuilder::lsps1) does it (the service registered with
+//! the [`LspsServer`](crate::LspsServer), [`Lsps1EventHandler`] first in the node's handler
+//! chain — it consumes `PaymentClaimable` for order hashes: hold invoices must not be claimed or
+//! failed by the generic handler —, [`Lsps1Service::attach`] before the node starts,
+//! [`Lsps1Service::resume`] and [`Lsps1Service::spawn_ticker`] after). Every order step runs on
+//! the flow kernel ([`crate::flow`]).
 //!
 //! Payment: a BOLT11 hold invoice (preimage generated and persisted by the LSP; claimed only
 //! once the funding transaction is published, failed back at the deadline or near the HTLC's

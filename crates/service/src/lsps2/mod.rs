@@ -9,11 +9,11 @@
 //!   with its effects before executing them.
 //! * `lightning.rs`: the one place that knows `inbound_node::Node` and LDK's events.
 //!
-//! Wiring: create the service, register it with the [`LspsServer`](crate::LspsServer), pass
-//! [`Lsps2EventHandler`] (wrapping the service) to the node as its event handler, call
-//! [`Lsps2Service::attach`] once the node is built (before it starts), then after the node
-//! started call [`Lsps2Service::resume`] and [`Lsps2Service::spawn_ticker`]. The harness's
-//! `Network::add_jit_lsp` does exactly this.
+//! Wiring: [`LspBuilder::lsps2`](crate::LspBuilder::lsps2) does it (the service registered with
+//! the [`LspsServer`](crate::LspsServer), [`Lsps2EventHandler`] in the node's handler chain,
+//! [`Lsps2Service::attach`] before the node starts, [`Lsps2Service::resume`] and
+//! [`Lsps2Service::spawn_ticker`] after). Every session step runs on the flow kernel
+//! ([`crate::flow`]).
 //!
 //! Known gaps: LDK 0.2.7 fails intercepted HTLCs only with `unknown_next_peer` (see `runner.rs`);
 //! `NotifyClient` (LSPS5 `payment_incoming`) is only logged; the "unpaid" record used by the
