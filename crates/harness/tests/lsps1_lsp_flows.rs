@@ -231,7 +231,7 @@ async fn underpaid_refund_on(network: Network) -> HarnessResult<()> {
     .await?;
     clock.advance(2 * 3_600);
     let refund_txid = wait_for("refund built", DEFAULT_TIMEOUT, || async {
-        match service.order(&id).await.ok().flatten()?.refund?.status {
+        match service.order(&id).await.ok().flatten()?.refund()?.status.clone() {
             RefundStatus::Built { txid, .. } => Some(txid),
             _ => None,
         }
@@ -248,7 +248,7 @@ async fn underpaid_refund_on(network: Network) -> HarnessResult<()> {
     let refunded = wallet_node.received_to_address(&refund_address).received_sat;
     assert!(refunded < paid_sat && refunded + 2_000 > paid_sat, "refund {refunded} of {paid_sat}");
     let confirmed = wait_for("refund confirmed in the order", DEFAULT_TIMEOUT, || async {
-        match service.order(&id).await.ok().flatten()?.refund?.status {
+        match service.order(&id).await.ok().flatten()?.refund()?.status.clone() {
             RefundStatus::Confirmed { txid } => Some(txid),
             _ => None,
         }

@@ -85,7 +85,7 @@ impl Lsps1Service {
                 Outcome::Done
             }
             OrderEffect::BuildRefund { amount_sat, address } => {
-                if order.refund.as_ref().is_some_and(|r| !matches!(r.status, RefundStatus::Requested { .. })) {
+                if order.refund().is_some_and(|r| !matches!(r.status, RefundStatus::Requested { .. })) {
                     return Outcome::Done;
                 }
                 let rate = match self.config.refund_fee_rate {

@@ -17,7 +17,9 @@
 //! out. It does no I/O. On-chain refunds are two-phase so a refund is never paid twice: the
 //! runner builds the transaction ([`OrderEffect::BuildRefund`]), the built transaction is
 //! persisted in the order ([`OrderInput::RefundBuilt`]) and only then broadcast
-//! ([`OrderEffect::BroadcastRefund`], idempotent).
+//! ([`OrderEffect::BroadcastRefund`], idempotent). The refund's own progress (requested,
+//! built, bumped, confirmed, or kept for want of an address) lives in the one state that owes
+//! it, [`OrderStatus::Completed`] (an over-payment) or [`OrderStatus::Failed`].
 
 use lsps::lsps1::{OrderState, PaymentState};
 use lsps::schema::{DateTime, NodeId};
@@ -179,13 +181,20 @@ pub enum OrderStatus {
         payment: Payment,
         /// The channel.
         channel: DeliveredChannel,
+        /// The refund of an on-chain over-payment, if one is owed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refund: Option<Refund>,
     },
-    /// Paid but not delivered: FAILED, refunded.
+    /// Paid but not delivered: FAILED, refunded (a Lightning payment by failing its HTLC back,
+    /// an on-chain one by `refund`).
     Failed {
         /// The payment being refunded.
         payment: Payment,
         /// Why.
         reason: FailReason,
+        /// The on-chain refund, if one is owed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refund: Option<Refund>,
     },
     /// The payment window ended unpaid: FAILED, nothing to refund. Late deposits to the
     /// on-chain address are refunded until `watch_until`.
@@ -197,6 +206,7 @@ pub enum OrderStatus {
 
 /// One order, as stored (the body of its `Kind::Lsps1Order` record).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StoredOrder")]
 pub struct OrderBook {
     /// The order id (a UUIDv4).
     pub order_id: String,
@@ -215,10 +225,8 @@ pub struct OrderBook {
     pub bolt11: Option<HoldInvoice>,
     /// The on-chain option.
     pub onchain: Option<OnchainTerms>,
-    /// The state.
+    /// The state, with the refund owed in it (see [`OrderBook::refund`]).
     pub status: OrderStatus,
-    /// An on-chain refund, if one is owed.
-    pub refund: Option<Refund>,
     /// Close the channel once its lease (`channel_expiry_blocks`) has ended, if it is idle
     /// (`close_expired_channels` when the order was created). Never before the lease ends.
     #[serde(default)]
@@ -231,6 +239,53 @@ pub struct OrderBook {
     /// connected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_address: Option<String>,
+}
+
+/// An order as read from the store: the current layout, or the layout before the refund moved
+/// into [`OrderStatus`] (a top-level `refund` beside the status), which loads into the current one.
+#[derive(Deserialize)]
+struct StoredOrder {
+    order_id: String,
+    client: NodeId,
+    request: lsps::lsps1::CreateOrderRequest,
+    created_at: DateTime,
+    expires_at: DateTime,
+    #[serde(with = "crate::ids::u128_text")]
+    user_channel_id: u128,
+    bolt11: Option<HoldInvoice>,
+    onchain: Option<OnchainTerms>,
+    status: OrderStatus,
+    #[serde(default)]
+    refund: Option<Refund>,
+    #[serde(default)]
+    close_after_lease: bool,
+    #[serde(default)]
+    lease_closed: bool,
+    #[serde(default)]
+    client_address: Option<String>,
+}
+
+impl From<StoredOrder> for OrderBook {
+    fn from(stored: StoredOrder) -> OrderBook {
+        let mut order = OrderBook {
+            order_id: stored.order_id,
+            client: stored.client,
+            request: stored.request,
+            created_at: stored.created_at,
+            expires_at: stored.expires_at,
+            user_channel_id: stored.user_channel_id,
+            bolt11: stored.bolt11,
+            onchain: stored.onchain,
+            status: stored.status,
+            close_after_lease: stored.close_after_lease,
+            lease_closed: stored.lease_closed,
+            client_address: stored.client_address,
+        };
+        if let (Some(legacy), Some(slot)) = (stored.refund, order.refund_slot()) {
+            slot.get_or_insert(legacy);
+        }
+        order
+    }
 }
 
 /// An input to [`OrderBook::step`].
@@ -400,6 +455,23 @@ pub struct Context<'a> {
 }
 
 impl OrderBook {
+    /// The on-chain refund owed, if any: only a completed order (an over-payment) or a failed
+    /// one (the payment) can owe one.
+    pub fn refund(&self) -> Option<&Refund> {
+        match &self.status {
+            OrderStatus::Completed { refund, .. } | OrderStatus::Failed { refund, .. } => refund.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Where a refund is recorded: `None` in the states that cannot owe one.
+    pub(super) fn refund_slot(&mut self) -> Option<&mut Option<Refund>> {
+        match &mut self.status {
+            OrderStatus::Completed { refund, .. } | OrderStatus::Failed { refund, .. } => Some(refund),
+            _ => None,
+        }
+    }
+
     /// The spec's `order_state`.
     pub fn order_state(&self) -> OrderState {
         match self.status {
@@ -426,7 +498,7 @@ impl OrderBook {
             OrderStatus::Opening { payment: Payment::Onchain { .. }, .. }
             | OrderStatus::Completed { payment: Payment::Onchain { .. }, .. } => PaymentState::Paid,
             OrderStatus::Failed { payment: Payment::Onchain { .. }, .. }
-            | OrderStatus::Expired { watch_until: Some(_) } => match &self.refund {
+            | OrderStatus::Expired { watch_until: Some(_) } => match self.refund() {
                 Some(Refund { status: RefundStatus::Built { .. } | RefundStatus::Confirmed { .. }, .. }) => {
                     PaymentState::Refunded
                 }
@@ -451,7 +523,7 @@ impl OrderBook {
     /// Whether nothing more can happen: the order ended, its HTLC is resolved and any refund
     /// is built (or kept).
     pub fn is_terminal(&self, now: DateTime) -> bool {
-        let refund_settled = self.refund.as_ref().is_none_or(|refund| refund.status.settled());
+        let refund_settled = self.refund().is_none_or(|refund| refund.status.settled());
         match &self.status {
             OrderStatus::AwaitingPayment { .. } | OrderStatus::Opening { .. } => false,
             OrderStatus::Completed { .. } => refund_settled && (!self.close_after_lease || self.lease_closed),
@@ -464,7 +536,7 @@ impl OrderBook {
 
     /// When the runner must tick the order next.
     pub fn next_deadline(&self) -> Option<DateTime> {
-        let refund_retry = match &self.refund {
+        let refund_retry = match self.refund() {
             Some(Refund { status: RefundStatus::Requested { retry_at }, .. }) => *retry_at,
             _ => None,
         };

@@ -59,7 +59,6 @@ pub(super) fn order(onchain: bool, refund_address: bool) -> OrderBook {
             refund_address: refund_address.then(|| "bcrt1qrefund".into()),
         }),
         status: OrderStatus::AwaitingPayment { onchain_seen_sat: 0 },
-        refund: None,
         close_after_lease: false,
         lease_closed: false,
         client_address: None,
@@ -184,7 +183,7 @@ fn unpaid_orders_expire_with_nothing_to_refund() {
     assert_eq!(e, vec![OrderEffect::FailHtlc { cause: HtlcFailCause::Rejected }]);
     assert_eq!(o.order_state(), OrderState::Failed);
     assert!(o.is_terminal(at(3_600)));
-    assert!(o.refund.is_none());
+    assert!(o.refund().is_none());
 }
 
 fn seen(received_sat: u64, confirmations: u32) -> OrderInput {
@@ -265,7 +264,7 @@ fn onchain_underpaid_is_refunded_at_expiry_and_without_address_kept() {
             assert_eq!(e, vec![OrderEffect::BuildRefund { amount_sat: 5_000, address: "bcrt1qrefund".into() }]);
         } else {
             assert!(e.is_empty());
-            assert_eq!(o.refund.as_ref().map(|r| &r.status), Some(&RefundStatus::Kept));
+            assert_eq!(o.refund().map(|r| &r.status), Some(&RefundStatus::Kept));
             assert!(o.is_terminal(at(3_600)));
         }
     }
@@ -312,7 +311,7 @@ fn unconfirmed_refunds_are_fee_bumped_after_the_wait_and_replaced_in_place() {
     assert!(e.is_empty(), "one bump per wait");
     let (o, e) = o.step_ok(&OrderInput::RefundBumped { txid: "t2".into(), tx_hex: "02".into() }, ctx(&p, 3_800, 1_040));
     assert_eq!(e, vec![OrderEffect::BroadcastRefund { tx_hex: "02".into() }]);
-    assert!(matches!(&o.refund.as_ref().unwrap().status, RefundStatus::Built { txid, bumps: 1, .. } if txid == "t2"));
+    assert!(matches!(&o.refund().unwrap().status, RefundStatus::Built { txid, bumps: 1, .. } if txid == "t2"));
     assert_eq!(o.onchain_state(), PaymentState::Refunded);
     let (o, _) = o.step_ok(&OrderInput::RefundConfirmations { confirmations: 2 }, ctx(&p, 3_900, 1_042));
     assert!(o.is_terminal(at(3_900)));
@@ -336,6 +335,24 @@ fn the_order_round_trips_through_json() {
     let json = serde_json::to_value(&o).expect("encode");
     assert_eq!(serde_json::from_value::<OrderBook>(json).expect("decode"), o);
     let _ = FakeNode::new();
+}
+
+#[test]
+fn an_order_stored_with_its_refund_beside_the_status_loads_with_the_refund_in_it() {
+    let p = policy();
+    let (failed, _) = order(true, true).step_ok(&seen(5_000, 3), ctx(&p, 10, 1_000));
+    let (failed, _) = failed.step_ok(&OrderInput::Tick, ctx(&p, 3_600, 1_000));
+    let refund = failed.refund().cloned().expect("an under-payment owes a refund");
+    // The layout before the refund moved into the status: `refund` at the top level.
+    let mut legacy = serde_json::to_value(&failed).expect("encode");
+    legacy["status"].as_object_mut().expect("status").remove("refund");
+    legacy["refund"] = serde_json::to_value(&refund).expect("encode");
+    let loaded: OrderBook = serde_json::from_value(legacy).expect("decode");
+    assert_eq!(loaded, failed);
+    // A legacy order without a refund, in a state that cannot owe one, loads as it was.
+    let mut legacy = serde_json::to_value(order(true, true)).expect("encode");
+    legacy["refund"] = serde_json::Value::Null;
+    assert_eq!(serde_json::from_value::<OrderBook>(legacy).expect("decode"), order(true, true));
 }
 
 fn input_strategy() -> impl Strategy<Value = OrderInput> {

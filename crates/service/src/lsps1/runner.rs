@@ -92,7 +92,7 @@ impl RunnerState {
         } else {
             lock(&self.channels).remove(&order.user_channel_id);
         }
-        match order.refund.as_ref().map(|refund| &refund.status) {
+        match order.refund().map(|refund| &refund.status) {
             Some(RefundStatus::Built { txid, .. }) => lock(&self.refunding).insert(id.clone(), txid.clone()),
             _ => lock(&self.refunding).remove(&id),
         };
@@ -177,9 +177,9 @@ impl FlowDriver<OrderBook> for OrderDriver<'_> {
 
     fn committed(&self, before: Option<&OrderBook>, after: &OrderBook) {
         self.service.runner.index(after);
-        let kept = |order: &OrderBook| matches!(order.refund.as_ref().map(|r| &r.status), Some(RefundStatus::Kept));
+        let kept = |order: &OrderBook| matches!(order.refund().map(|r| &r.status), Some(RefundStatus::Kept));
         if kept(after) && !before.is_some_and(kept) {
-            let amount_sat = after.refund.as_ref().map_or(0, |refund| refund.amount_sat);
+            let amount_sat = after.refund().map_or(0, |refund| refund.amount_sat);
             warn!(order = %after.order_id, amount_sat, "no refund address: the LSP keeps the funds");
         }
     }

@@ -270,7 +270,8 @@ async fn onchain_refund_waits_for_funds_and_is_built_once() {
     s.service.tick().await.expect("tick");
     assert_eq!(count(&s.fake, |c| matches!(c, Call::Bump(..))), 1);
     assert_eq!(count(&s.fake, |c| matches!(c, Call::Broadcast(_))), 2);
-    let Some(super::order::Refund { status: RefundStatus::Built { txid, .. }, .. }) = stored(&s, &id).await.refund
+    let Some(super::order::Refund { status: RefundStatus::Built { txid, .. }, .. }) =
+        stored(&s, &id).await.refund().cloned()
     else {
         panic!("built")
     };

@@ -166,7 +166,6 @@ impl Lsps1Service {
                 }),
                 onchain: onchain.clone(),
                 status: OrderStatus::AwaitingPayment { onchain_seen_sat: 0 },
-                refund: None,
                 close_after_lease: self.config.close_expired_channels,
                 lease_closed: false,
                 client_address: self.client_addresses.get(&client),

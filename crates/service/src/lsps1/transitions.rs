@@ -102,17 +102,20 @@ pub(super) fn apply(
                 expires_at: now.checked_add_secs(lease_secs).unwrap_or(now),
                 funded_height: ctx.height,
             };
-            match &payment {
-                Payment::Lightning { .. } => effects.push(OrderEffect::ClaimPayment),
+            let excess = match &payment {
+                Payment::Lightning { .. } => {
+                    effects.push(OrderEffect::ClaimPayment);
+                    0
+                }
                 Payment::Onchain { received_sat } => {
                     let total = order.onchain.as_ref().map_or(*received_sat, |terms| terms.total_sat);
-                    let excess = received_sat.saturating_sub(total);
-                    if excess >= REFUND_DUST_SAT {
-                        request_refund(order, excess, effects);
-                    }
+                    received_sat.saturating_sub(total)
                 }
+            };
+            order.status = OrderStatus::Completed { payment, channel, refund: None };
+            if excess >= REFUND_DUST_SAT {
+                request_refund(order, excess, effects);
             }
-            order.status = OrderStatus::Completed { payment, channel };
         }
         (OrderStatus::Opening { payment, attempts, retry_at: Some(_), deadline }, OrderInput::ClientConnected) => {
             let attempts = attempts.saturating_add(1);
@@ -127,7 +130,7 @@ pub(super) fn apply(
 
         // ── Refunds ────────────────────────────────────────────────────────────────────────
         (_, OrderInput::RefundBuilt { txid, tx_hex }) => {
-            let refund = order.refund.as_mut().ok_or(Invalid)?;
+            let refund = owed(order)?;
             if !matches!(refund.status, RefundStatus::Requested { .. }) {
                 return Err(Invalid);
             }
@@ -136,7 +139,7 @@ pub(super) fn apply(
             effects.push(OrderEffect::BroadcastRefund { tx_hex });
         }
         (_, OrderInput::RefundConfirmations { confirmations }) => {
-            let refund = order.refund.as_mut().ok_or(Invalid)?;
+            let refund = owed(order)?;
             let RefundStatus::Built { txid, tx_hex, built_height, bumps } = refund.status.clone() else {
                 return Err(Invalid);
             };
@@ -148,7 +151,7 @@ pub(super) fn apply(
             }
         }
         (_, OrderInput::RefundBumped { txid, tx_hex }) => {
-            let refund = order.refund.as_mut().ok_or(Invalid)?;
+            let refund = owed(order)?;
             let RefundStatus::Built { bumps, .. } = refund.status else { return Err(Invalid) };
             let (txid, tx_hex) = (txid.clone(), tx_hex.clone());
             refund.status = RefundStatus::Built {
@@ -160,7 +163,7 @@ pub(super) fn apply(
             effects.push(OrderEffect::BroadcastRefund { tx_hex });
         }
         (_, OrderInput::RefundFailed) => {
-            let refund = order.refund.as_mut().ok_or(Invalid)?;
+            let refund = owed(order)?;
             if !matches!(refund.status, RefundStatus::Requested { .. }) {
                 return Err(Invalid);
             }
@@ -206,13 +209,19 @@ pub(super) fn apply(
     Ok(())
 }
 
-/// A deposit seen after the payment window: refund all of it (once).
+/// A deposit seen after the payment window (the order is `Expired`): refund all of it. The
+/// order becomes `Failed`, so this happens once.
 fn paid_late(order: &mut OrderBook, received_sat: u64, effects: &mut Vec<OrderEffect>) {
-    if received_sat > 0 && order.refund.is_none() {
+    if received_sat > 0 {
         let payment = Payment::Onchain { received_sat };
-        order.status = OrderStatus::Failed { payment, reason: FailReason::PaidLate };
+        order.status = OrderStatus::Failed { payment, reason: FailReason::PaidLate, refund: None };
         request_refund(order, received_sat, effects);
     }
+}
+
+/// The refund the order owes, or [`Invalid`] for an order that owes none.
+fn owed(order: &mut OrderBook) -> Result<&mut Refund, Invalid> {
+    order.refund_slot().and_then(Option::as_mut).ok_or(Invalid)
 }
 
 /// Paid: open now. The open deadline is the end of the window, but at least
@@ -241,11 +250,11 @@ fn too_late(order: &OrderBook, ctx: Context<'_>) -> bool {
 
 fn fail(order: &mut OrderBook, reason: FailReason, effects: &mut Vec<OrderEffect>) {
     let OrderStatus::Opening { payment, .. } = order.status.clone() else { return };
-    match &payment {
+    order.status = OrderStatus::Failed { payment: payment.clone(), reason, refund: None };
+    match payment {
         Payment::Lightning { .. } => effects.push(OrderEffect::FailHtlc { cause: HtlcFailCause::Refund }),
-        Payment::Onchain { received_sat } => request_refund(order, *received_sat, effects),
+        Payment::Onchain { received_sat } => request_refund(order, received_sat, effects),
     }
-    order.status = OrderStatus::Failed { payment, reason };
 }
 
 /// The payment window ended. Unpaid: FAILED, nothing owed. Under-paid on-chain: refund it.
@@ -255,8 +264,8 @@ fn expire(order: &mut OrderBook, ctx: Context<'_>, effects: &mut Vec<OrderEffect
         _ => return,
     };
     if seen > 0 {
-        order.status =
-            OrderStatus::Failed { payment: Payment::Onchain { received_sat: seen }, reason: FailReason::Underpaid };
+        let payment = Payment::Onchain { received_sat: seen };
+        order.status = OrderStatus::Failed { payment, reason: FailReason::Underpaid, refund: None };
         request_refund(order, seen, effects);
         return;
     }
@@ -269,25 +278,23 @@ fn expire(order: &mut OrderBook, ctx: Context<'_>, effects: &mut Vec<OrderEffect
     }
 }
 
-/// Records an on-chain refund, exactly once per order.
+/// Records an on-chain refund in the (completed or failed) order, exactly once per order.
 fn request_refund(order: &mut OrderBook, amount_sat: u64, effects: &mut Vec<OrderEffect>) {
-    if order.refund.is_some() {
-        return;
-    }
     let address = order.onchain.as_ref().and_then(|terms| terms.refund_address.clone());
+    let Some(slot @ None) = order.refund_slot() else { return };
     match address {
         Some(address) => {
-            order.refund = Some(Refund { amount_sat, status: RefundStatus::Requested { retry_at: None } });
+            *slot = Some(Refund { amount_sat, status: RefundStatus::Requested { retry_at: None } });
             effects.push(OrderEffect::BuildRefund { amount_sat, address });
         }
         // The runner logs it when the order is committed.
-        None => order.refund = Some(Refund { amount_sat, status: RefundStatus::Kept }),
+        None => *slot = Some(Refund { amount_sat, status: RefundStatus::Kept }),
     }
 }
 
 fn retry_refund(order: &mut OrderBook, ctx: Context<'_>, effects: &mut Vec<OrderEffect>) {
     let address = order.onchain.as_ref().and_then(|terms| terms.refund_address.clone());
-    let Some(refund) = order.refund.as_mut() else { return };
+    let Some(Some(refund)) = order.refund_slot() else { return };
     let RefundStatus::Requested { retry_at: Some(at) } = refund.status else { return };
     if ctx.now.unix_millis() < at.unix_millis() {
         return;
