@@ -28,6 +28,8 @@
 
 mod config;
 mod delivery;
+#[cfg(test)]
+mod delivery_tests;
 mod lightning;
 mod ops;
 mod post;
