@@ -2,6 +2,7 @@
 //! flow kernel's outbox drain. Each effect is idempotent (see `runner.rs`); a failure the
 //! session must hear of is fed back as an input, one worth retrying is [`Outcome::Retry`].
 
+use lsps::lsps5::Notification;
 use tracing::{debug, info, warn};
 
 use super::ops::{JitLightning, OpenRequest};
@@ -114,8 +115,11 @@ impl Lsps2Service {
                 Err(error) => Outcome::Retry(format!("closing the JIT channel: {error}")),
             },
             JitEffect::NotifyClient => {
-                // LSPS5 `payment_incoming` is not wired yet; the client must connect by itself.
                 info!(session = id, %client, "payment waiting for an offline client");
+                // Fire and forget: the notifier persists the notification and delivers it.
+                if let Some(notifier) = self.notifier() {
+                    notifier.notify(client, Notification::PaymentIncoming);
+                }
                 Outcome::Done
             }
             JitEffect::RecordUnpaid => {

@@ -262,6 +262,28 @@ async fn an_offline_client_gets_its_channel_when_it_connects() {
     assert_eq!(opened(&setup.fake.take_calls()).len(), 1);
 }
 
+/// Records what the LSPS2 runner asks to be sent to offline clients.
+#[derive(Default)]
+struct RecordingNotifier(std::sync::Mutex<Vec<(bitcoin::secp256k1::PublicKey, lsps::lsps5::Notification)>>);
+
+impl crate::notify::ClientNotifier for RecordingNotifier {
+    fn notify(&self, client: bitcoin::secp256k1::PublicKey, notification: lsps::lsps5::Notification) {
+        self.0.lock().expect("lock").push((client, notification));
+    }
+}
+
+#[tokio::test]
+async fn a_payment_for_an_offline_client_asks_the_notifier_to_wake_it() {
+    let setup = setup().await;
+    let notifier = Arc::new(RecordingNotifier::default());
+    setup.service.set_notifier(Arc::clone(&notifier) as Arc<dyn crate::notify::ClientNotifier>);
+    let bought = buy(&setup, None).await.expect("buy");
+    setup.fake.disconnect(client());
+    intercept(&setup, bought.jit_channel_scid.0, htlc(1, 10_000_000)).await;
+    let asked = notifier.0.lock().expect("lock").clone();
+    assert_eq!(asked, vec![(client(), lsps::lsps5::Notification::PaymentIncoming)]);
+}
+
 #[tokio::test]
 async fn a_refused_open_releases_the_htlcs() {
     let setup = setup().await;
