@@ -103,11 +103,12 @@ async fn serve_answers_lsps0_and_restarts_with_the_same_identity() {
 #[test]
 fn serve_refuses_a_bad_configuration_naming_the_key() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = write_file(dir.path(), "inbound.toml", "[lsps]\nenabled = [\"lsps5\"]\n");
+    let config =
+        write_file(dir.path(), "inbound.toml", "[lsps]\nenabled = [\"lsps5\"]\n[lsps5]\nmax_webhooks_per_client = 0\n");
     let output = inbound().arg("serve").arg("--config").arg(&config).output().expect("run inbound serve");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("`lsps.enabled[0]`") && stderr.contains("is not available"), "{stderr}");
+    assert!(stderr.contains("`lsps5.max_webhooks_per_client`") && stderr.contains("at least 1"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -263,3 +263,25 @@ impl Drop for LspServices {
         self.stopping();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn the_builder_serves_lsps5_and_hands_it_to_lsps2() {
+        let store = inbound_store::open("sqlite::memory:").await.expect("store");
+        let services = crate::LspBuilder::new(Arc::new(crate::ManualClock::starting_now()))
+            .store(store)
+            .lsps2(crate::lsps2::Lsps2Config::default())
+            .lsps5(crate::lsps5::Lsps5Config { require_channel_or_flow: false, ..crate::lsps5::Lsps5Config::default() })
+            .build(Arc::new(inbound_node::IgnoringEventHandler))
+            .expect("build");
+        assert_eq!(services.server.served_protocols(), [lsps::method::Protocol::Lsps2, lsps::method::Protocol::Lsps5]);
+        assert!(services.lsps5.is_some());
+        let refused = crate::LspBuilder::new(Arc::new(crate::ManualClock::starting_now()))
+            .lsps5(crate::lsps5::Lsps5Config::default())
+            .build(Arc::new(inbound_node::IgnoringEventHandler));
+        assert!(matches!(refused, Err(crate::LspBuildError::NoStore)));
+    }
+}

@@ -30,6 +30,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::flow::RetryPolicy;
@@ -62,8 +63,10 @@ pub const DEFAULT_DELIVERY_RETRY_MAX_SECS: u64 = 60;
 /// [`Lsps5Config::require_channel_or_flow`] refuses a registration.
 pub const NO_PRIOR_ACTIVITY_CODE: i32 = 1003;
 
-/// The LSPS5 service's settings; see the module docs for every default.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The LSPS5 service's settings; see the module docs for every default. The `[lsps5]` table of
+/// `inbound.toml` has the same keys.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Lsps5Config {
     /// App names one client may register (announced as `max_webhooks`).
     pub max_webhooks_per_client: u32,
@@ -92,6 +95,7 @@ pub struct Lsps5Config {
     /// Longest wait between retries, in seconds.
     pub delivery_retry_max_secs: u64,
     /// A PEM file of CA certificates trusted besides the webpki roots.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub extra_ca_file: Option<PathBuf>,
 }
 
@@ -128,6 +132,17 @@ pub enum Lsps5ConfigError {
     /// `delivery_retry_max_secs` below `delivery_retry_base_secs`.
     #[error("delivery_retry_max_secs must be at least delivery_retry_base_secs")]
     RetryMaxBelowBase,
+}
+
+impl Lsps5ConfigError {
+    /// The field the error is about.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Lsps5ConfigError::Zero(key) => key,
+            Lsps5ConfigError::RetentionTooShort => "webhook_retention_days",
+            Lsps5ConfigError::RetryMaxBelowBase => "delivery_retry_max_secs",
+        }
+    }
 }
 
 impl Lsps5Config {

@@ -277,20 +277,3 @@ async fn notify_needs_webhooks_an_offline_client_and_the_cooldown_over() {
     assert_eq!(refused, 8, "two webhook_registered and three payment/onion notifications to two webhooks");
     assert_eq!(service.pending_deliveries().await.expect("pending").len(), 2, "the last notify waits for a tick");
 }
-
-#[tokio::test]
-async fn the_builder_serves_lsps5_and_hands_it_to_lsps2() {
-    let store = inbound_store::open("sqlite::memory:").await.expect("store");
-    let services = crate::LspBuilder::new(Arc::new(ManualClock::starting_now()))
-        .store(store)
-        .lsps2(crate::lsps2::Lsps2Config::default())
-        .lsps5(open_config())
-        .build(Arc::new(inbound_node::IgnoringEventHandler))
-        .expect("build");
-    assert_eq!(services.server.served_protocols(), [lsps::method::Protocol::Lsps2, lsps::method::Protocol::Lsps5]);
-    assert!(services.lsps5.is_some());
-    let refused = crate::LspBuilder::new(Arc::new(ManualClock::starting_now()))
-        .lsps5(Lsps5Config::default())
-        .build(Arc::new(inbound_node::IgnoringEventHandler));
-    assert!(matches!(refused, Err(crate::LspBuildError::NoStore)));
-}
