@@ -45,7 +45,7 @@ pub enum DeliveryStatus {
 /// One notification to one webhook: an entry of the delivery log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivery {
-    /// `<client node id>-<registry delivery number>`.
+    /// `<client node id>-<registry creation, Unix ms>-<registry delivery number>`.
     pub id: String,
     /// The client.
     pub client: NodeId,
@@ -89,9 +89,10 @@ pub enum DeliveryEffect {
 }
 
 impl Delivery {
-    /// The delivery id for a registry's delivery number.
-    pub fn id_for(client: &NodeId, number: u64) -> String {
-        format!("{client}-{number}")
+    /// The delivery id for a registry's delivery number. The registry's creation time keeps
+    /// the ids of a registration made after an older one was swept apart from the old ones.
+    pub fn id_for(client: &NodeId, registry_created_at: DateTime, number: u64) -> String {
+        format!("{client}-{}-{number}", registry_created_at.unix_millis())
     }
 
     /// The short state name.

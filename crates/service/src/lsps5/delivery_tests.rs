@@ -264,6 +264,26 @@ async fn a_hanging_webhook_times_out() {
 }
 
 #[tokio::test]
+async fn hanging_webhooks_hold_up_one_slot_each() {
+    let webhook = Webhook::start(vec![Behaviour::Hang, Behaviour::Hang]).await;
+    let config = Lsps5Config { request_timeout_secs: 2, max_concurrent_deliveries: 4, ..webhook.config() };
+    let setup = setup(config).await;
+    for app_name in ["one", "two"] {
+        let request =
+            SetWebhookRequest { app_name: app_name.into(), webhook: format!("{}&app={app_name}", webhook.url()) };
+        setup.service.set_webhook(client(1), request).await.expect("set");
+    }
+    let started = Instant::now();
+    setup.service.tick().await.expect("tick");
+    let elapsed = started.elapsed();
+    assert_eq!(webhook.received().len(), 2);
+    assert!(
+        elapsed >= Duration::from_secs(2) && elapsed < Duration::from_millis(3_500),
+        "one timeout, not two: {elapsed:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_redirect_is_not_followed() {
     let webhook = Webhook::start(vec![Behaviour::Redirect]).await;
     let setup = setup(webhook.config()).await;

@@ -15,8 +15,9 @@
 //! for are written in one transaction before the answer, a delivery's POST runs only after its
 //! row is committed, and POSTs that fail with a network error or a 5xx are retried with the
 //! kernel's backoff until `delivery_attempts`, surviving restarts. Deliveries run on their own
-//! runner, so a slow webhook never delays an answer to `lsps5.*`; the kernel drains one effect
-//! at a time, so each slow webhook costs the queue at most `request_timeout_secs`.
+//! runner, so a slow webhook never delays an answer to `lsps5.*`, and that runner executes up to
+//! `max_concurrent_deliveries` POSTs at once, so a slow webhook holds up one slot for at most
+//! `request_timeout_secs`.
 //!
 //! Other services reach [`Lsps5Service::notify`] through the neutral
 //! [`ClientNotifier`](crate::notify::ClientNotifier) trait, so no protocol module imports this

@@ -118,7 +118,7 @@ impl FlowDriver<WebhookRegistry> for RegistryDriver<'_> {
         Box::pin(async move {
             let RegistryEffect::Deliver { number, app_name, url, method, body } = effect;
             let delivery = Delivery {
-                id: Delivery::id_for(&registry.client, *number),
+                id: Delivery::id_for(&registry.client, registry.created_at, *number),
                 client: registry.client,
                 app_name: app_name.clone(),
                 url: url.clone(),

@@ -104,7 +104,8 @@ impl Lsps5Service {
         Ok(Arc::new_cyclic(|this| Lsps5Service {
             this: this.clone(),
             registries: FlowRunner::new(Arc::clone(&store), Arc::clone(&clock), RetryPolicy::default()),
-            deliveries: FlowRunner::new(Arc::clone(&store), Arc::clone(&clock), config.delivery_retry()),
+            deliveries: FlowRunner::new(Arc::clone(&store), Arc::clone(&clock), config.delivery_retry())
+                .with_concurrency(config.max_concurrent_deliveries),
             cooldown: Mutex::new(Cooldown::new(config.cooldown_secs(), DEFAULT_MAX_TRACKED_CLIENTS)),
             config,
             store,
