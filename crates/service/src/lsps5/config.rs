@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `max_webhooks_per_client` | [`DEFAULT_MAX_WEBHOOKS_PER_CLIENT`] (10) | app names one client may register; more get 503 |
 //! | `notification_cooldown_mins` | [`DEFAULT_NOTIFICATION_COOLDOWN_MINS`] (5) | one method is not sent again to an offline client within this |
-//! | `webhook_retention_days` | [`DEFAULT_WEBHOOK_RETENTION_DAYS`] (7) | how long a removed client's empty registration is kept |
+//! | `webhook_retention_days` | [`DEFAULT_WEBHOOK_RETENTION_DAYS`] (7) | webhooks of a client without a channel or an open flow are kept this long after its last activity |
 //! | `delivery_retention_days` | [`DEFAULT_DELIVERY_RETENTION_DAYS`] (7) | how long finished deliveries stay in the delivery log |
 //! | `allow_private_destinations` | `false` | POST to loopback, private, link-local, CGNAT, multicast and ULA addresses (tests only) |
 //! | `require_channel_or_flow` | `true` | only peers with a channel or an open LSPS1/LSPS2 flow may register |
@@ -72,7 +72,9 @@ pub struct Lsps5Config {
     pub max_webhooks_per_client: u32,
     /// Minutes within which one notification method is not sent again to an offline client.
     pub notification_cooldown_mins: u64,
-    /// Days a client's registration without webhooks is kept before it is deleted.
+    /// Days a client with no channel and no unfinished LSPS1/LSPS2 flow keeps its webhooks after
+    /// its last activity (a registration, or the sweep seeing a channel or a flow); bLIP-55
+    /// asks for at least 7.
     pub webhook_retention_days: u64,
     /// Days a finished delivery stays in the delivery log.
     pub delivery_retention_days: u64,

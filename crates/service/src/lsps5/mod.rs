@@ -23,9 +23,10 @@
 //! [`ClientNotifier`](crate::notify::ClientNotifier) trait, so no protocol module imports this
 //! one.
 //!
-//! Not here yet: retention of webhooks by channel state (bLIP-55: at least 7 days without a
-//! channel, indefinitely while one is open); only empty registrations and old deliveries are
-//! swept.
+//! Retention (bLIP-55 "LSP persistence"): an hourly sweep keeps the webhooks of a client that
+//! has a channel or an unfinished LSPS1/LSPS2 flow (noting the activity at most daily), and
+//! forgets those of a client without either `webhook_retention_days` (at least 7) after its
+//! last activity, so they last until at least 7 days after its last channel closed.
 
 mod config;
 mod delivery;

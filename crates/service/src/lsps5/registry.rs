@@ -45,6 +45,10 @@ pub struct WebhookRegistry {
     pub webhooks: BTreeMap<String, StoredWebhook>,
     /// The number of the next delivery this registry asks for (delivery ids derive from it).
     pub next_delivery: u64,
+    /// The last time the client was seen with a channel or an unfinished LSPS1/LSPS2 flow (the
+    /// retention sweep refreshes it at most daily).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_activity: Option<DateTime>,
 }
 
 /// What can happen to a registry.
@@ -64,6 +68,11 @@ pub enum RegistryInput {
         /// The app name.
         app_name: String,
     },
+    /// The retention sweep saw the client with a channel or an unfinished flow.
+    ActivitySeen,
+    /// The retention sweep found the client inactive for longer than the retention: its
+    /// webhooks are forgotten.
+    Expire,
     /// Something for the client happened while it is offline: tell every webhook.
     Notify {
         /// The exact POST body of the notification.
@@ -95,7 +104,13 @@ pub enum RegistryEffect {
 impl WebhookRegistry {
     /// A registry with its first webhook, and the effect announcing it.
     pub fn first(client: NodeId, app_name: &str, url: &str, now: DateTime) -> (WebhookRegistry, Vec<RegistryEffect>) {
-        let empty = WebhookRegistry { client, created_at: now, webhooks: BTreeMap::new(), next_delivery: 0 };
+        let empty = WebhookRegistry {
+            client,
+            created_at: now,
+            webhooks: BTreeMap::new(),
+            next_delivery: 0,
+            last_activity: None,
+        };
         let mut registry = empty;
         let effect = registry.put(app_name, url, now);
         (registry, vec![effect])
@@ -113,6 +128,12 @@ impl WebhookRegistry {
     /// Whether `app_name` is registered with exactly `url`.
     pub fn holds(&self, app_name: &str, url: &str) -> bool {
         self.webhooks.get(app_name).is_some_and(|webhook| webhook.url == url)
+    }
+
+    /// The last sign of life: a registration, or the client seen with a channel or a flow.
+    pub fn last_active(&self) -> DateTime {
+        let registered = self.webhooks.values().map(|webhook| webhook.registered_at);
+        registered.chain(self.last_activity).chain([self.created_at]).max().unwrap_or(self.created_at)
     }
 
     /// Applies one input at `now`.
@@ -139,6 +160,17 @@ impl WebhookRegistry {
                 if next.webhooks.remove(app_name).is_none() {
                     return refuse("remove_webhook of an unknown app name");
                 }
+                Ok((next, Vec::new()))
+            }
+            RegistryInput::ActivitySeen => {
+                next.last_activity = Some(now);
+                Ok((next, Vec::new()))
+            }
+            RegistryInput::Expire => {
+                if next.webhooks.is_empty() {
+                    return refuse("expire");
+                }
+                next.webhooks.clear();
                 Ok((next, Vec::new()))
             }
             RegistryInput::Notify { body, method } => {
@@ -180,6 +212,8 @@ impl RegistryInput {
         match self {
             RegistryInput::Set { .. } => "set_webhook",
             RegistryInput::Remove { .. } => "remove_webhook",
+            RegistryInput::ActivitySeen => "activity_seen",
+            RegistryInput::Expire => "expire",
             RegistryInput::Notify { .. } => "notify",
         }
     }
@@ -229,5 +263,16 @@ mod tests {
         let (registry, _) = registry.step(&RegistryInput::Remove { app_name: "b".into() }, at(5)).unwrap();
         assert_eq!(registry.state_name(), "empty");
         assert_eq!(registry.step(&notify, at(6)).unwrap().1, vec![]);
+    }
+
+    #[test]
+    fn activity_moves_the_last_sign_of_life_and_expiry_empties() {
+        let (registry, _) = WebhookRegistry::first(client(), "a", "https://a.example/", at(10));
+        assert_eq!(registry.last_active(), at(10));
+        let (registry, effects) = registry.step(&RegistryInput::ActivitySeen, at(100)).unwrap();
+        assert_eq!((registry.last_active(), effects), (at(100), vec![]));
+        let (expired, effects) = registry.step(&RegistryInput::Expire, at(200)).unwrap();
+        assert_eq!((expired.state_name(), effects), ("empty", vec![]));
+        assert!(expired.step(&RegistryInput::Expire, at(300)).is_err());
     }
 }

@@ -25,13 +25,17 @@ use super::post::{PosterError, WebhookPoster};
 use super::registry::{RegistryInput, WebhookRegistry};
 use super::runner::{DeliveryDriver, RegistryDriver};
 use crate::clock::Clock;
-use crate::flow::{FlowError, FlowRunner, RetryPolicy};
+use crate::flow::{Flow, FlowError, FlowRunner, RetryPolicy};
 use crate::notify::ClientNotifier;
 use crate::server::{BoxFuture, ProtocolHandler};
 
-/// How often finished deliveries and empty registrations are swept.
-const SWEEP_EVERY_MS: u64 = 60_000;
+/// How often the retention sweep runs (inactive clients' webhooks, old deliveries, empty
+/// registrations).
+const SWEEP_EVERY_MS: u64 = 3_600_000;
 const MILLIS_PER_DAY: u64 = 86_400_000;
+/// A client's last activity is written at most this often (one store write per active client
+/// per day, not per sweep).
+const ACTIVITY_REFRESH_MS: u64 = MILLIS_PER_DAY;
 
 /// Why the service could not be built.
 #[derive(Debug, Error)]
@@ -241,19 +245,25 @@ impl Lsps5Service {
     /// `require_channel_or_flow`: a channel with the LSP, or an unfinished LSPS1 order or LSPS2
     /// session (read from the store, so no protocol module is imported).
     async fn check_prior_activity(&self, client: PublicKey) -> Result<(), RpcError> {
-        if !self.config.require_channel_or_flow {
+        if !self.config.require_channel_or_flow || self.is_active(client).await.map_err(internal)? {
             return Ok(());
         }
+        Err(RpcError::new(NO_PRIOR_ACTIVITY_CODE, "no prior activity"))
+    }
+
+    /// Whether the client has a channel with the LSP or an unfinished LSPS1 order or LSPS2
+    /// session (read from the store, so no protocol module is imported).
+    async fn is_active(&self, client: PublicKey) -> Result<bool, StoreError> {
         if self.node().is_some_and(|node| node.has_channel_with(&client)) {
-            return Ok(());
+            return Ok(true);
         }
         let client_text = NodeId(client).to_string();
         for kind in [Kind::Lsps1Order, Kind::Lsps2Session] {
-            if self.store.count_active_by_client(kind, &client_text).await.map_err(internal)? > 0 {
-                return Ok(());
+            if self.store.count_active_by_client(kind, &client_text).await? > 0 {
+                return Ok(true);
             }
         }
-        Err(RpcError::new(NO_PRIOR_ACTIVITY_CODE, "no prior activity"))
+        Ok(false)
     }
 
     /// Tells every webhook of `client` about `notification` (bLIP-55 "When to notify"), if the
@@ -327,8 +337,8 @@ impl Lsps5Service {
     }
 
     /// Queues what registrations asked for, POSTs due deliveries (retries included), resets
-    /// the cooldown of notified clients that connected, and sweeps old deliveries and empty
-    /// registrations once a minute. The ticker calls it; tests call it directly.
+    /// the cooldown of notified clients that connected, and runs the retention sweep once an
+    /// hour. The ticker calls it; tests call it directly.
     ///
     /// # Errors
     /// If the store fails.
@@ -347,21 +357,40 @@ impl Lsps5Service {
         self.sweep(self.clock.now()).await
     }
 
+    /// The retention sweep (bLIP-55 "LSP persistence"): a client seen with a channel or an
+    /// unfinished flow keeps its webhooks; one without keeps them `webhook_retention_days` after
+    /// its last sign of life, then they are forgotten. Finished deliveries and empty
+    /// registrations are deleted after their retention. Without a node nothing expires.
     async fn sweep(&self, now: DateTime) -> Result<(), FlowError> {
         let now_ms = now.unix_millis();
         {
             let mut last = lock(&self.last_sweep_ms);
-            if now_ms.saturating_sub(*last) < SWEEP_EVERY_MS {
+            if *last != 0 && now_ms.saturating_sub(*last) < SWEEP_EVERY_MS {
                 return Ok(());
             }
             *last = now_ms;
         }
+        let retention_ms = self.config.webhook_retention_days.saturating_mul(MILLIS_PER_DAY);
+        if self.node().is_some() {
+            let mut inputs = Vec::new();
+            for registry in self.registries.active().await? {
+                let last_active = registry.last_active().unix_millis();
+                if self.is_active(registry.client.0).await? {
+                    let seen = registry.last_activity.map_or(0, |at| at.unix_millis());
+                    if now_ms.saturating_sub(seen) >= ACTIVITY_REFRESH_MS {
+                        inputs.push((Flow::id(&registry), RegistryInput::ActivitySeen));
+                    }
+                } else if now_ms.saturating_sub(last_active) >= retention_ms {
+                    info!(client = %registry.client, "LSPS5 webhooks expired after the retention");
+                    inputs.push((Flow::id(&registry), RegistryInput::Expire));
+                }
+            }
+            self.registries.run(&self.registry_driver(), inputs, false).await?;
+        }
         let deliveries_before =
             now_ms.saturating_sub(self.config.delivery_retention_days.saturating_mul(MILLIS_PER_DAY));
         self.store.delete_terminal_before(Kind::Lsps5Delivery, deliveries_before).await?;
-        let registries_before =
-            now_ms.saturating_sub(self.config.webhook_retention_days.saturating_mul(MILLIS_PER_DAY));
-        self.store.delete_terminal_before(Kind::Lsps5Webhook, registries_before).await?;
+        self.store.delete_terminal_before(Kind::Lsps5Webhook, now_ms.saturating_sub(retention_ms)).await?;
         Ok(())
     }
 

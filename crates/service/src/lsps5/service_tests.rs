@@ -277,3 +277,31 @@ async fn notify_needs_webhooks_an_offline_client_and_the_cooldown_over() {
     assert_eq!(refused, 8, "two webhook_registered and three payment/onion notifications to two webhooks");
     assert_eq!(service.pending_deliveries().await.expect("pending").len(), 2, "the last notify waits for a tick");
 }
+
+#[tokio::test]
+async fn webhooks_are_kept_while_a_channel_lasts_and_a_retention_after() {
+    let setup = setup(open_config()).await;
+    let service = &setup.service;
+    let day = 86_400;
+    let names = |n| async move { service.list_webhooks(client(n)).await.expect("list").app_names };
+    service.set_webhook(client(1), set("lonely", "https://127.0.0.1:9/a")).await.expect("no channel");
+    service.set_webhook(client(2), set("busy", "https://127.0.0.1:9/b")).await.expect("channel");
+    setup.node.channels.lock().unwrap().insert(client(2));
+    service.tick().await.expect("tick");
+    setup.clock.advance(6 * day);
+    service.tick().await.expect("tick");
+    assert_eq!(names(1).await, ["lonely"], "kept for the retention");
+    setup.clock.advance(day);
+    service.tick().await.expect("tick");
+    assert!(names(1).await.is_empty(), "forgotten 7 days after the last activity");
+    setup.clock.advance(30 * day);
+    service.tick().await.expect("tick");
+    assert_eq!(names(2).await, ["busy"], "kept while the channel is open");
+    setup.node.channels.lock().unwrap().clear();
+    setup.clock.advance(6 * day);
+    service.tick().await.expect("tick");
+    assert_eq!(names(2).await, ["busy"], "kept for the retention after the channel closed");
+    setup.clock.advance(2 * day);
+    service.tick().await.expect("tick");
+    assert!(names(2).await.is_empty());
+}
