@@ -52,4 +52,4 @@ pub use delivery::{Delivery, DeliveryStatus};
 pub use ops::Lsps5Node;
 pub use post::PosterError;
 pub use registry::{StoredWebhook, WebhookRegistry};
-pub use service::{Lsps5BuildError, Lsps5Service, NotifyOutcome};
+pub use service::{Lsps5BuildError, Lsps5Service, NotifyOutcome, PENDING_DELIVERIES_PER_WEBHOOK};

@@ -128,14 +128,15 @@ impl FlowDriver<WebhookRegistry> for RegistryDriver<'_> {
                 status: DeliveryStatus::Pending,
             };
             let driver = self.service.delivery_driver();
-            match self
-                .service
-                .deliveries
-                .insert(&driver, &delivery, "requested", None, vec![DeliveryEffect::Post])
-                .await
+            let cap = Some(self.service.max_pending_deliveries());
+            match self.service.deliveries.insert(&driver, &delivery, "requested", cap, vec![DeliveryEffect::Post]).await
             {
                 Ok(()) | Err(FlowError::Store(StoreError::DuplicateId { .. })) => {
                     self.service.wake.notify_one();
+                    Outcome::Done
+                }
+                Err(FlowError::Store(StoreError::CapReached { .. })) => {
+                    warn!(client = %registry.client, method, "too many LSPS5 deliveries pending for this client; dropped");
                     Outcome::Done
                 }
                 Err(error) => Outcome::Retry(format!("queueing the delivery: {error}")),

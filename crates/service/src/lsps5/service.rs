@@ -36,6 +36,10 @@ const MILLIS_PER_DAY: u64 = 86_400_000;
 /// A client's last activity is written at most this often (one store write per active client
 /// per day, not per sweep).
 const ACTIVITY_REFRESH_MS: u64 = MILLIS_PER_DAY;
+/// Pending deliveries one client may have per webhook it may register; beyond that new ones
+/// are dropped, so a client that keeps changing its webhooks (each change is announced) or
+/// whose webhooks hang cannot grow the queue without bound.
+pub const PENDING_DELIVERIES_PER_WEBHOOK: u64 = 4;
 
 /// Why the service could not be built.
 #[derive(Debug, Error)]
@@ -141,6 +145,11 @@ impl Lsps5Service {
 
     pub(super) fn node(&self) -> Option<Arc<dyn Lsps5Node>> {
         self.node.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// The most deliveries one client may have pending.
+    pub(super) fn max_pending_deliveries(&self) -> u64 {
+        u64::from(self.config.max_webhooks_per_client).saturating_mul(PENDING_DELIVERIES_PER_WEBHOOK)
     }
 
     pub(super) fn registry_driver(&self) -> RegistryDriver<'_> {

@@ -305,3 +305,22 @@ async fn webhooks_are_kept_while_a_channel_lasts_and_a_retention_after() {
     service.tick().await.expect("tick");
     assert!(names(2).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_client_churning_its_webhook_cannot_grow_the_queue() {
+    let store = inbound_store::open("sqlite::memory:").await.expect("store");
+    let clock = Arc::new(ManualClock::starting_now());
+    let config = Lsps5Config { max_webhooks_per_client: 1, ..open_config() };
+    // No node attached: nothing is POSTed, so every delivery stays pending.
+    let service = Lsps5Service::new(config, store, Arc::clone(&clock) as Arc<dyn Clock>).expect("service");
+    for n in 0..10 {
+        service.set_webhook(client(1), set("app", &format!("https://example.com/{n}"))).await.expect("set");
+    }
+    let pending = service.pending_deliveries().await.expect("pending");
+    assert_eq!(pending.len() as u64, super::PENDING_DELIVERIES_PER_WEBHOOK);
+    assert_eq!(
+        service.list_webhooks(client(1)).await.expect("list").app_names,
+        ["app"],
+        "the registration itself works"
+    );
+}
