@@ -82,7 +82,7 @@ impl LspBuilder {
         self
     }
 
-    /// Where the flows live (needed by LSPS1 and LSPS2).
+    /// Where the flows live (needed by LSPS1, LSPS2 and LSPS5).
     pub fn store(mut self, store: Arc<dyn Store>) -> LspBuilder {
         self.store = Some(store);
         self
