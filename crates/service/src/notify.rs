@@ -7,10 +7,13 @@
 use bitcoin::secp256k1::PublicKey;
 use lsps::lsps5::Notification;
 
-/// Wakes an offline client (LSPS5 webhooks). Fire and forget: the notifier persists what it
-/// will send and delivers it in the background; a client without webhooks, a connected
-/// client or one inside the cooldown is not notified.
+use crate::server::BoxFuture;
+
+/// Wakes an offline client (LSPS5 webhooks). A client without webhooks, a connected client or
+/// one inside the cooldown is not notified.
 pub trait ClientNotifier: Send + Sync {
-    /// Asks for `notification` to reach `client`'s webhooks.
-    fn notify(&self, client: PublicKey, notification: Notification);
+    /// Asks for `notification` to reach `client`'s webhooks. Resolves once what will be sent
+    /// is persisted (the POSTs follow in the background), or nothing needs sending; `Err` when
+    /// the store failed, so that the caller's effect is retried.
+    fn notify(&self, client: PublicKey, notification: Notification) -> BoxFuture<'static, Result<(), String>>;
 }

@@ -446,17 +446,13 @@ impl ProtocolHandler for Arc<Lsps5Service> {
 }
 
 impl ClientNotifier for Lsps5Service {
-    fn notify(&self, client: PublicKey, notification: Notification) {
-        let Some(service) = self.this.upgrade() else { return };
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            error!(%client, "no tokio runtime to notify the client from");
-            return;
-        };
-        runtime.spawn(async move {
-            match Lsps5Service::notify(&service, client, notification).await {
-                Ok(outcome) => debug!(%client, ?outcome, "LSPS5 notify"),
-                Err(error) => error!(%client, %error, "LSPS5 notify failed"),
-            }
-        });
+    fn notify(&self, client: PublicKey, notification: Notification) -> BoxFuture<'static, Result<(), String>> {
+        let service = self.this.upgrade();
+        Box::pin(async move {
+            let Some(service) = service else { return Ok(()) };
+            let outcome = Lsps5Service::notify(&service, client, notification).await.map_err(|e| e.to_string())?;
+            debug!(%client, ?outcome, "LSPS5 notify");
+            Ok(())
+        })
     }
 }
