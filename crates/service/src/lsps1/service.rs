@@ -269,7 +269,7 @@ pub fn to_wire(order: &OrderBook) -> Order {
         required_channel_confirmations: request.required_channel_confirmations,
         funding_confirms_within_blocks: request.funding_confirms_within_blocks,
         channel_expiry_blocks: request.channel_expiry_blocks,
-        token: request.token.clone().unwrap_or_default(),
+        token: Some(request.token.clone().unwrap_or_default()),
         created_at: order.created_at,
         announce_channel: request.announce_channel,
         order_state: order.order_state(),
