@@ -56,8 +56,8 @@ pub struct ServeOptions {
     pub lsps_queue_total: usize,
     /// `RUST_LOG` of the child.
     pub log: &'static str,
-    /// `lsps.error_data`: `"spec"` or `"ldk_compat"`.
-    pub error_data: &'static str,
+    /// `lsps.compat`: `"spec"` or `"ldk"`.
+    pub compat: &'static str,
 }
 
 impl Default for ServeOptions {
@@ -70,7 +70,7 @@ impl Default for ServeOptions {
             max_pending_total: 1000,
             lsps_queue_total: 4096,
             log: "info",
-            error_data: "spec",
+            compat: "spec",
         }
     }
 }
@@ -122,7 +122,7 @@ impl InboundLsp {
             "network = \"regtest\"\ndata_dir = {data_dir:?}\n\
              [node]\nlisten = \"127.0.0.1:0\"\nalias = \"inbound-interop\"\n\
              [chain]\nurl = {url:?}\npoll_interval_secs = 1\n\
-             [lsps]\nenabled = [\"lsps2\"]\nerror_data = {error_data:?}\n\
+             [lsps]\nenabled = [\"lsps2\"]\ncompat = {compat:?}\n\
              [limits]\nmax_pending_per_peer = 10\nmax_pending_total = {pending}\n\
              lsps_queue_per_peer = 32\nlsps_queue_total = {queue}\n\
              [lsps2]\ntrust = {trust:?}\nmin_channel_sat = {min_channel}\n\
@@ -136,7 +136,7 @@ impl InboundLsp {
             trust = options.trust,
             min_channel = options.min_channel_sat,
             max_buys = options.max_open_buys_per_client,
-            error_data = options.error_data,
+            compat = options.compat,
             min_fee = tier.min_fee_msat,
             ppm = tier.proportional_ppm,
             min_pay = tier.min_payment_size_msat,
