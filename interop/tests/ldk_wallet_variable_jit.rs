@@ -92,8 +92,7 @@ async fn variable_invoice(wallet: &Node) -> Result<Bolt11Invoice> {
 async fn pay(payer: &Node, invoice: &Bolt11Invoice, amount_msat: u64) -> Result<bool> {
     let id = payer.bolt11_payment().send_using_amount(invoice, amount_msat, None).map_err(|e| {
         let log = std::fs::read_to_string(payer.config().storage_dir_path + "/ldk_node.log").unwrap_or_default();
-        let failure =
-            log.lines().filter(|line| line.contains("Failed to send payment")).last().unwrap_or("").to_owned();
+        let failure = log.lines().rfind(|line| line.contains("Failed to send payment")).unwrap_or("").to_owned();
         anyhow!("send: {e:?} ({failure})")
     })?;
     wait_event(payer, "the payer's payment outcome", Duration::from_secs(60), |event| match event {

@@ -164,7 +164,7 @@ async fn a_refunded_htlc_is_refunded_in_both_modes() {
             (OrderState::Failed, PaymentState::Refunded),
             "{compat:?}"
         );
-        assert!(s.fake.calls().iter().any(|c| *c == Call::Fail(hold.payment_hash.0)), "{compat:?}: HTLC failed back");
+        assert!(s.fake.calls().contains(&Call::Fail(hold.payment_hash.0)), "{compat:?}: HTLC failed back");
     }
 }
 
