@@ -3,9 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use inbound_regtest::{Bcoin, COINBASE_MATURITY};
-use ldk_node::bitcoin::Address;
+use ldk_node::bitcoin::consensus::encode::deserialize_hex;
+use ldk_node::bitcoin::{Address, OutPoint, Transaction, TxOut};
+use serde_json::json;
 
 use crate::proxy::RpcProxy;
 
@@ -63,5 +65,17 @@ impl Chain {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The output `outpoint` points at, from bcoin's mempool or chain (transaction index).
+    ///
+    /// # Errors
+    /// If bcoin does not know the transaction or it has no such output.
+    pub async fn output(&self, outpoint: OutPoint) -> Result<TxOut> {
+        let hex = self.bcoin.rpc().call("getrawtransaction", json!([outpoint.txid.to_string()])).await?;
+        let hex = hex.as_str().ok_or_else(|| anyhow!("getrawtransaction {}: not a hex string", outpoint.txid))?;
+        let tx: Transaction = deserialize_hex(hex).with_context(|| format!("decoding {}", outpoint.txid))?;
+        let index = usize::try_from(outpoint.vout)?;
+        tx.output.get(index).cloned().ok_or_else(|| anyhow!("{} has no output {}", outpoint.txid, outpoint.vout))
     }
 }

@@ -1,5 +1,6 @@
-//! Interop of Inbound with LDK's own LSPS2 implementation (ldk-node 0.7.1), on a real bcoin
-//! regtest chain, and the pieces of the LSPS2 latency benchmark (`src/bin/jit_bench.rs`).
+//! Interop of Inbound with LDK's own LSPS1 client and LSPS2 implementation (ldk-node 0.7.1), on
+//! a real bcoin regtest chain, and the pieces of the LSPS2 latency benchmark
+//! (`src/bin/jit_bench.rs`).
 //!
 //! * [`proxy`]: a JSON-RPC proxy that makes bcoin look like Bitcoin Core to ldk-node.
 //! * [`chain`]: bcoin plus the proxy.

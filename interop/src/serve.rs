@@ -1,5 +1,5 @@
-//! Inbound's LSP as a child process: `inbound serve --config <toml>` with LSPS2 enabled, on the
-//! bcoin chain. The binary comes from `$INBOUND_BIN`, else the main workspace's
+//! Inbound's LSP as a child process: `inbound serve --config <toml>` with LSPS2 enabled (and
+//! LSPS1 when [`ServeOptions::lsps1`] says so), on the bcoin chain. The binary comes from `$INBOUND_BIN`, else the main workspace's
 //! `target/{release,debug}/inbound` (newest of the two); `scripts/test.sh` builds it first.
 
 use std::io::{BufRead, BufReader};
@@ -56,8 +56,73 @@ pub struct ServeOptions {
     pub lsps_queue_total: usize,
     /// `RUST_LOG` of the child.
     pub log: &'static str,
-    /// `lsps.error_data`: `"spec"` or `"ldk_compat"`.
-    pub error_data: &'static str,
+    /// `lsps.compat`: `"spec"` or `"ldk"`.
+    pub compat: &'static str,
+    /// LSPS1 is served too, with these `[lsps1]` keys, when set.
+    pub lsps1: Option<Lsps1Options>,
+}
+
+/// The `[lsps1]` keys the interop runs set; the others keep Inbound's defaults.
+#[derive(Clone, Debug)]
+pub struct Lsps1Options {
+    /// `lsps1.accept_onchain`.
+    pub accept_onchain: bool,
+    /// `lsps1.onchain_payment_confirmations`.
+    pub onchain_payment_confirmations: u16,
+    /// `lsps1.min_fee_for_0conf` (sat/kWU), only with 0 confirmations.
+    pub min_fee_for_0conf: Option<u64>,
+    /// `lsps1.payment_window_secs`: how long an order is payable (at least 60).
+    pub payment_window_secs: u64,
+    /// `lsps1.min_open_window_secs`: after a payment, at least this long to open.
+    pub min_open_window_secs: u64,
+    /// `lsps1.open_retry_base_secs`, doubling up to `open_retry_max_secs`.
+    pub open_retry_base_secs: u64,
+    /// `lsps1.open_retry_max_secs`.
+    pub open_retry_max_secs: u64,
+    /// `lsps1.max_lsp_balance_sat`.
+    pub max_lsp_balance_sat: u64,
+    /// `lsps1.tokens`.
+    pub tokens: Vec<String>,
+}
+
+impl Default for Lsps1Options {
+    /// Inbound's defaults, except that a failed open is retried within seconds.
+    fn default() -> Self {
+        Lsps1Options {
+            accept_onchain: true,
+            onchain_payment_confirmations: 1,
+            min_fee_for_0conf: None,
+            payment_window_secs: 3600,
+            min_open_window_secs: 600,
+            open_retry_base_secs: 1,
+            open_retry_max_secs: 2,
+            max_lsp_balance_sat: 10_000_000,
+            tokens: Vec::new(),
+        }
+    }
+}
+
+impl Lsps1Options {
+    /// The `[lsps1]` table.
+    fn toml(&self) -> String {
+        let mut table = format!(
+            "[lsps1]\naccept_onchain = {}\nonchain_payment_confirmations = {}\npayment_window_secs = {}\n\
+             min_open_window_secs = {}\nopen_retry_base_secs = {}\nopen_retry_max_secs = {}\n\
+             max_lsp_balance_sat = {}\ntokens = {:?}\n",
+            self.accept_onchain,
+            self.onchain_payment_confirmations,
+            self.payment_window_secs,
+            self.min_open_window_secs,
+            self.open_retry_base_secs,
+            self.open_retry_max_secs,
+            self.max_lsp_balance_sat,
+            self.tokens,
+        );
+        if let Some(rate) = self.min_fee_for_0conf {
+            table.push_str(&format!("min_fee_for_0conf = {rate}\n"));
+        }
+        table
+    }
 }
 
 impl Default for ServeOptions {
@@ -70,7 +135,8 @@ impl Default for ServeOptions {
             max_pending_total: 1000,
             lsps_queue_total: 4096,
             log: "info",
-            error_data: "spec",
+            compat: "spec",
+            lsps1: None,
         }
     }
 }
@@ -118,11 +184,15 @@ impl InboundLsp {
     pub fn start(binary: &Path, chain: &Chain, dir: &Path, options: &ServeOptions) -> Result<InboundLsp> {
         std::fs::create_dir_all(dir).context("creating the LSP directory")?;
         let tier = options.tier;
-        let config = format!(
+        let (enabled, lsps1) = match &options.lsps1 {
+            Some(lsps1) => ("[\"lsps1\", \"lsps2\"]", lsps1.toml()),
+            None => ("[\"lsps2\"]", String::new()),
+        };
+        let mut config = format!(
             "network = \"regtest\"\ndata_dir = {data_dir:?}\n\
              [node]\nlisten = \"127.0.0.1:0\"\nalias = \"inbound-interop\"\n\
              [chain]\nurl = {url:?}\npoll_interval_secs = 1\n\
-             [lsps]\nenabled = [\"lsps2\"]\nerror_data = {error_data:?}\n\
+             [lsps]\nenabled = {enabled}\ncompat = {compat:?}\n\
              [limits]\nmax_pending_per_peer = 10\nmax_pending_total = {pending}\n\
              lsps_queue_per_peer = 32\nlsps_queue_total = {queue}\n\
              [lsps2]\ntrust = {trust:?}\nmin_channel_sat = {min_channel}\n\
@@ -136,12 +206,13 @@ impl InboundLsp {
             trust = options.trust,
             min_channel = options.min_channel_sat,
             max_buys = options.max_open_buys_per_client,
-            error_data = options.error_data,
+            compat = options.compat,
             min_fee = tier.min_fee_msat,
             ppm = tier.proportional_ppm,
             min_pay = tier.min_payment_size_msat,
             max_pay = tier.max_payment_size_msat,
         );
+        config.push_str(&lsps1);
         let config_path = dir.join("inbound.toml");
         std::fs::write(&config_path, config).context("writing inbound.toml")?;
         let mut command = Command::new(binary);

@@ -133,7 +133,7 @@ async fn ldk_wallet_buys_a_jit_channel_from_inbound_lsp_client_trusts_lsp() {
 /// cannot parse that spec-compliant refusal, answers it as an invalid message and ignores the
 /// LSP until it reconnects (digest §2.5/§8.3). The wallet still ends up refused, which is the
 /// outcome the LSP wanted; what is lost is the reason, and later requests on the same
-/// connection. This is the default (`lsps.error_data = "spec"`).
+/// connection. This is the default (`lsps.compat = "spec"`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ldk_wallet_over_the_cap_is_refused_and_cannot_parse_the_refusal() {
     let log = refusal_over_the_cap("spec").await.unwrap();
@@ -145,13 +145,13 @@ async fn ldk_wallet_over_the_cap_is_refused_and_cannot_parse_the_refusal() {
     assert!(!log.contains("BuyRequestFailed"), "the wallet cannot have parsed the refusal:\n{}", tail(&log));
 }
 
-/// The same refusal with `lsps.error_data = "ldk_compat"`: `data` goes out as the message string,
+/// The same refusal with `lsps.compat = "ldk"`: `data` goes out as the message string,
 /// lightning-liquidity parses it and hands ldk-node a `BuyRequestFailed` with code 1 and the
 /// LSP's reason (ldk-node 0.7.1 logs it as an unexpected liquidity event), and the LSP is not
 /// ignored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn ldk_wallet_over_the_cap_parses_the_refusal_with_ldk_compat_error_data() {
-    let log = refusal_over_the_cap("ldk_compat").await.unwrap();
+async fn ldk_wallet_over_the_cap_parses_the_refusal_with_ldk_compat() {
+    let log = refusal_over_the_cap("ldk").await.unwrap();
     assert!(
         !log.contains("Failed to deserialize invalid LSPS message"),
         "lightning-liquidity must parse the string data; wallet log tail:\n{}",
@@ -170,11 +170,11 @@ fn tail(log: &str) -> String {
 }
 
 /// Two purchases by one ldk-node wallet from an LSP with a cap of one open purchase per client
-/// and `lsps.error_data = error_data`; the second must fail. Returns the wallet's log.
-async fn refusal_over_the_cap(error_data: &'static str) -> Result<String> {
+/// and `lsps.compat = compat`; the second must fail. Returns the wallet's log.
+async fn refusal_over_the_cap(compat: &'static str) -> Result<String> {
     let chain = Chain::start().await?;
     let dir = tempfile::tempdir()?;
-    let options = ServeOptions { max_open_buys_per_client: 1, error_data, ..ServeOptions::default() };
+    let options = ServeOptions { max_open_buys_per_client: 1, compat, ..ServeOptions::default() };
     let mut lsp = InboundLsp::start(&inbound_binary()?, &chain, &dir.path().join("lsp"), &options)?;
     let (lsp_id, lsp_address) = (lsp.node_id, socket_address(lsp.listen)?);
     let wallet = start_ldk_node(&chain, dir.path(), "wallet", None, vec![lsp_id], |builder| {

@@ -73,7 +73,7 @@ pub async fn start_lsp(config: &Config) -> Result<Lsp> {
         enabled_protocols: Vec::new(),
         max_pending_per_peer: config.limits.max_pending_per_peer,
         max_pending_total: config.limits.max_pending_total,
-        error_data: config.lsps.error_data,
+        compat: config.lsps.compat,
     });
     if config.lsps2_enabled() || config.lsps1_enabled() || config.lsps5_enabled() {
         lsp_builder = lsp_builder.store(open_store(config).await?);

@@ -19,7 +19,7 @@ use inbound_service::lsps2::config::{default_tiers, DEFAULT_MAX_CHANNEL_SAT, DEF
 use inbound_service::lsps2::session::DEFAULT_MPP_TIMEOUT_SECS;
 use inbound_service::lsps2::{FeeTier, Lsps2Config, TrustMode};
 use inbound_service::lsps5::Lsps5Config;
-use inbound_service::ErrorData;
+use inbound_service::{Compat, ErrorData};
 use lsps::method::Protocol;
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
@@ -254,15 +254,26 @@ fn lsps1_can_be_enabled_and_its_values_are_used_and_checked() {
 }
 
 #[test]
-fn error_data_style_is_spec_by_default_and_ldk_compat_on_request() {
-    assert_eq!(parse("").expect("defaults").lsps.error_data, ErrorData::Spec);
-    let config = parse("[lsps]\nerror_data = \"ldk_compat\"").expect("valid");
-    assert_eq!(config.lsps.error_data, ErrorData::LdkCompat);
-    assert_eq!(parse("[lsps]\nerror_data = \"spec\"").expect("valid").lsps.error_data, ErrorData::Spec);
-    assert_rejected("[lsps]\nerror_data = \"ldk\"", "lsps.error_data", "ldk_compat");
-    // The effective configuration renders the style and reads back the same.
+fn compat_is_spec_by_default_and_ldk_on_request() {
+    assert_eq!(parse("").expect("defaults").lsps.compat, Compat::Spec);
+    let config = parse("[lsps]\ncompat = \"ldk\"").expect("valid");
+    assert_eq!(config.lsps.compat, Compat::Ldk);
+    assert_eq!(config.lsps.compat.error_data(), ErrorData::LdkCompat, "LSPS2's string error data comes with it");
+    assert_eq!(parse("[lsps]\ncompat = \"spec\"").expect("valid").lsps.compat, Compat::Spec);
+    assert_rejected("[lsps]\ncompat = \"ldk_compat\"", "lsps.compat", "unknown variant `ldk_compat`");
+    assert_rejected("[lsps]\ncompat = true", "lsps.compat", "wanted string");
+    // The effective configuration renders the switch and reads back the same.
     let rendered = config.to_redacted_toml();
-    assert!(rendered.contains("error_data = \"ldk_compat\""), "{rendered}");
+    assert!(rendered.contains("compat = \"ldk\"") && !rendered.contains("error_data"), "{rendered}");
+    assert_eq!(parse(&rendered).expect("rendered config parses").lsps.compat, Compat::Ldk);
+}
+
+#[test]
+fn the_replaced_error_data_key_is_an_error_naming_lsps_compat() {
+    for value in ["\"ldk_compat\"", "\"spec\"", "1"] {
+        assert_rejected(&format!("[lsps]\nerror_data = {value}"), "lsps.error_data", "`lsps.compat`");
+    }
+    assert_rejected("[lsps]\nerror_data = \"ldk_compat\"", "lsps.error_data", "compat = \"ldk\"");
 }
 
 #[test]

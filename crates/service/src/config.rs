@@ -5,7 +5,7 @@
 //! | `enabled_protocols` | none (LSPS0 only) | protocols beyond LSPS0 the LSP serves, once a [`ProtocolHandler`](crate::ProtocolHandler) is registered for them |
 //! | `max_pending_per_peer` | [`DEFAULT_MAX_PENDING_PER_PEER`] | in-flight requests one peer may have |
 //! | `max_pending_total` | [`DEFAULT_MAX_PENDING_TOTAL`] | in-flight requests over all peers |
-//! | `error_data` | [`ErrorData::Spec`] | shape of `error.data` in answers (LDK compatibility switch) |
+//! | `compat` | [`Compat::Spec`] | which clients the answers are shaped for; with [`Compat::Ldk`], `error.data` is a string ([`ErrorData`]) |
 //!
 //! LSPS0 sets no numeric limit on pending requests (bLIP-50; `docs/spec/lsps-digest.md`
 //! §2.10). The defaults are lightning-liquidity's, which the digest recommends copying.
@@ -13,6 +13,8 @@
 use lsps::jsonrpc::{codes, RpcError};
 use lsps::method::Protocol;
 use serde_json::Value;
+
+use crate::compat::Compat;
 
 /// Default cap on one peer's in-flight requests (requests handed to a
 /// [`ProtocolHandler`](crate::ProtocolHandler) and not yet answered). An honest wallet has one or
@@ -34,7 +36,7 @@ pub const TOO_MANY_PENDING_CODE: i32 = -32000;
 /// The message sent with [`TOO_MANY_PENDING_CODE`].
 pub const TOO_MANY_PENDING_MESSAGE: &str = "too many pending requests";
 
-/// How `error.data` is sent (digest §2.5, "Interop trap").
+/// How `error.data` is sent (digest §2.5, "Interop trap"); [`Compat::error_data`] picks it.
 ///
 /// lightning-liquidity (LDK, 0.2.7 and current main) models `error.data` as `Option<String>`: an
 /// LDK client fails to parse an error whose `data` is an object, such as the spec's code 1
@@ -83,8 +85,9 @@ pub struct LspsServerConfig {
     pub max_pending_per_peer: usize,
     /// Cap on in-flight requests over all peers, enforced like `max_pending_per_peer`.
     pub max_pending_total: usize,
-    /// Shape of `error.data` in error answers (see [`ErrorData`]).
-    pub error_data: ErrorData,
+    /// The clients answers are shaped for; the server takes the shape of `error.data` from it
+    /// ([`Compat::error_data`]), and [`LspBuilder`](crate::LspBuilder) gives it to LSPS1.
+    pub compat: Compat,
 }
 
 impl Default for LspsServerConfig {
@@ -93,7 +96,7 @@ impl Default for LspsServerConfig {
             enabled_protocols: Vec::new(),
             max_pending_per_peer: DEFAULT_MAX_PENDING_PER_PEER,
             max_pending_total: DEFAULT_MAX_PENDING_TOTAL,
-            error_data: ErrorData::Spec,
+            compat: Compat::Spec,
         }
     }
 }
@@ -109,7 +112,9 @@ mod tests {
         assert_eq!(config.max_pending_per_peer, DEFAULT_MAX_PENDING_PER_PEER);
         assert_eq!(config.max_pending_total, DEFAULT_MAX_PENDING_TOTAL);
         assert!((-32099..=-32000).contains(&TOO_MANY_PENDING_CODE));
-        assert_eq!(config.error_data, ErrorData::Spec);
+        assert_eq!(config.compat, Compat::Spec);
+        assert_eq!(config.compat.error_data(), ErrorData::Spec);
+        assert_eq!(Compat::Ldk.error_data(), ErrorData::LdkCompat);
     }
 
     #[test]

@@ -76,6 +76,7 @@
 
 pub mod address_book;
 mod clock;
+pub mod compat;
 pub mod config;
 pub mod flow;
 pub mod ids;
@@ -95,6 +96,7 @@ mod ticker;
 
 pub use address_book::{validate_node_address, PeerAddressBook};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use compat::Compat;
 pub use config::{
     ErrorData, LspsServerConfig, DEFAULT_MAX_PENDING_PER_PEER, DEFAULT_MAX_PENDING_TOTAL, TOO_MANY_PENDING_CODE,
     TOO_MANY_PENDING_MESSAGE,

@@ -75,8 +75,9 @@ impl LspBuilder {
         }
     }
 
-    /// The LSPS0 server's limits and error shaping. Its `enabled_protocols` are replaced by
-    /// the protocols added here.
+    /// The LSPS0 server's limits and the clients answers are shaped for (its `compat` applies
+    /// to every protocol added here). Its `enabled_protocols` are replaced by the protocols
+    /// added here.
     pub fn server(mut self, config: LspsServerConfig) -> LspBuilder {
         self.server = config;
         self
@@ -124,7 +125,9 @@ impl LspBuilder {
             None => None,
         };
         let lsps1 = match self.lsps1 {
-            Some(config) => Some(Lsps1Service::new(config, store()?, Arc::clone(&self.clock))?),
+            Some(config) => {
+                Some(Lsps1Service::with_compat(config, store()?, Arc::clone(&self.clock), self.server.compat)?)
+            }
             None => None,
         };
         let lsps5 = match self.lsps5 {

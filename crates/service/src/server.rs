@@ -113,7 +113,7 @@ impl LspsServer {
     /// are counted as dropped sends.
     pub fn new(config: LspsServerConfig) -> Arc<LspsServer> {
         let pending = PendingTable::new(config.max_pending_per_peer, config.max_pending_total);
-        let error_data = config.error_data;
+        let error_data = config.compat.error_data();
         Arc::new(LspsServer {
             config,
             handlers: RwLock::new(HashMap::new()),

@@ -107,7 +107,7 @@ fn lsps5_config(per_peer: usize, total: usize) -> LspsServerConfig {
         enabled_protocols: vec![Protocol::Lsps5],
         max_pending_per_peer: per_peer,
         max_pending_total: total,
-        error_data: crate::config::ErrorData::Spec,
+        compat: crate::Compat::Spec,
     }
 }
 
@@ -401,7 +401,7 @@ async fn a_hung_handler_behind_call_is_answered_with_internal_error_after_the_ti
 }
 
 #[tokio::test]
-async fn error_data_is_an_object_by_default_and_a_string_in_ldk_compat_mode() {
+async fn error_data_is_an_object_by_default_and_a_string_in_ldk_compat() {
     let reject = request("r", "lsps5.set_webhook", json!({"app_name": "reject", "webhook": "x"}));
     let unknown = request("u", "lsps5.list_webhooks", json!({"extra": 1}));
     let (spec, _, _) = server_with(lsps5_config(10, 10));
@@ -409,7 +409,7 @@ async fn error_data_is_an_object_by_default_and_a_string_in_ldk_compat_mode() {
     assert_eq!(answer["error"]["code"], 1);
     assert_eq!(answer["error"]["data"], json!({"message": "not served here"}));
 
-    let compat_config = LspsServerConfig { error_data: crate::config::ErrorData::LdkCompat, ..lsps5_config(10, 10) };
+    let compat_config = LspsServerConfig { compat: crate::Compat::Ldk, ..lsps5_config(10, 10) };
     let (compat, _, _) = server_with(compat_config);
     let answer = json_of(compat.call(peer(1), &reject).await);
     assert_eq!(answer["error"]["code"], 1);

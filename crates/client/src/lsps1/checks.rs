@@ -139,7 +139,7 @@ pub fn mirrored_request(order: &Order) -> CreateOrderRequest {
         required_channel_confirmations: order.required_channel_confirmations,
         funding_confirms_within_blocks: order.funding_confirms_within_blocks,
         channel_expiry_blocks: order.channel_expiry_blocks,
-        token: (!order.token.is_empty()).then(|| order.token.clone()),
+        token: order.token.clone().filter(|token| !token.is_empty()),
         // The mirror if there is one; else any address, so that an on-chain option is not
         // refused for a refund address the wallet may well have sent.
         refund_onchain_address: onchain.map(|o| o.refund_onchain_address.clone().unwrap_or_else(|| o.address.clone())),

@@ -88,10 +88,34 @@ pub struct LspsSection {
     /// `lsps.enabled`: protocols served besides LSPS0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<Vec<ProtocolName>>,
-    /// `lsps.error_data`: `"spec"` (default) or `"ldk_compat"`, the shape of `error.data`
-    /// ([`inbound_service::ErrorData`]).
+    /// `lsps.compat`: the clients the answers are shaped for ([`inbound_service::Compat`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_data: Option<String>,
+    pub compat: Option<CompatName>,
+    /// `lsps.error_data`, replaced by `lsps.compat`: read only to name the new key in the error.
+    #[serde(default, skip_serializing)]
+    pub error_data: Option<ReplacedKey>,
+}
+
+/// A key that was replaced by another: any value is read, so that the error can name the new
+/// key instead of calling the old one unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplacedKey;
+
+impl<'de> Deserialize<'de> for ReplacedKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<ReplacedKey, D::Error> {
+        serde::de::IgnoredAny::deserialize(deserializer)?;
+        Ok(ReplacedKey)
+    }
+}
+
+/// The `lsps.compat` settings, spelled as in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CompatName {
+    /// As the bLIPs say.
+    Spec,
+    /// Readable by LDK's lightning-liquidity 0.2.7 (ldk-node 0.7.1 wallets), still spec-valid.
+    Ldk,
 }
 
 /// `[limits]`: bounds on per-peer and total work.

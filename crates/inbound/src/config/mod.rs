@@ -17,7 +17,7 @@
 //! | `chain.cookie_file` | none | | |
 //! | `chain.poll_interval_secs` | [`DEFAULT_CHAIN_POLL_INTERVAL_SECS`] | | |
 //! | `lsps.enabled` | `[]` (LSPS0 only, always on) | | |
-//! | `lsps.error_data` | `"spec"` (`"ldk_compat"`: `error.data` as a string for LDK wallets, [`inbound_service::ErrorData`]) | | |
+//! | `lsps.compat` | `"spec"` (`"ldk"`: answers LDK wallets can read, [`inbound_service::Compat`]) | | |
 //! | `limits.max_pending_per_peer` | [`DEFAULT_MAX_PENDING_PER_PEER`] | | |
 //! | `limits.max_pending_total` | [`DEFAULT_MAX_PENDING_TOTAL`] | | |
 //! | `limits.lsps_queue_per_peer` | [`DEFAULT_LSPS_QUEUE_PER_PEER`] | | |
@@ -91,8 +91,8 @@ pub use render::{redacted_url, REDACTED};
 
 #[cfg(feature = "daemon")]
 pub use file::{
-    FeeTierSection, FileConfig, LimitsSection, Lsps2Section, LspsSection, NodeSection, ProtocolName, StoreSection,
-    TrustName,
+    CompatName, FeeTierSection, FileConfig, LimitsSection, Lsps2Section, LspsSection, NodeSection, ProtocolName,
+    StoreSection, TrustName,
 };
 
 use std::path::PathBuf;
@@ -103,7 +103,7 @@ use inbound_node::bitcoin::Network;
 #[cfg(feature = "daemon")]
 use {
     chain::{network_of, parse_network, resolve_chain},
-    inbound_service::{lsps1::Lsps1Config, lsps2::Lsps2Config, lsps5::Lsps5Config, ErrorData},
+    inbound_service::{lsps1::Lsps1Config, lsps2::Lsps2Config, lsps5::Lsps5Config, Compat},
     lsps::method::Protocol,
     resolve::{resolve_limits, resolve_lsps, resolve_lsps1, resolve_lsps2, resolve_lsps5, resolve_store},
     std::{fmt, net::SocketAddr, path::Path},
@@ -291,8 +291,8 @@ pub struct NodeConfig {
 pub struct LspsConfig {
     /// Protocols served besides LSPS0, sorted, without duplicates.
     pub enabled: Vec<Protocol>,
-    /// Shape of `error.data` in answers.
-    pub error_data: ErrorData,
+    /// The clients the answers are shaped for (every protocol).
+    pub compat: Compat,
 }
 
 /// The effective `[limits]` table. Every bound is at least 1, and no per-peer bound exceeds its total.

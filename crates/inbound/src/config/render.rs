@@ -5,12 +5,12 @@ use inbound_node::bitcoin::Network;
 use url::Url;
 
 use inbound_service::lsps2::{FeeTier, Lsps2Config};
-use inbound_service::ErrorData;
+use inbound_service::Compat;
 
 use super::resolve::{name_of, trust_name};
 use super::{
-    ChainAuth, ChainSection, Config, FeeTierSection, FileConfig, LimitsSection, Lsps2Section, LspsSection, NetworkName,
-    NodeSection, StoreSection,
+    ChainAuth, ChainSection, CompatName, Config, FeeTierSection, FileConfig, LimitsSection, Lsps2Section, LspsSection,
+    NetworkName, NodeSection, StoreSection,
 };
 
 /// What a secret is replaced by.
@@ -37,13 +37,11 @@ pub(super) fn redacted_toml(config: &Config) -> String {
         }),
         lsps: Some(LspsSection {
             enabled: Some(config.lsps.enabled.iter().copied().map(name_of).collect()),
-            error_data: Some(
-                match config.lsps.error_data {
-                    ErrorData::Spec => "spec",
-                    ErrorData::LdkCompat => "ldk_compat",
-                }
-                .to_owned(),
-            ),
+            compat: Some(match config.lsps.compat {
+                Compat::Spec => CompatName::Spec,
+                Compat::Ldk => CompatName::Ldk,
+            }),
+            error_data: None,
         }),
         limits: Some(LimitsSection {
             max_pending_per_peer: Some(config.limits.max_pending_per_peer),

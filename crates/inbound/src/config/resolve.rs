@@ -7,14 +7,14 @@ use std::path::Path;
 use inbound_service::lsps1::{Lsps1Config, Lsps1ConfigError};
 use inbound_service::lsps2::{ChannelSizing, FeeTier, Lsps2Config, Lsps2ConfigError, SessionPolicy, TrustMode};
 use inbound_service::lsps5::Lsps5Config;
-use inbound_service::ErrorData;
+use inbound_service::Compat;
 use lsps::method::Protocol;
 use url::Url;
 
 use super::{
-    ConfigError, FeeTierSection, LimitsConfig, LimitsSection, Lsps2Section, LspsConfig, LspsSection, ProtocolName,
-    StoreConfig, StoreSection, TrustName, AVAILABLE_PROTOCOLS, DEFAULT_LSPS_QUEUE_PER_PEER, DEFAULT_LSPS_QUEUE_TOTAL,
-    DEFAULT_MAX_PENDING_PER_PEER, DEFAULT_MAX_PENDING_TOTAL, DEFAULT_STORE_FILE,
+    CompatName, ConfigError, FeeTierSection, LimitsConfig, LimitsSection, Lsps2Section, LspsConfig, LspsSection,
+    ProtocolName, StoreConfig, StoreSection, TrustName, AVAILABLE_PROTOCOLS, DEFAULT_LSPS_QUEUE_PER_PEER,
+    DEFAULT_LSPS_QUEUE_TOTAL, DEFAULT_MAX_PENDING_PER_PEER, DEFAULT_MAX_PENDING_TOTAL, DEFAULT_STORE_FILE,
 };
 
 /// Resolves `[lsps]`: every listed protocol must have a server implementation.
@@ -40,18 +40,19 @@ pub(super) fn resolve_lsps(lsps: LspsSection, file_origin: &str) -> Result<LspsC
         }
     }
     enabled.sort_by_key(|protocol| protocol.number());
-    let error_data = match lsps.error_data.as_deref() {
-        None | Some("spec") => ErrorData::Spec,
-        Some("ldk_compat") => ErrorData::LdkCompat,
-        Some(other) => {
-            return Err(ConfigError::invalid(
-                "lsps.error_data",
-                file_origin,
-                format!("{other:?} is not a known style; use \"spec\" (the default) or \"ldk_compat\""),
-            ))
-        }
+    if lsps.error_data.is_some() {
+        return Err(ConfigError::invalid(
+            "lsps.error_data",
+            file_origin,
+            "replaced by `lsps.compat`: write compat = \"ldk\" instead of error_data = \"ldk_compat\" \
+             (it also shapes LSPS1 answers for LDK wallets), or remove the key for the default \"spec\"",
+        ));
+    }
+    let compat = match lsps.compat {
+        None | Some(CompatName::Spec) => Compat::Spec,
+        Some(CompatName::Ldk) => Compat::Ldk,
     };
-    Ok(LspsConfig { enabled, error_data })
+    Ok(LspsConfig { enabled, compat })
 }
 
 pub(super) fn protocol_of(name: ProtocolName) -> Protocol {

@@ -29,7 +29,11 @@ pub fn lsp_config(bcoin: &Bcoin, root: &Path) -> Result<Config> {
             poll_interval_secs: Some(DEMO_POLL_INTERVAL_SECS),
             ..ChainSection::default()
         }),
-        lsps: Some(LspsSection { enabled: Some(vec![ProtocolName::Lsps1, ProtocolName::Lsps2]), error_data: None }),
+        lsps: Some(LspsSection {
+            enabled: Some(vec![ProtocolName::Lsps1, ProtocolName::Lsps2]),
+            compat: None,
+            error_data: None,
+        }),
         limits: None,
         store: None,
         lsps2: None,

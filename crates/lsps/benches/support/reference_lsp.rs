@@ -125,7 +125,7 @@ impl ReferenceLsp {
             required_channel_confirmations: request.required_channel_confirmations,
             funding_confirms_within_blocks: request.funding_confirms_within_blocks,
             channel_expiry_blocks: request.channel_expiry_blocks,
-            token: request.token.clone().unwrap_or_default(),
+            token: Some(request.token.clone().unwrap_or_default()),
             created_at: self.now,
             announce_channel: request.announce_channel,
             order_state: lsps1::OrderState::Created,

@@ -21,8 +21,8 @@
 use serde::Deserialize;
 
 use super::msgs::{
-    null_as_empty, Bolt11Payment, Bolt12Payment, ChannelInfo, GetInfoResponse, OnchainPayment, Order, OrderState,
-    PaymentInfo, PaymentState,
+    Bolt11Payment, Bolt12Payment, ChannelInfo, GetInfoResponse, OnchainPayment, Order, OrderState, PaymentInfo,
+    PaymentState,
 };
 use crate::schema::{DateTime, FeeRate, OnchainAddress, SatAmount};
 
@@ -109,8 +109,8 @@ pub(super) struct OrderWire {
     required_channel_confirmations: u16,
     funding_confirms_within_blocks: u16,
     channel_expiry_blocks: u32,
-    #[serde(default, deserialize_with = "null_as_empty")]
-    token: String,
+    #[serde(default)]
+    token: Option<String>,
     created_at: DateTime,
     announce_channel: bool,
     order_state: OrderState,
@@ -277,7 +277,7 @@ mod tests {
         );
         assert_eq!(bolt11.expires_at.to_string(), "2025-06-01T13:00:00.000Z");
         assert!(order.payment.onchain.is_none() && order.payment.bolt12.is_none());
-        assert_eq!(order.token, "");
+        assert_eq!(order.token, None);
     }
 
     #[test]
@@ -387,7 +387,7 @@ mod tests {
         fn order() -> impl Strategy<Value = Order> {
             (
                 ("[ -~]{0,64}", any::<u64>(), any::<u64>(), any::<u16>(), any::<u16>(), any::<u32>()),
-                ("[ -~]{0,20}", datetime(), any::<bool>(), 0u8..3, payment(), channel()),
+                (proptest::option::of("[ -~]{0,20}"), datetime(), any::<bool>(), 0u8..3, payment(), channel()),
             )
                 .prop_map(
                     |(

@@ -1,7 +1,7 @@
 //! LSPS1 wire types (bLIP-51): `get_info`, `create_order`, `get_order` and the order,
 //! payment and channel objects.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::params::Params;
 use crate::schema::{DateTime, FeeRate, OnchainAddress, Outpoint, SatAmount};
@@ -226,9 +226,11 @@ pub struct Order {
     pub funding_confirms_within_blocks: u16,
     /// Mirrored from the request.
     pub channel_expiry_blocks: u32,
-    /// Mirrored from the request; `""` when none was sent (LDK may send `null`).
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub token: String,
+    /// Mirrored from the request. bLIP-51 asks for `""` when the client sent none; LDK's
+    /// lightning-liquidity expects the mirror to be absent (or `null`) then, so `None` is sent
+    /// as no member at all. Clients read absent, `null` and `""` alike as "no token".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
     /// When the order was created.
     pub created_at: DateTime,
     /// Mirrored from the request.
@@ -239,9 +241,4 @@ pub struct Order {
     pub payment: PaymentInfo,
     /// The channel, once published.
     pub channel: Option<ChannelInfo>,
-}
-
-/// Reads a string that LDK may send as `null`, turning `null` into `""`.
-pub(super) fn null_as_empty<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    Ok(Option::<String>::deserialize(deserializer)?.unwrap_or_default())
 }

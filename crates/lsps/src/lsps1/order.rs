@@ -183,7 +183,9 @@ pub fn check_order(order: &Order, request: &CreateOrderRequest) -> OrderReport {
 }
 
 fn check_mirrors(order: &Order, request: &CreateOrderRequest, issues: &mut Vec<OrderIssue>) {
+    // No token may come back as `""` (bLIP-51), `null` or no member (LDK): all mean none.
     let sent_token = request.token.as_deref().unwrap_or("");
+    let mirrored_token = order.token.as_deref().unwrap_or("");
     let mirrors = [
         ("lsp_balance_sat", order.lsp_balance_sat == request.lsp_balance_sat),
         ("client_balance_sat", order.client_balance_sat == request.client_balance_sat),
@@ -196,7 +198,7 @@ fn check_mirrors(order: &Order, request: &CreateOrderRequest, issues: &mut Vec<O
             order.funding_confirms_within_blocks == request.funding_confirms_within_blocks,
         ),
         ("channel_expiry_blocks", order.channel_expiry_blocks == request.channel_expiry_blocks),
-        ("token", order.token == sent_token),
+        ("token", mirrored_token == sent_token),
         ("announce_channel", order.announce_channel == request.announce_channel),
     ];
     for (field, equal) in mirrors {
@@ -234,7 +236,7 @@ mod tests {
             required_channel_confirmations: 0,
             funding_confirms_within_blocks: 6,
             channel_expiry_blocks: 13_140,
-            token: String::new(),
+            token: Some(String::new()),
             created_at: "2025-06-01T12:00:00Z".parse().unwrap(),
             announce_channel: false,
             order_state: OrderState::Created,
@@ -273,7 +275,7 @@ mod tests {
     fn every_rule_is_reported() {
         let mut order = order();
         order.order_id = "x".repeat(65);
-        order.token = "coupon".into();
+        order.token = Some("coupon".into());
         order.channel_expiry_blocks = 1;
         let bolt11 = order.payment.bolt11.as_mut().unwrap();
         bolt11.order_total_sat = SatAmount(112_344);

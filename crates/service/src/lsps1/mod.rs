@@ -60,6 +60,8 @@ pub use runner::OrderEvent;
 pub use service::{to_wire, Lsps1Service};
 
 #[cfg(test)]
+mod compat_tests;
+#[cfg(test)]
 mod fake;
 #[cfg(test)]
 mod kernel_tests;

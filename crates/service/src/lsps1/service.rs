@@ -6,6 +6,10 @@
 //! address) *before* the answer leaves, so every invoice and address a client has seen has an
 //! order behind it. The store's SCID column holds the first 8 bytes of the order's payment
 //! hash, so `PaymentClaimable` finds its order in one indexed lookup.
+//!
+//! The answers are built here: [`to_wire`] as bLIP-51 says, then shaped for the clients the
+//! LSP serves ([`Compat::lsps1_order`]); [`Compat`] also decides whether the on-chain option is
+//! offered at all.
 
 use std::sync::{Arc, RwLock};
 
@@ -27,6 +31,7 @@ use super::order::{HoldInvoice, OnchainTerms, OrderBook, OrderStatus};
 use super::runner::RunnerState;
 use crate::address_book::PeerAddressBook;
 use crate::clock::Clock;
+use crate::compat::Compat;
 use crate::flow::{FlowError, FlowRunner, RetryPolicy};
 use crate::ids::PaymentHashRef;
 use crate::server::{BoxFuture, ProtocolHandler};
@@ -46,14 +51,27 @@ pub struct Lsps1Service {
     /// The flow kernel's runner for the orders.
     pub(super) flows: FlowRunner<OrderBook>,
     client_addresses: Arc<PeerAddressBook>,
+    /// Which clients the answers are shaped for (`[lsps] compat`).
+    compat: Compat,
 }
 
 impl Lsps1Service {
-    /// A service with this configuration (validated), store and clock.
+    /// A service with this configuration (validated), store and clock, answering as the bLIPs
+    /// say ([`Compat::Spec`]).
     pub fn new(
         config: Lsps1Config,
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Lsps1Service>, Lsps1ConfigError> {
+        Lsps1Service::with_compat(config, store, clock, Compat::Spec)
+    }
+
+    /// [`Lsps1Service::new`] with answers shaped for `compat`'s clients.
+    pub fn with_compat(
+        config: Lsps1Config,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        compat: Compat,
     ) -> Result<Arc<Lsps1Service>, Lsps1ConfigError> {
         config.validate()?;
         Ok(Arc::new(Lsps1Service {
@@ -64,6 +82,7 @@ impl Lsps1Service {
             runner: RunnerState::default(),
             flows: FlowRunner::new(store, clock, RetryPolicy::default()),
             client_addresses: Arc::new(PeerAddressBook::new()),
+            compat,
         }))
     }
 
@@ -90,6 +109,11 @@ impl Lsps1Service {
     /// The configuration.
     pub fn config(&self) -> &Lsps1Config {
         &self.config
+    }
+
+    /// Which clients the answers are shaped for.
+    pub fn compat(&self) -> Compat {
+        self.compat
     }
 
     pub(super) fn lightning(&self) -> Option<Arc<dyn OrderLightning>> {
@@ -121,7 +145,11 @@ impl Lsps1Service {
         let fee_sat = self.config.fee_sat(lsp_sat, fee_rate).ok_or_else(overflow)?;
         let total_sat = order_total_sat(SatAmount(fee_sat), request.client_balance_sat).ok_or_else(overflow)?.get();
         let total_msat = total_sat.checked_mul(1000).ok_or_else(overflow)?;
-        let onchain = match (&request.refund_onchain_address, self.config.accept_onchain) {
+        let offers_onchain = self.config.accept_onchain
+            && self
+                .compat
+                .lsps1_offers_onchain(self.config.onchain_payment_confirmations, self.config.min_fee_for_0conf);
+        let onchain = match (&request.refund_onchain_address, offers_onchain) {
             (Some(refund), true) => {
                 let fee_sat = self.config.onchain_fee_sat(lsp_sat, fee_rate).ok_or_else(overflow)?;
                 let total_sat = fee_sat.checked_add(client_sat).ok_or_else(overflow)?;
@@ -176,7 +204,7 @@ impl Lsps1Service {
             match self.flows.insert(&self.driver(lightning.as_ref()), &order, "create_order", cap, Vec::new()).await {
                 Ok(()) => {
                     info!(order = %order.order_id, %client, lsp_sat, client_sat, fee_sat, "LSPS1 order created");
-                    return Ok(to_wire(&order));
+                    return Ok(self.answer(&order));
                 }
                 Err(FlowError::Store(StoreError::DuplicateScid { .. })) => continue,
                 Err(FlowError::Store(StoreError::CapReached { cap, .. })) => {
@@ -198,7 +226,7 @@ impl Lsps1Service {
     pub async fn get_order(&self, client: PublicKey, request: GetOrderRequest) -> Result<Order, RpcError> {
         let order = self.order(&request.order_id).await.map_err(internal)?;
         match order {
-            Some(order) if order.client.0 == client => Ok(to_wire(&order)),
+            Some(order) if order.client.0 == client => Ok(self.answer(&order)),
             _ => Err(Lsps1Error::NotFound.into()),
         }
     }
@@ -218,6 +246,11 @@ impl Lsps1Service {
         }
     }
 
+    /// The order as this LSP sends it: bLIP-51's shape, then [`Compat::lsps1_order`].
+    fn answer(&self, order: &OrderBook) -> Order {
+        self.compat.lsps1_order(to_wire(order), &order.request)
+    }
+
     fn ready(&self) -> Result<Arc<dyn OrderLightning>, RpcError> {
         self.lightning().ok_or_else(|| {
             warn!("LSPS1 request before a node was attached");
@@ -233,7 +266,8 @@ pub(super) fn hash_key(hash: &[u8; 32]) -> u64 {
     u64::from_be_bytes(prefix)
 }
 
-/// The wire `Order` of a stored order.
+/// The wire `Order` of a stored order, as bLIP-51 says (`"token": ""` when the client sent
+/// none, `HOLD` while the HTLC is held). The service sends it through [`Compat::lsps1_order`].
 pub fn to_wire(order: &OrderBook) -> Order {
     let request = &order.request;
     let bolt11 = order.bolt11.as_ref().map(|b| Bolt11Payment {
@@ -268,7 +302,7 @@ pub fn to_wire(order: &OrderBook) -> Order {
         required_channel_confirmations: request.required_channel_confirmations,
         funding_confirms_within_blocks: request.funding_confirms_within_blocks,
         channel_expiry_blocks: request.channel_expiry_blocks,
-        token: request.token.clone().unwrap_or_default(),
+        token: Some(request.token.clone().unwrap_or_default()),
         created_at: order.created_at,
         announce_channel: request.announce_channel,
         order_state: order.order_state(),

@@ -84,7 +84,7 @@ async fn create_order_prices_persists_and_answers() {
     let s = setup().await;
     let order = create(&s, request(Some(REFUND))).await;
     assert_eq!(order.order_state, OrderState::Created);
-    assert_eq!(order.token, "");
+    assert_eq!(order.token.as_deref(), Some(""), "bLIP-51: \"\" when the client sent none");
     assert!(order.order_id.len() <= 64 && order.order_id.len() == 36);
     let bolt11 = order.payment.bolt11.as_ref().expect("bolt11");
     let fee = Lsps1Config::default().fee_sat(100_000, 253).expect("fee");
@@ -170,7 +170,7 @@ async fn known_tokens_pass_and_the_per_client_cap_rejects_with_code_1() {
     let s = setup_with(config, store).await;
     let mut vip = request(None);
     vip["token"] = json!("VIP");
-    assert_eq!(create(&s, vip.clone()).await.token, "VIP");
+    assert_eq!(create(&s, vip.clone()).await.token.as_deref(), Some("VIP"));
     create(&s, request(None)).await;
     let answer = call(&s, client(), "lsps1.create_order", request(None)).await;
     assert_eq!(answer["error"]["code"], 1);
