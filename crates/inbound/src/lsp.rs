@@ -15,6 +15,7 @@ use anyhow::{anyhow, Context, Result};
 use inbound_node::{Node, NodeBuilder, NodeEventHandler, NodeRole};
 use inbound_service::lsps1::Lsps1Service;
 use inbound_service::lsps2::Lsps2Service;
+use inbound_service::lsps5::Lsps5Service;
 use inbound_service::{LspBuilder, LspServices, LspsServer, LspsServerConfig, SystemClock};
 
 use crate::config::{redacted_url, Config};
@@ -34,6 +35,8 @@ pub struct Lsp {
     pub lsps2: Option<Arc<Lsps2Service>>,
     /// The channel-order service, when `lsps.enabled` lists LSPS1.
     pub lsps1: Option<Arc<Lsps1Service>>,
+    /// The webhook service, when `lsps.enabled` lists LSPS5.
+    pub lsps5: Option<Arc<Lsps5Service>>,
     /// The services as [`LspBuilder`] wired them (their tickers stop with [`Lsp::stop`]).
     services: LspServices,
 }
@@ -72,7 +75,7 @@ pub async fn start_lsp(config: &Config) -> Result<Lsp> {
         max_pending_total: config.limits.max_pending_total,
         compat: config.lsps.compat,
     });
-    if config.lsps2_enabled() || config.lsps1_enabled() {
+    if config.lsps2_enabled() || config.lsps1_enabled() || config.lsps5_enabled() {
         lsp_builder = lsp_builder.store(open_store(config).await?);
     }
     if config.lsps1_enabled() {
@@ -80,6 +83,9 @@ pub async fn start_lsp(config: &Config) -> Result<Lsp> {
     }
     if config.lsps2_enabled() {
         lsp_builder = lsp_builder.lsps2(config.lsps2.clone());
+    }
+    if config.lsps5_enabled() {
+        lsp_builder = lsp_builder.lsps5(config.lsps5.clone());
     }
     let events = match config.lsps2_enabled() {
         true => EventHandler::for_jit_lsp(config.node.alias.clone()),
@@ -113,6 +119,7 @@ pub async fn start_lsp(config: &Config) -> Result<Lsp> {
         events,
         lsps2: services.lsps2.clone(),
         lsps1: services.lsps1.clone(),
+        lsps5: services.lsps5.clone(),
         services,
     };
     match lsp.services.started().await {
@@ -124,6 +131,9 @@ pub async fn start_lsp(config: &Config) -> Result<Lsp> {
             if lsp.lsps2.is_some() {
                 tracing::info!(resumed = resumed.lsps2_sessions, %store, "LSPS2 service running");
             }
+            if lsp.lsps5.is_some() {
+                tracing::info!(pending = resumed.lsps5_deliveries, %store, "LSPS5 service running");
+            }
             Ok(lsp)
         }
         Err(error) => {
@@ -131,12 +141,12 @@ pub async fn start_lsp(config: &Config) -> Result<Lsp> {
             if let Err(stop_error) = lsp.stop().await {
                 tracing::warn!("stopping the LSP after a failed start: {stop_error:#}");
             }
-            Err(anyhow!(error).context("resuming the stored LSPS1 orders and LSPS2 sessions"))
+            Err(anyhow!(error).context("resuming the stored LSPS1 orders, LSPS2 sessions and LSPS5 deliveries"))
         }
     }
 }
 
-/// Opens the store the LSPS1 and LSPS2 services share (creating the data directory first, where
+/// Opens the store the LSPS1, LSPS2 and LSPS5 services share (creating the data directory first, where
 /// the default SQLite file lives).
 async fn open_store(config: &Config) -> Result<Arc<dyn inbound_store::Store>> {
     std::fs::create_dir_all(&config.data_dir)

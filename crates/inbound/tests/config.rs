@@ -18,6 +18,7 @@ use inbound_service::lsps1::Lsps1Config;
 use inbound_service::lsps2::config::{default_tiers, DEFAULT_MAX_CHANNEL_SAT, DEFAULT_VALID_FOR_SECS};
 use inbound_service::lsps2::session::DEFAULT_MPP_TIMEOUT_SECS;
 use inbound_service::lsps2::{FeeTier, Lsps2Config, TrustMode};
+use inbound_service::lsps5::Lsps5Config;
 use inbound_service::{Compat, ErrorData};
 use lsps::method::Protocol;
 
@@ -215,13 +216,23 @@ fn misspelt_names_are_rejected_by_name() {
 }
 
 #[test]
-fn protocols_without_a_server_are_rejected_with_a_clear_reason() {
-    assert_rejected("[lsps]\nenabled = [\"lsps5\"]", "lsps.enabled[0]", "LSPS5 (bLIP-55, webhooks) is not available");
+fn lsps5_can_be_enabled_and_its_values_are_used_and_checked() {
+    let config = parse("[lsps]\nenabled = [\"lsps0\", \"lsps5\", \"lsps2\"]").expect("lsps5 is available");
+    assert_eq!(config.lsps.enabled, vec![Protocol::Lsps2, Protocol::Lsps5]);
+    assert!(config.lsps5_enabled());
+    assert_eq!(config.lsps5, Lsps5Config::default());
+    let config = parse("[lsps5]\nmax_webhooks_per_client = 3\nrequire_channel_or_flow = false").expect("valid");
+    assert_eq!((config.lsps5.max_webhooks_per_client, config.lsps5.require_channel_or_flow), (3, false));
+    assert_rejected("[lsps5]\nmax_webhooks_per_client = 0", "lsps5.max_webhooks_per_client", "at least 1");
+    assert_rejected("[lsps5]\nwebhook_retention_days = 3", "lsps5.webhook_retention_days", "at least 7");
     assert_rejected(
-        "[lsps]\nenabled = [\"lsps0\", \"lsps5\"]",
-        "lsps.enabled[1]",
-        "remove \"lsps5\" from lsps.enabled",
+        "[lsps5]\ndelivery_retry_max_secs = 1",
+        "lsps5.delivery_retry_max_secs",
+        "delivery_retry_base_secs",
     );
+    assert_rejected("[lsps5]\nextra_ca_file = \"/nonexistent/ca.pem\"", "lsps5.extra_ca_file", "not a readable file");
+    assert_rejected("[lsps5]\nwebhooks = 3", "lsps5.webhooks", "unknown field");
+    assert_rejected("[lsps5]\ncooldown = 3", "lsps5.cooldown", "unknown field");
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! it logs its node id, answers `lsps0.list_protocols` from an in-test wallet node and from
 //! `inbound client list-protocols` over TCP, exits 0 on SIGTERM after persisting, and comes back
 //! with the same node id on the same data directory. With LSPS2 enabled it lists protocol 2 and
-//! answers `lsps2.get_info` with a menu once its wallet is funded.
+//! answers `lsps2.get_info` with a menu once its wallet is funded. With LSPS5 enabled it lists
+//! protocol 5 and keeps a registered webhook across a restart.
 
 mod common;
 
@@ -103,11 +104,12 @@ async fn serve_answers_lsps0_and_restarts_with_the_same_identity() {
 #[test]
 fn serve_refuses_a_bad_configuration_naming_the_key() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = write_file(dir.path(), "inbound.toml", "[lsps]\nenabled = [\"lsps5\"]\n");
+    let config =
+        write_file(dir.path(), "inbound.toml", "[lsps]\nenabled = [\"lsps5\"]\n[lsps5]\nmax_webhooks_per_client = 0\n");
     let output = inbound().arg("serve").arg("--config").arg(&config).output().expect("run inbound serve");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("`lsps.enabled[0]`") && stderr.contains("is not available"), "{stderr}");
+    assert!(stderr.contains("`lsps5.max_webhooks_per_client`") && stderr.contains("at least 1"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -176,4 +178,78 @@ async fn serve_with_lsps2_lists_it_and_answers_get_info() {
     assert!(status.success(), "exit status {status}; log:\n{}", daemon.log.join("\n"));
     assert!(daemon.log.iter().any(|line| line.contains("LSPS2 counters")), "{}", daemon.log.join("\n"));
     println!("serve_with_lsps2_lists_it_and_answers_get_info took {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_lsps5_stores_webhooks_across_a_restart() {
+    use lsps::lsps5::{ListWebhooksRequest, SetWebhookRequest};
+    use lsps::method::{Request, Response};
+
+    let started = Instant::now();
+    let bcoin = Bcoin::start().await.expect("bcoin regtest node");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().join("lsp");
+    let config = write_file(
+        dir.path(),
+        "inbound.toml",
+        &format!(
+            "network = \"regtest\"\ndata_dir = {:?}\n[node]\nlisten = \"127.0.0.1:0\"\n\
+             [chain]\nurl = {:?}\npoll_interval_secs = 1\n[lsps]\nenabled = [\"lsps5\"]\n\
+             [lsps5]\nrequire_channel_or_flow = false\n",
+            data_dir.display().to_string(),
+            bcoin.rpc_url()
+        ),
+    );
+    let wallet = start_wallet(WalletOptions {
+        data_dir: dir.path().join("wallet"),
+        network: Network::Regtest,
+        alias: "test-webhook-wallet".into(),
+        chain: BitcoindRpcConfig::new(bcoin.rpc_url()),
+    })
+    .await
+    .expect("wallet node");
+    let call = |node_id, request| {
+        let client = wallet.client.clone();
+        async move {
+            tokio::time::timeout(Duration::from_secs(30), client.call(node_id, request))
+                .await
+                .expect("answer in time")
+                .expect("answered")
+        }
+    };
+    let set = || {
+        Request::Lsps5SetWebhook(SetWebhookRequest {
+            app_name: "app".into(),
+            webhook: "https://webhook.invalid/wake?t=1".into(),
+        })
+    };
+    let list = || Request::Lsps5ListWebhooks(ListWebhooksRequest {});
+
+    let (mut daemon, node_id, listen) = start_serve(&config);
+    assert!(daemon.log.iter().any(|line| line.contains("LSPS5 service running")), "{}", daemon.log.join("\n"));
+    wallet.node.connect_peer(node_id, listen, false).await.expect("connect to the daemon");
+    let protocols = wallet.client.list_protocols(node_id).await.expect("list_protocols");
+    assert_eq!(protocols, vec![5], "LSPS5 is listed");
+    match call(node_id, set()).await {
+        Response::Lsps5SetWebhook(answer) => assert_eq!((answer.num_webhooks, answer.no_change), (1, false)),
+        other => panic!("set_webhook: {other:?}"),
+    }
+    daemon.terminate();
+    assert!(daemon.wait_exit(STOP_TIMEOUT).success(), "{}", daemon.log.join("\n"));
+
+    let (mut daemon, restarted_id, listen) = start_serve(&config);
+    assert_eq!(restarted_id, node_id);
+    wallet.node.connect_peer(node_id, listen, false).await.expect("reconnect to the daemon");
+    match call(node_id, list()).await {
+        Response::Lsps5ListWebhooks(answer) => assert_eq!(answer.app_names, ["app"], "stored across the restart"),
+        other => panic!("list_webhooks: {other:?}"),
+    }
+    match call(node_id, set()).await {
+        Response::Lsps5SetWebhook(answer) => assert!(answer.no_change),
+        other => panic!("set_webhook again: {other:?}"),
+    }
+    wallet.stop().await.expect("stop wallet");
+    daemon.terminate();
+    assert!(daemon.wait_exit(STOP_TIMEOUT).success(), "{}", daemon.log.join("\n"));
+    println!("serve_with_lsps5_stores_webhooks_across_a_restart took {:?}", started.elapsed());
 }

@@ -4,14 +4,17 @@
 //! `docs/spec/lsps-digest.md` §2): [`LspsServer`] receives every type-37913 payload from the
 //! node, answers malformed ones with -32700 and `id: null`, answers `lsps0.list_protocols`
 //! itself, and hands the other methods to the [`ProtocolHandler`]s registered for their
-//! protocols (LSPS1 and LSPS2 below), under a per-peer and a total cap on in-flight requests
+//! protocols (LSPS1, LSPS2 and LSPS5 below), under a per-peer and a total cap on in-flight requests
 //! ([`config`]).
 //!
 //! The LSPS2 (bLIP-52) JIT-channel service is [`lsps2::Lsps2Service`] (`lsps2.get_info`,
 //! `lsps2.buy`, and the purchases' [`lsps2::JitSession`]s); the LSPS1 (bLIP-51) channel-order
 //! service is [`lsps1::Lsps1Service`] (`lsps1.get_info`/`create_order`/`get_order`, and the
-//! [`lsps1::OrderBook`]s). Both are durable flows on one kernel ([`flow`]): a pure step, every
-//! step persisted with its history and effects before the effects run, failed effects retried.
+//! [`lsps1::OrderBook`]s); the LSPS5 (bLIP-55) webhook service is [`lsps5::Lsps5Service`]
+//! (`lsps5.set_webhook`/`list_webhooks`/`remove_webhook`, and signed notifications POSTed to
+//! the webhooks as [`lsps5::Delivery`] flows). All are durable flows on one kernel ([`flow`]): a
+//! pure step, every step persisted with its history and effects before the effects run, failed
+//! effects retried.
 //!
 //! [`LspBuilder`] wires the services to a node, in the order the node forces:
 //!
@@ -81,7 +84,9 @@ mod log_limit;
 pub mod lsp;
 pub mod lsps1;
 pub mod lsps2;
+pub mod lsps5;
 mod node_adapter;
+pub mod notify;
 mod ops;
 mod pending;
 mod server;

@@ -4,7 +4,8 @@
 //! 1. [`LspBuilder::build`] creates the enabled services on one store and clock, registers
 //!    them with one [`LspsServer`], and chains their event handlers in front of the caller's
 //!    generic handler: LSPS1 first (its hold-invoice payments must not reach the generic
-//!    handler), then LSPS2.
+//!    handler), then LSPS2. With LSPS5 and LSPS2 both enabled, the LSPS5 service becomes the
+//!    LSPS2 service's [`ClientNotifier`], so a payment waiting for an offline client wakes it.
 //! 2. The caller builds the node with [`LspServices::lsps_handler`] and
 //!    [`LspServices::event_handler`], then calls [`LspServices::attach`] with the built node.
 //! 3. After the node started, [`LspServices::started`] resumes every stored flow and starts the
@@ -24,7 +25,9 @@ use crate::clock::Clock;
 use crate::flow::FlowError;
 use crate::lsps1::{Lsps1Config, Lsps1ConfigError, Lsps1EventHandler, Lsps1Service, OrderLightning};
 use crate::lsps2::{JitLightning, Lsps2Config, Lsps2ConfigError, Lsps2EventHandler, Lsps2Service};
+use crate::lsps5::{Lsps5BuildError, Lsps5Config, Lsps5Node, Lsps5Service};
 use crate::node_adapter::LspsOutbound;
+use crate::notify::ClientNotifier;
 use crate::{LspsServer, LspsServerConfig};
 
 /// How often the services check their timers, deposits and outboxes.
@@ -39,8 +42,11 @@ pub enum LspBuildError {
     /// The `[lsps2]` configuration.
     #[error("the [lsps2] configuration: {0}")]
     Lsps2(#[from] Lsps2ConfigError),
-    /// LSPS1 or LSPS2 without a store to keep their flows in.
-    #[error("LSPS1 and LSPS2 need a store ([store] url)")]
+    /// The `[lsps5]` configuration (or its `extra_ca_file`).
+    #[error("the [lsps5] configuration: {0}")]
+    Lsps5(#[from] Lsps5BuildError),
+    /// LSPS1, LSPS2 or LSPS5 without a store to keep their flows in.
+    #[error("LSPS1, LSPS2 and LSPS5 need a store ([store] url)")]
     NoStore,
 }
 
@@ -51,6 +57,7 @@ pub struct LspBuilder {
     clock: Arc<dyn Clock>,
     lsps1: Option<Lsps1Config>,
     lsps2: Option<Lsps2Config>,
+    lsps5: Option<Lsps5Config>,
     tick_interval: Duration,
 }
 
@@ -63,6 +70,7 @@ impl LspBuilder {
             clock,
             lsps1: None,
             lsps2: None,
+            lsps5: None,
             tick_interval: DEFAULT_TICK_INTERVAL,
         }
     }
@@ -75,7 +83,7 @@ impl LspBuilder {
         self
     }
 
-    /// Where the flows live (needed by LSPS1 and LSPS2).
+    /// Where the flows live (needed by LSPS1, LSPS2 and LSPS5).
     pub fn store(mut self, store: Arc<dyn Store>) -> LspBuilder {
         self.store = Some(store);
         self
@@ -90,6 +98,12 @@ impl LspBuilder {
     /// Serves LSPS2 JIT channels.
     pub fn lsps2(mut self, config: Lsps2Config) -> LspBuilder {
         self.lsps2 = Some(config);
+        self
+    }
+
+    /// Serves LSPS5 webhooks and POSTs their notifications.
+    pub fn lsps5(mut self, config: Lsps5Config) -> LspBuilder {
+        self.lsps5 = Some(config);
         self
     }
 
@@ -116,15 +130,26 @@ impl LspBuilder {
             }
             None => None,
         };
+        let lsps5 = match self.lsps5 {
+            Some(config) => Some(Lsps5Service::new(config, store()?, Arc::clone(&self.clock))?),
+            None => None,
+        };
+        if let (Some(lsps2), Some(lsps5)) = (&lsps2, &lsps5) {
+            lsps2.set_notifier(Arc::clone(lsps5) as Arc<dyn ClientNotifier>);
+        }
         let mut server_config = self.server;
         server_config.enabled_protocols = lsps1
             .as_ref()
             .map(|_| Protocol::Lsps1)
             .into_iter()
             .chain(lsps2.as_ref().map(|_| Protocol::Lsps2))
+            .chain(lsps5.as_ref().map(|_| Protocol::Lsps5))
             .collect();
         let server = LspsServer::new(server_config);
         let mut events = inner;
+        if let Some(service) = &lsps5 {
+            server.register(service.protocol_handler());
+        }
         if let Some(service) = &lsps2 {
             server.register(service.protocol_handler());
             events = Arc::new(Lsps2EventHandler::new(Arc::clone(service), Some(events)));
@@ -137,6 +162,7 @@ impl LspBuilder {
             server,
             lsps1,
             lsps2,
+            lsps5,
             events,
             tick_interval: self.tick_interval,
             tickers: Mutex::new(Vec::new()),
@@ -152,6 +178,8 @@ pub struct LspServices {
     pub lsps1: Option<Arc<Lsps1Service>>,
     /// The LSPS2 service, if enabled.
     pub lsps2: Option<Arc<Lsps2Service>>,
+    /// The LSPS5 service, if enabled.
+    pub lsps5: Option<Arc<Lsps5Service>>,
     events: Arc<dyn NodeEventHandler>,
     tick_interval: Duration,
     tickers: Mutex<Vec<JoinHandle<()>>>,
@@ -164,6 +192,8 @@ pub struct Resumed {
     pub lsps1_orders: usize,
     /// Unfinished LSPS2 sessions.
     pub lsps2_sessions: usize,
+    /// LSPS5 deliveries still to POST.
+    pub lsps5_deliveries: usize,
 }
 
 impl LspServices {
@@ -187,9 +217,12 @@ impl LspServices {
         if let Some(service) = &self.lsps1 {
             service.attach(Arc::clone(node) as Arc<dyn OrderLightning>);
         }
+        if let Some(service) = &self.lsps5 {
+            service.attach(Arc::clone(node) as Arc<dyn Lsps5Node>);
+        }
     }
 
-    /// After the node started: resumes every stored flow (LSPS1, then LSPS2), then ticks every
+    /// After the node started: resumes every stored flow (LSPS1, LSPS2, then LSPS5), then ticks every
     /// service until [`LspServices::stopping`].
     ///
     /// # Errors
@@ -203,11 +236,17 @@ impl LspServices {
         if let Some(service) = &self.lsps2 {
             resumed.lsps2_sessions = service.resume().await?;
         }
+        if let Some(service) = &self.lsps5 {
+            resumed.lsps5_deliveries = service.resume().await?;
+        }
         let mut tickers = self.tickers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(service) = &self.lsps1 {
             tickers.push(service.spawn_ticker(self.tick_interval));
         }
         if let Some(service) = &self.lsps2 {
+            tickers.push(service.spawn_ticker(self.tick_interval));
+        }
+        if let Some(service) = &self.lsps5 {
             tickers.push(service.spawn_ticker(self.tick_interval));
         }
         Ok(resumed)
@@ -225,5 +264,27 @@ impl LspServices {
 impl Drop for LspServices {
     fn drop(&mut self) {
         self.stopping();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn the_builder_serves_lsps5_and_hands_it_to_lsps2() {
+        let store = inbound_store::open("sqlite::memory:").await.expect("store");
+        let services = crate::LspBuilder::new(Arc::new(crate::ManualClock::starting_now()))
+            .store(store)
+            .lsps2(crate::lsps2::Lsps2Config::default())
+            .lsps5(crate::lsps5::Lsps5Config { require_channel_or_flow: false, ..crate::lsps5::Lsps5Config::default() })
+            .build(Arc::new(inbound_node::IgnoringEventHandler))
+            .expect("build");
+        assert_eq!(services.server.served_protocols(), [lsps::method::Protocol::Lsps2, lsps::method::Protocol::Lsps5]);
+        assert!(services.lsps5.is_some());
+        let refused = crate::LspBuilder::new(Arc::new(crate::ManualClock::starting_now()))
+            .lsps5(crate::lsps5::Lsps5Config::default())
+            .build(Arc::new(inbound_node::IgnoringEventHandler));
+        assert!(matches!(refused, Err(crate::LspBuildError::NoStore)));
     }
 }

@@ -17,13 +17,15 @@ pub enum Kind {
     Lsps2Session,
     /// An LSPS1 channel order (bLIP-51).
     Lsps1Order,
-    /// An LSPS5 webhook registration (bLIP-55).
+    /// An LSPS5 webhook registration (bLIP-55): one client's webhooks.
     Lsps5Webhook,
+    /// One LSPS5 notification POSTed (or to be POSTed) to one webhook.
+    Lsps5Delivery,
 }
 
 impl Kind {
     /// Every kind, in a fixed order.
-    pub const ALL: [Kind; 3] = [Kind::Lsps2Session, Kind::Lsps1Order, Kind::Lsps5Webhook];
+    pub const ALL: [Kind; 4] = [Kind::Lsps2Session, Kind::Lsps1Order, Kind::Lsps5Webhook, Kind::Lsps5Delivery];
 
     /// The text stored in the `kind` columns. These strings are part of the schema: never
     /// change one without a migration.
@@ -32,6 +34,7 @@ impl Kind {
             Kind::Lsps2Session => "lsps2_session",
             Kind::Lsps1Order => "lsps1_order",
             Kind::Lsps5Webhook => "lsps5_webhook",
+            Kind::Lsps5Delivery => "lsps5_delivery",
         }
     }
 
@@ -206,6 +209,7 @@ mod tests {
         assert_eq!(Kind::Lsps2Session.as_str(), "lsps2_session");
         assert_eq!(Kind::Lsps1Order.as_str(), "lsps1_order");
         assert_eq!(Kind::Lsps5Webhook.as_str(), "lsps5_webhook");
+        assert_eq!(Kind::Lsps5Delivery.as_str(), "lsps5_delivery");
         assert_eq!(Kind::from_stored("LSPS1_ORDER"), None);
         assert_eq!(Kind::from_stored(""), None);
     }

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use inbound_service::lsps1::Lsps1Config;
+use inbound_service::lsps5::Lsps5Config;
 use serde::{Deserialize, Serialize};
 
 use super::{ChainSection, ConfigError, NetworkName};
@@ -49,6 +50,9 @@ pub struct FileConfig {
     /// `[lsps1]`: the channel-order service (bLIP-51); keys as in [`Lsps1Config`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lsps1: Option<Lsps1Config>,
+    /// `[lsps5]`: the webhook service (bLIP-55); keys as in [`Lsps5Config`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lsps5: Option<Lsps5Config>,
 }
 
 /// `[node]`: the Lightning node itself.

@@ -25,6 +25,7 @@
 //! | `store.url` | `<data_dir>/`[`DEFAULT_STORE_FILE`] (SQLite) | | |
 //! | `lsps2.*` | [`Lsps2Config::default`] (the `DEFAULT_*` consts of `inbound_service::lsps2::config`) | | |
 //! | `lsps1.*` | [`Lsps1Config::default`] (the `DEFAULT_*` consts of `inbound_service::lsps1::config`) | | |
+//! | `lsps5.*` | [`Lsps5Config::default`] (the `DEFAULT_*` consts of `inbound_service::lsps5::config`) | | |
 //! | `http.enabled` | `false` | `--http` (`true`/`false`) | `INBOUND_HTTP_ENABLED` |
 //! | `http.listen` | [`DEFAULT_HTTP_LISTEN`] | `--http-listen` | `INBOUND_HTTP_LISTEN` |
 //! | `http.*` | [`inbound_http::HttpConfig::default`] | | |
@@ -53,6 +54,10 @@
 //! confirmation terms, the fee `fee_base_sat` + `fee_ppm` + `open_tx_vbytes` at the chain's fee
 //! rate, the on-chain option, the payment window and hold-invoice CLTV, the retry timers,
 //! `max_open_orders_per_client`, `tokens`); an error names `lsps1.<key>`.
+//!
+//! The `[lsps5]` keys are the fields of [`Lsps5Config`] (webhook limit, cooldown, retention,
+//! `require_channel_or_flow`, `allow_private_destinations`, delivery timeouts and retries,
+//! `extra_ca_file`); an error names `lsps5.<key>`.
 //!
 //! Loading has two stages, as in ripgrep: [`Config::resolve`] merges and validates without any
 //! I/O, and only the wiring reads what the configuration points at (the cookie file, the data
@@ -98,9 +103,9 @@ use inbound_node::bitcoin::Network;
 #[cfg(feature = "daemon")]
 use {
     chain::{network_of, parse_network, resolve_chain},
-    inbound_service::{lsps1::Lsps1Config, lsps2::Lsps2Config, Compat},
+    inbound_service::{lsps1::Lsps1Config, lsps2::Lsps2Config, lsps5::Lsps5Config, Compat},
     lsps::method::Protocol,
-    resolve::{resolve_limits, resolve_lsps, resolve_lsps1, resolve_lsps2, resolve_store},
+    resolve::{resolve_limits, resolve_lsps, resolve_lsps1, resolve_lsps2, resolve_lsps5, resolve_store},
     std::{fmt, net::SocketAddr, path::Path},
     url::Url,
 };
@@ -143,9 +148,9 @@ pub const ENV_HTTP_ENABLED: &str = "INBOUND_HTTP_ENABLED";
 pub const ENV_HTTP_LISTEN: &str = "INBOUND_HTTP_LISTEN";
 
 /// Protocols with a server implementation, the ones `lsps.enabled` accepts: LSPS0 (always on,
-/// never listed), LSPS1 and LSPS2. LSPS5 has only its wire layer (`lsps::lsps5`).
+/// never listed), LSPS1, LSPS2 and LSPS5.
 #[cfg(feature = "daemon")]
-pub const AVAILABLE_PROTOCOLS: &[Protocol] = &[Protocol::Lsps0, Protocol::Lsps1, Protocol::Lsps2];
+pub const AVAILABLE_PROTOCOLS: &[Protocol] = &[Protocol::Lsps0, Protocol::Lsps1, Protocol::Lsps2, Protocol::Lsps5];
 
 /// A configuration that cannot be used. Every variant says where the bad value came from.
 #[derive(Debug, thiserror::Error)]
@@ -266,6 +271,8 @@ pub struct Config {
     pub http: HttpSettings,
     /// `[lsps1]`, validated ([`Lsps1Config::validate`] passes); used when `lsps.enabled` lists LSPS1.
     pub lsps1: Lsps1Config,
+    /// `[lsps5]`, validated ([`Lsps5Config::validate`] passes); used when `lsps.enabled` lists LSPS5.
+    pub lsps5: Lsps5Config,
 }
 
 /// The effective `[node]` table.
@@ -341,6 +348,11 @@ impl Config {
         self.lsps.enabled.contains(&Protocol::Lsps2)
     }
 
+    /// Whether the LSPS5 service runs.
+    pub fn lsps5_enabled(&self) -> bool {
+        self.lsps.enabled.contains(&Protocol::Lsps5)
+    }
+
     /// Reads `file` (if any) and resolves it with the overriding layers.
     ///
     /// # Errors
@@ -412,6 +424,7 @@ impl Config {
         let lsps2 = resolve_lsps2(file.lsps2.unwrap_or_default(), file_origin)?;
         let http = http::resolve_http(file.http.unwrap_or_default(), file_origin, env, cli)?;
         let lsps1 = resolve_lsps1(file.lsps1.unwrap_or_default(), file_origin)?;
+        let lsps5 = resolve_lsps5(file.lsps5.unwrap_or_default(), file_origin)?;
         Ok(Config {
             network,
             data_dir,
@@ -422,6 +435,7 @@ impl Config {
             store,
             lsps2,
             lsps1,
+            lsps5,
             http,
         })
     }

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use inbound_service::lsps1::{Lsps1Config, Lsps1ConfigError};
 use inbound_service::lsps2::{ChannelSizing, FeeTier, Lsps2Config, Lsps2ConfigError, SessionPolicy, TrustMode};
+use inbound_service::lsps5::Lsps5Config;
 use inbound_service::Compat;
 use lsps::method::Protocol;
 use url::Url;
@@ -27,7 +28,7 @@ pub(super) fn resolve_lsps(lsps: LspsSection, file_origin: &str) -> Result<LspsC
                 file_origin,
                 format!(
                     "{} is not available: Inbound has its wire layer but no server for it. \
-                     Inbound serves LSPS0 (always on), LSPS1 and LSPS2; remove {:?} from lsps.enabled",
+                     Inbound serves LSPS0 (always on), LSPS1, LSPS2 and LSPS5; remove {:?} from lsps.enabled",
                     protocol_title(protocol),
                     format!("lsps{}", protocol.number()),
                 ),
@@ -173,6 +174,25 @@ pub(super) fn resolve_lsps1(section: Lsps1Config, file_origin: &str) -> Result<L
         };
         ConfigError::invalid(&key, file_origin, error.to_string())
     })?;
+    Ok(section)
+}
+
+/// Validates `[lsps5]` (already merged over [`Lsps5Config::default`] by serde), naming
+/// `lsps5.<key>` in errors. `extra_ca_file` must be a readable file; whether it holds
+/// certificates is checked when the service starts.
+pub(super) fn resolve_lsps5(section: Lsps5Config, file_origin: &str) -> Result<Lsps5Config, ConfigError> {
+    section
+        .validate()
+        .map_err(|error| ConfigError::invalid(&format!("lsps5.{}", error.key()), file_origin, error.to_string()))?;
+    if let Some(path) = &section.extra_ca_file {
+        if !path.is_file() {
+            return Err(ConfigError::invalid(
+                "lsps5.extra_ca_file",
+                file_origin,
+                format!("{} is not a readable file", path.display()),
+            ));
+        }
+    }
     Ok(section)
 }
 

@@ -13,6 +13,7 @@ use tracing::{debug, error, info, warn};
 
 use super::{Flow, FlowDriver, GiveUp, Outcome, RetryPolicy};
 use crate::clock::Clock;
+use crate::server::BoxFuture;
 
 /// Most follow-up inputs (beyond the queued ones) one run may step; the rest wait for the
 /// next tick.
@@ -54,13 +55,23 @@ pub struct FlowRunner<F: Flow> {
     clock: Arc<dyn Clock>,
     retry: RetryPolicy,
     step_lock: tokio::sync::Mutex<()>,
+    /// Effects one drain executes at once (1: one after the other, in outbox order).
+    concurrency: usize,
     flow: PhantomData<fn() -> F>,
 }
 
 impl<F: Flow> FlowRunner<F> {
     /// A runner for `F` on this store and clock.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, retry: RetryPolicy) -> Self {
-        FlowRunner { store, clock, retry, step_lock: tokio::sync::Mutex::new(()), flow: PhantomData }
+        FlowRunner { store, clock, retry, step_lock: tokio::sync::Mutex::new(()), concurrency: 1, flow: PhantomData }
+    }
+
+    /// Lets one drain execute up to `concurrency` effects at once (at least 1), for flows whose
+    /// effects wait on the network (LSPS5 POSTs): a slow effect then holds up only its own slot.
+    /// Effects of one drain are then not run in outbox order.
+    pub fn with_concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency.max(1);
+        self
     }
 
     /// The store.
@@ -258,7 +269,7 @@ impl<F: Flow> FlowRunner<F> {
             error!(flow = F::NOUN, %corrupt, "corrupt outbox row; it stays until repaired");
         }
         let mut flows: HashMap<String, Option<F>> = HashMap::new();
-        let mut follow_ups = Vec::new();
+        let mut runnable = Vec::new();
         for effect in due.items {
             let Some(parsed) = parse_effect::<F>(&effect.body) else {
                 error!(flow = F::NOUN, effect_id = effect.effect_id, body = %effect.body, "unreadable effect; giving it up");
@@ -275,21 +286,42 @@ impl<F: Flow> FlowRunner<F> {
                 };
                 flows.insert(effect.aggregate_id.clone(), loaded);
             }
-            let Some(Some(flow)) = flows.get(&effect.aggregate_id) else {
+            if let Some(None) = flows.get(&effect.aggregate_id) {
                 // The flow is gone (retention); nothing is left to do for it.
                 self.settle(self.store.complete_effect(effect.effect_id, now.unix_millis()).await);
                 continue;
-            };
-            match driver.execute(flow, &parsed).await {
-                Outcome::Done => self.settle(self.store.complete_effect(effect.effect_id, self.now_ms()).await),
-                Outcome::Feed(input) => {
-                    self.settle(self.store.complete_effect(effect.effect_id, self.now_ms()).await);
-                    follow_ups.push(Queued { id: effect.aggregate_id.clone(), input: Some(input), note: None });
-                }
-                Outcome::Retry(reason) => follow_ups.extend(self.failed(&effect, &parsed, reason).await),
             }
+            runnable.push((effect, parsed));
         }
-        follow_ups
+        let jobs: Vec<BoxFuture<'_, Option<Queued<F::Input>>>> = runnable
+            .iter()
+            .filter_map(|(effect, parsed)| {
+                let flow = flows.get(&effect.aggregate_id)?.as_ref()?;
+                Some(Box::pin(self.execute_one(driver, flow, effect, parsed)) as BoxFuture<'_, _>)
+            })
+            .collect();
+        run_bounded(jobs, self.concurrency).await.into_iter().flatten().collect()
+    }
+
+    /// Executes one effect and settles it; returns the input to feed back, if any.
+    async fn execute_one<D: FlowDriver<F>>(
+        &self,
+        driver: &D,
+        flow: &F,
+        effect: &Effect,
+        parsed: &F::Effect,
+    ) -> Option<Queued<F::Input>> {
+        match driver.execute(flow, parsed).await {
+            Outcome::Done => {
+                self.settle(self.store.complete_effect(effect.effect_id, self.now_ms()).await);
+                None
+            }
+            Outcome::Feed(input) => {
+                self.settle(self.store.complete_effect(effect.effect_id, self.now_ms()).await);
+                Some(Queued { id: effect.aggregate_id.clone(), input: Some(input), note: None })
+            }
+            Outcome::Retry(reason) => self.failed(effect, parsed, reason).await,
+        }
     }
 
     /// Records a failed attempt: retried after the backoff, or given up by the flow's rule.
@@ -331,6 +363,37 @@ impl<F: Flow> FlowRunner<F> {
         if let Err(error) = result {
             warn!(flow = F::NOUN, %error, "cannot settle an effect; it will run again");
         }
+    }
+}
+
+/// Runs `jobs`, at most `limit` at once, and returns their results in the order they finish
+/// (in order when `limit` is 1).
+async fn run_bounded<'a, T>(jobs: Vec<BoxFuture<'a, T>>, limit: usize) -> Vec<T> {
+    let mut waiting = jobs.into_iter();
+    let mut running: Vec<BoxFuture<'a, T>> = Vec::new();
+    let mut results = Vec::new();
+    loop {
+        while running.len() < limit.max(1) {
+            match waiting.next() {
+                Some(job) => running.push(job),
+                None => break,
+            }
+        }
+        if running.is_empty() {
+            return results;
+        }
+        let (index, result) = std::future::poll_fn(|context| {
+            for (index, job) in running.iter_mut().enumerate() {
+                if let std::task::Poll::Ready(result) = job.as_mut().poll(context) {
+                    return std::task::Poll::Ready((index, result));
+                }
+            }
+            std::task::Poll::Pending
+        })
+        .await;
+        // A finished future is never polled again.
+        drop(running.remove(index));
+        results.push(result);
     }
 }
 

@@ -154,3 +154,56 @@ async fn effects_that_keep_failing_are_given_up_by_their_rule_and_the_flow_hears
     assert_eq!(driver.attempts.load(Ordering::SeqCst), 6);
     assert_eq!(store.history(Kind::Lsps5Webhook, "j1").await.expect("history").len(), history.len());
 }
+
+/// Completes every effect after a delay, recording the most effects in flight at once.
+#[derive(Default)]
+struct Slow {
+    in_flight: AtomicU32,
+    peak: AtomicU32,
+    order: std::sync::Mutex<Vec<&'static str>>,
+}
+
+impl FlowDriver<Job> for Slow {
+    fn context(&self, _job: &Job, now: DateTime) -> DateTime {
+        now
+    }
+
+    fn execute<'a>(&'a self, _job: &'a Job, effect: &'a JobEffect) -> BoxFuture<'a, Outcome<JobInput>> {
+        Box::pin(async move {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.peak.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            self.order.lock().unwrap().push(Job::effect_name(effect));
+            Outcome::Done
+        })
+    }
+}
+
+async fn run_two_jobs(concurrency: Option<usize>) -> Slow {
+    let store: Arc<dyn Store> = inbound_store::open("sqlite::memory:").await.expect("store");
+    let clock = Arc::new(ManualClock::starting_now());
+    let mut runner: FlowRunner<Job> =
+        FlowRunner::new(Arc::clone(&store), Arc::clone(&clock) as Arc<dyn Clock>, policy());
+    if let Some(concurrency) = concurrency {
+        runner = runner.with_concurrency(concurrency);
+    }
+    let driver = Slow::default();
+    for id in ["j1", "j2"] {
+        let job = Job { id: id.into(), created_at: clock.now(), outcome: None };
+        runner.insert(&driver, &job, "create", None, vec![JobEffect::Send, JobEffect::Log]).await.expect("insert");
+    }
+    runner.run(&driver, [], true).await.expect("run");
+    assert!(store.pending_effects(10).await.expect("pending").items.is_empty(), "every effect completed");
+    driver
+}
+
+#[tokio::test]
+async fn effects_run_one_at_a_time_in_outbox_order_unless_concurrency_is_allowed() {
+    let sequential = run_two_jobs(None).await;
+    assert_eq!(sequential.peak.load(Ordering::SeqCst), 1);
+    assert_eq!(*sequential.order.lock().unwrap(), ["send", "log", "send", "log"]);
+    let bounded = run_two_jobs(Some(3)).await;
+    assert_eq!(bounded.peak.load(Ordering::SeqCst), 3, "at most three of the four at once");
+    assert_eq!(bounded.order.lock().unwrap().len(), 4);
+}

@@ -2,6 +2,7 @@
 //! flow kernel's outbox drain. Each effect is idempotent (see `runner.rs`); a failure the
 //! session must hear of is fed back as an input, one worth retrying is [`Outcome::Retry`].
 
+use lsps::lsps5::Notification;
 use tracing::{debug, info, warn};
 
 use super::ops::{JitLightning, OpenRequest};
@@ -113,11 +114,8 @@ impl Lsps2Service {
                 Ok(()) | Err(OpsError::NotFound) => Outcome::Done,
                 Err(error) => Outcome::Retry(format!("closing the JIT channel: {error}")),
             },
-            JitEffect::NotifyClient => {
-                // LSPS5 `payment_incoming` is not wired yet; the client must connect by itself.
-                info!(session = id, %client, "payment waiting for an offline client");
-                Outcome::Done
-            }
+            // Awaits the notifier, so it is carried out by `notify_client` instead.
+            JitEffect::NotifyClient => Outcome::Done,
             JitEffect::RecordUnpaid => {
                 let mut unpaid = self.unpaid.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                 if unpaid.len() < MAX_TRACKED_UNPAID_CLIENTS || unpaid.contains_key(&client) {
@@ -126,6 +124,21 @@ impl Lsps2Service {
                 warn!(session = id, %client, "client left a JIT channel unpaid");
                 Outcome::Done
             }
+        }
+    }
+}
+
+impl Lsps2Service {
+    /// Carries out `NotifyClient`: hands `lsps5.payment_incoming` to the notifier (the LSPS5
+    /// service, when enabled) and completes once it is persisted there; a store failure is
+    /// retried, so a crash between the two loses no wake-up. Without a notifier it only logs.
+    pub(super) async fn notify_client(&self, session: &JitSession) -> Outcome<JitInput> {
+        let client = session.client.0;
+        info!(session = Flow::id(session), %client, "payment waiting for an offline client");
+        let Some(notifier) = self.notifier() else { return Outcome::Done };
+        match notifier.notify(client, Notification::PaymentIncoming).await {
+            Ok(()) => Outcome::Done,
+            Err(error) => Outcome::Retry(format!("waking the client: {error}")),
         }
     }
 }

@@ -16,7 +16,9 @@
 //! ([`crate::flow`]).
 //!
 //! Known gaps: LDK 0.2.7 fails intercepted HTLCs only with `unknown_next_peer` (see `runner.rs`);
-//! `NotifyClient` (LSPS5 `payment_incoming`) is only logged; the "unpaid" record used by the
+//! `NotifyClient` (LSPS5 `payment_incoming`) goes to the
+//! [`ClientNotifier`](crate::notify::ClientNotifier) set by [`Lsps2Service::set_notifier`] (the
+//! LSPS5 service when enabled) and is otherwise only logged; the "unpaid" record used by the
 //! adaptive trust mode is the session history in the store plus a bounded in-memory map.
 
 pub mod config;

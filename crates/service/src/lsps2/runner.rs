@@ -158,6 +158,9 @@ impl FlowDriver<JitSession> for JitDriver<'_> {
     }
 
     fn execute<'a>(&'a self, session: &'a JitSession, effect: &'a JitEffect) -> BoxFuture<'a, Outcome<JitInput>> {
+        if let JitEffect::NotifyClient = effect {
+            return Box::pin(self.service.notify_client(session));
+        }
         let outcome = self.service.execute(self.lightning, session, effect);
         Box::pin(std::future::ready(outcome))
     }

@@ -26,6 +26,7 @@ use super::runner::RunnerState;
 use super::session::{JitSession, JitState, PurchaseMode};
 use crate::clock::Clock;
 use crate::flow::{FlowError, FlowRunner, RetryPolicy};
+use crate::notify::ClientNotifier;
 use crate::server::{BoxFuture, ProtocolHandler};
 
 /// How many times `buy` draws an intercept SCID before giving up (collisions are rare: the
@@ -45,6 +46,8 @@ pub struct Lsps2Service {
     pub(super) lightning: RwLock<Option<Arc<dyn JitLightning>>>,
     keyring: RwLock<Option<PromiseKeyring>>,
     rejection_hook: RwLock<Option<ClientRejectionHook>>,
+    /// Who wakes offline clients (the LSPS5 service, when enabled).
+    notifier: RwLock<Option<Arc<dyn ClientNotifier>>>,
     pub(super) runner: RunnerState,
     /// The flow kernel's runner for the sessions.
     pub(super) flows: FlowRunner<JitSession>,
@@ -71,6 +74,7 @@ impl Lsps2Service {
             lightning: RwLock::new(None),
             keyring: RwLock::new(None),
             rejection_hook: RwLock::new(None),
+            notifier: RwLock::new(None),
             runner: RunnerState::default(),
             flows: FlowRunner::new(Arc::clone(&store), Arc::clone(&clock), RetryPolicy::default()),
             unpaid: Mutex::new(HashMap::new()),
@@ -90,6 +94,17 @@ impl Lsps2Service {
     /// code 1 from `lsps2.buy`.
     pub fn set_rejection_hook(&self, hook: ClientRejectionHook) {
         *self.rejection_hook.write().unwrap_or_else(|p| p.into_inner()) = Some(hook);
+    }
+
+    /// Sets who wakes an offline client when a payment waits for it (`NotifyClient`):
+    /// [`LspBuilder`](crate::LspBuilder) hands it the LSPS5 service when LSPS5 is enabled.
+    /// Without one, a waiting payment is only logged.
+    pub fn set_notifier(&self, notifier: Arc<dyn ClientNotifier>) {
+        *self.notifier.write().unwrap_or_else(|p| p.into_inner()) = Some(notifier);
+    }
+
+    pub(super) fn notifier(&self) -> Option<Arc<dyn ClientNotifier>> {
+        self.notifier.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// This service as the [`ProtocolHandler`] to register with the

@@ -262,6 +262,50 @@ async fn an_offline_client_gets_its_channel_when_it_connects() {
     assert_eq!(opened(&setup.fake.take_calls()).len(), 1);
 }
 
+/// Records what the LSPS2 runner asks to be sent to offline clients; fails while `down`.
+#[derive(Default)]
+struct RecordingNotifier {
+    asked: std::sync::Mutex<Vec<(bitcoin::secp256k1::PublicKey, lsps::lsps5::Notification)>>,
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl crate::notify::ClientNotifier for RecordingNotifier {
+    fn notify(
+        &self,
+        client: bitcoin::secp256k1::PublicKey,
+        notification: lsps::lsps5::Notification,
+    ) -> crate::BoxFuture<'static, Result<(), String>> {
+        self.asked.lock().expect("lock").push((client, notification));
+        let down = self.down.load(Ordering::SeqCst);
+        Box::pin(async move {
+            if down {
+                Err("store down".to_owned())
+            } else {
+                Ok(())
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_payment_for_an_offline_client_asks_the_notifier_to_wake_it() {
+    let setup = setup().await;
+    let notifier = Arc::new(RecordingNotifier::default());
+    notifier.down.store(true, Ordering::SeqCst);
+    setup.service.set_notifier(Arc::clone(&notifier) as Arc<dyn crate::notify::ClientNotifier>);
+    let bought = buy(&setup, None).await.expect("buy");
+    setup.fake.disconnect(client());
+    intercept(&setup, bought.jit_channel_scid.0, htlc(1, 10_000_000)).await;
+    let asked = notifier.asked.lock().expect("lock").clone();
+    assert_eq!(asked, vec![(client(), lsps::lsps5::Notification::PaymentIncoming)]);
+    assert_eq!(setup.store.pending_effects(10).await.expect("outbox").items.len(), 1, "kept for a retry");
+    notifier.down.store(false, Ordering::SeqCst);
+    setup.clock.advance(1);
+    setup.service.tick().await.expect("tick");
+    assert_eq!(notifier.asked.lock().expect("lock").len(), 2, "asked again");
+    assert!(setup.store.pending_effects(10).await.expect("outbox").items.is_empty(), "done once persisted");
+}
+
 #[tokio::test]
 async fn a_refused_open_releases_the_htlcs() {
     let setup = setup().await;
