@@ -192,7 +192,7 @@ impl InboundLsp {
             "network = \"regtest\"\ndata_dir = {data_dir:?}\n\
              [node]\nlisten = \"127.0.0.1:0\"\nalias = \"inbound-interop\"\n\
              [chain]\nurl = {url:?}\npoll_interval_secs = 1\n\
-             [lsps]\nenabled = {enabled}\ncompat = {compat:?}\n\
+             [lsps]\nenabled = {enabled}\n{compat}\
              [limits]\nmax_pending_per_peer = 10\nmax_pending_total = {pending}\n\
              lsps_queue_per_peer = 32\nlsps_queue_total = {queue}\n\
              [lsps2]\ntrust = {trust:?}\nmin_channel_sat = {min_channel}\n\
@@ -206,7 +206,11 @@ impl InboundLsp {
             trust = options.trust,
             min_channel = options.min_channel_sat,
             max_buys = options.max_open_buys_per_client,
-            compat = options.compat,
+            // The default (spec) is left unwritten, so the file also suits binaries that predate the key.
+            compat = match options.compat {
+                "spec" => String::new(),
+                other => format!("compat = {other:?}\n"),
+            },
             min_fee = tier.min_fee_msat,
             ppm = tier.proportional_ppm,
             min_pay = tier.min_payment_size_msat,

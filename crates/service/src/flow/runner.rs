@@ -5,6 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use futures_util::StreamExt;
 use inbound_store::{Effect, NewRecord, Record, RecordChange, Store, StoreError};
 use lsps::schema::DateTime;
 use serde_json::json;
@@ -300,7 +301,12 @@ impl<F: Flow> FlowRunner<F> {
                 Some(Box::pin(self.execute_one(driver, flow, effect, parsed)) as BoxFuture<'_, _>)
             })
             .collect();
-        run_bounded(jobs, self.concurrency).await.into_iter().flatten().collect()
+        // At most `concurrency` at once; with 1, one after the other in outbox order.
+        futures_util::stream::iter(jobs)
+            .buffer_unordered(self.concurrency)
+            .filter_map(std::future::ready)
+            .collect()
+            .await
     }
 
     /// Executes one effect and settles it; returns the input to feed back, if any.
@@ -363,37 +369,6 @@ impl<F: Flow> FlowRunner<F> {
         if let Err(error) = result {
             warn!(flow = F::NOUN, %error, "cannot settle an effect; it will run again");
         }
-    }
-}
-
-/// Runs `jobs`, at most `limit` at once, and returns their results in the order they finish
-/// (in order when `limit` is 1).
-async fn run_bounded<'a, T>(jobs: Vec<BoxFuture<'a, T>>, limit: usize) -> Vec<T> {
-    let mut waiting = jobs.into_iter();
-    let mut running: Vec<BoxFuture<'a, T>> = Vec::new();
-    let mut results = Vec::new();
-    loop {
-        while running.len() < limit.max(1) {
-            match waiting.next() {
-                Some(job) => running.push(job),
-                None => break,
-            }
-        }
-        if running.is_empty() {
-            return results;
-        }
-        let (index, result) = std::future::poll_fn(|context| {
-            for (index, job) in running.iter_mut().enumerate() {
-                if let std::task::Poll::Ready(result) = job.as_mut().poll(context) {
-                    return std::task::Poll::Ready((index, result));
-                }
-            }
-            std::task::Poll::Pending
-        })
-        .await;
-        // A finished future is never polled again.
-        drop(running.remove(index));
-        results.push(result);
     }
 }
 
