@@ -55,6 +55,7 @@ pub mod config;
 mod error;
 pub mod lsps1;
 pub mod lsps2;
+pub mod lsps5;
 #[cfg(feature = "node")]
 mod node_adapter;
 pub mod wallet_node;

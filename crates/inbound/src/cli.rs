@@ -110,6 +110,10 @@ pub enum ClientCommand {
     Order(crate::client_order::OrderArgs),
     /// Show an LSPS1 order (optionally wait until it is COMPLETED or FAILED).
     OrderStatus(crate::client_order::OrderStatusArgs),
+    /// Register, list or remove the wallet's LSPS5 webhooks at an LSP (use the wallet's
+    /// `--data-dir`: webhooks belong to its node id).
+    #[command(subcommand)]
+    Webhook(crate::client_webhook::WebhookCommand),
 }
 
 /// `inbound client list-protocols` options.
@@ -158,6 +162,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Client(ClientCommand::JitInvoice(args)) => crate::client_jit::jit_invoice(args).await,
         Command::Client(ClientCommand::Order(args)) => crate::client_order::order(args).await,
         Command::Client(ClientCommand::OrderStatus(args)) => crate::client_order::order_status(args).await,
+        Command::Client(ClientCommand::Webhook(command)) => crate::client_webhook::run(command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,10 +1,12 @@
 //! `inbound client …`: wallet-side commands. Each starts a wallet node (role wallet, no
 //! listening, [`crate::wallet`]), connects to the LSP, does one thing over LSPS and prints JSON
 //! on stdout: `list-protocols` here, `jit-invoice` in [`crate::client_jit`], `order` and
-//! `order-status` in [`crate::client_order`].
+//! `order-status` in [`crate::client_order`], `webhook set|list|remove` in
+//! [`crate::client_webhook`].
 
 use std::net::SocketAddr;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -13,7 +15,7 @@ use serde_json::json;
 
 use crate::cli::ListProtocolsArgs;
 use crate::config::{resolve_wallet_chain, Overrides};
-use crate::wallet::{bitcoind_rpc_config, start_wallet, WalletOptions};
+use crate::wallet::{bitcoind_rpc_config, start_wallet, Wallet, WalletOptions};
 
 /// Alias of the wallet node the client commands start.
 pub const CLIENT_ALIAS: &str = "inbound-client";
@@ -23,9 +25,32 @@ pub const CLIENT_ALIAS: &str = "inbound-client";
 /// # Errors
 /// A bad `--lsp`, an unreachable chain backend or LSP, or no answer within the timeout.
 pub async fn list_protocols(args: ListProtocolsArgs) -> Result<()> {
+    let (lsp_id, protocols) = with_connected_wallet(&args, "lsps0.list_protocols", |wallet, lsp_id| async move {
+        wallet.client.list_protocols(lsp_id).await.map_err(anyhow::Error::from)
+    })
+    .await?;
+    println!("{}", json!({ "lsp": lsp_id.to_string(), "protocols": protocols }));
+    Ok(())
+}
+
+/// Starts a throwaway (or `--data-dir`) wallet node, connects it to `--lsp`, runs `call` with
+/// `--timeout-secs` as its limit (`what` names it in errors), stops the node and returns the
+/// LSP's node id with what `call` returned.
+///
+/// # Errors
+/// A bad `--lsp`, an unreachable chain backend or LSP, `call`'s error, or a timeout.
+pub(crate) async fn with_connected_wallet<F, Fut, T>(
+    args: &ListProtocolsArgs,
+    what: &str,
+    call: F,
+) -> Result<(PublicKey, T)>
+where
+    F: FnOnce(Arc<Wallet>, PublicKey) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
     let (lsp_id, address) = resolve_lsp(&args.lsp).await?;
     let (_temporary_dir, options) = wallet_options(&args.network, args.chain_url.as_deref(), args.data_dir.as_deref())?;
-    let wallet = start_wallet(options).await?;
+    let wallet = Arc::new(start_wallet(options).await?);
 
     let timeout = Duration::from_secs(args.timeout_secs.max(1));
     let outcome = async {
@@ -33,18 +58,16 @@ pub async fn list_protocols(args: ListProtocolsArgs) -> Result<()> {
             .await
             .map_err(|_| anyhow!("timed out after {timeout:?} connecting to {lsp_id}@{address}"))?
             .with_context(|| format!("connecting to {lsp_id}@{address}"))?;
-        tokio::time::timeout(timeout, wallet.client.list_protocols(lsp_id))
+        tokio::time::timeout(timeout, call(Arc::clone(&wallet), lsp_id))
             .await
-            .map_err(|_| anyhow!("timed out after {timeout:?} waiting for lsps0.list_protocols"))?
-            .context("lsps0.list_protocols")
+            .map_err(|_| anyhow!("timed out after {timeout:?} waiting for {what}"))?
+            .with_context(|| what.to_owned())
     }
     .await;
     if let Err(error) = wallet.stop().await {
         tracing::warn!("{error:#}");
     }
-    let protocols = outcome?;
-    println!("{}", json!({ "lsp": lsp_id.to_string(), "protocols": protocols }));
-    Ok(())
+    Ok((lsp_id, outcome?))
 }
 
 /// Splits `<node_id>@<host:port>` and resolves the host.

@@ -32,6 +32,7 @@ pub mod cli;
 pub mod client;
 pub mod client_jit;
 pub mod client_order;
+pub mod client_webhook;
 pub mod config;
 #[cfg(feature = "daemon")]
 pub mod demo;

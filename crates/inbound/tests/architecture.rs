@@ -24,12 +24,14 @@ const ALLOWED_EDGES: &[(&str, &[&str])] = &[
     ("http", &["lsps", "service"]),
     // The wallet SDK (its node dependency may become an optional feature; it is still an edge).
     ("client", &["lsps", "node"]),
+    // The reference LSPS5 push relay: the wallet SDK's verifier (without the node) behind HTTPS.
+    ("push-relay", &["client", "lsps"]),
     // bcoin regtest for tests and the demo; funds and mines through the node's chain client.
     ("regtest", &["node"]),
     // Test harness: may use anything; pinned to what it uses.
     ("harness", &["client", "lsps", "node", "regtest", "service", "store"]),
     // The binary wires everything.
-    ("inbound", &["client", "http", "lsps", "node", "regtest", "service", "store"]),
+    ("inbound", &["client", "http", "lsps", "node", "push-relay", "regtest", "service", "store"]),
 ];
 
 fn workspace_root() -> PathBuf {

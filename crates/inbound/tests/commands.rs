@@ -19,4 +19,7 @@ fn the_daemon_commands_exist_only_with_the_daemon_feature() {
     for command in ["list-protocols", "jit-invoice", "order", "order-status"] {
         assert!(known(&["client", command]), "`inbound client {command}`");
     }
+    for command in ["set", "list", "remove"] {
+        assert!(known(&["client", "webhook", command]), "`inbound client webhook {command}`");
+    }
 }

@@ -22,7 +22,7 @@ fn demo_runs_every_flow_and_prints_one_json_summary() {
     let summary: Value = serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {}", String::from_utf8_lossy(&output.stdout)));
     assert!(summary.get("error").is_none(), "{summary}");
-    assert_eq!(summary["lsps0"]["protocols"], serde_json::json!([1, 2]), "{summary}");
+    assert_eq!(summary["lsps0"]["protocols"], serde_json::json!([1, 2, 5]), "{summary}");
     assert_eq!(summary["chain"]["backend"], "bcoin");
     assert!(summary["chain"]["height"].as_u64().is_some_and(|height| height > 432 + 100), "{summary}");
     assert_eq!(summary["channel"]["payer_lsp_capacity_sat"], 1_000_000);
@@ -48,10 +48,22 @@ fn demo_runs_every_flow_and_prints_one_json_summary() {
     assert_eq!(sat("order_total_sat"), sat("client_balance_sat") + sat("fee_total_sat"), "{summary}");
     assert_eq!(lsps1["funding_txid"].as_str().map(str::len), Some(64), "{summary}");
     assert_ne!(lsps1["funding_txid"], lsps2["funding_txid"], "{summary}");
+    let lsps5 = &summary["lsps5"];
+    let number = |key: &str| lsps5[key].as_u64().unwrap_or_else(|| panic!("lsps5.{key} missing: {summary}"));
+    assert_eq!(number("webhooks_registered"), 1, "{summary}");
+    assert_eq!(number("notifications_received"), 2, "webhook_registered and payment_incoming: {summary}");
+    assert_eq!(lsps5["signatures_valid"], true, "{summary}");
+    assert_eq!(
+        number("paid_after_wake_msat"),
+        msat("received_msat"),
+        "the same JIT offer, paid after the wake: {summary}"
+    );
+    assert!(number("wake_to_paid_ms") > 0, "{summary}");
     // Progress went to stderr, with every step and the total.
     assert!(stderr.contains("pay an LSP invoice (payer→LSP): ok"), "{stderr}");
     assert!(stderr.contains("pay a JIT invoice (payer→LSP→new channel→wallet): ok"), "{stderr}");
     assert!(stderr.contains("buy a channel by LSPS1 (wallet orders, payer pays the hold invoice): ok"), "{stderr}");
+    assert!(stderr.contains("push relay: verified lsps5.payment_incoming"), "{stderr}");
     assert!(stderr.contains("all flows passed"), "{stderr}");
     println!("demo_runs_every_flow_and_prints_one_json_summary took {:?}", started.elapsed());
 }

@@ -3,7 +3,8 @@
 //! `inbound client list-protocols` over TCP, exits 0 on SIGTERM after persisting, and comes back
 //! with the same node id on the same data directory. With LSPS2 enabled it lists protocol 2 and
 //! answers `lsps2.get_info` with a menu once its wallet is funded. With LSPS5 enabled it lists
-//! protocol 5 and keeps a registered webhook across a restart.
+//! protocol 5, keeps a registered webhook across a restart, and `inbound client webhook
+//! list|set|remove` manage the same wallet's webhooks.
 
 mod common;
 
@@ -249,6 +250,41 @@ async fn serve_with_lsps5_stores_webhooks_across_a_restart() {
         other => panic!("set_webhook again: {other:?}"),
     }
     wallet.stop().await.expect("stop wallet");
+
+    // The same wallet (its data directory, so its node id) through `inbound client webhook`.
+    let client = |args: &[&str]| {
+        let lsp = format!("{node_id}@{listen}");
+        let wallet_dir = dir.path().join("wallet");
+        let output = inbound()
+            .args(["client", "webhook"])
+            .args(args)
+            .args(["--lsp", &lsp, "--chain-url", bcoin.rpc_url(), "--network", "regtest"])
+            .arg("--data-dir")
+            .arg(&wallet_dir)
+            .output()
+            .expect("run inbound client webhook");
+        let stdout: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
+        (output.status.success(), stdout, String::from_utf8_lossy(&output.stderr).into_owned())
+    };
+    let (ok, listed, stderr) = client(&["list"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(listed["app_names"], serde_json::json!(["app"]), "{stderr}");
+    assert_eq!(listed["lsp"], node_id.to_string());
+    let (ok, set_answer, stderr) = client(&["set", "--app-name", "app2", "--url", "https://webhook.invalid/two"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        (&set_answer["num_webhooks"], &set_answer["no_change"]),
+        (&serde_json::json!(2), &serde_json::json!(false))
+    );
+    let (ok, _, stderr) = client(&["set", "--app-name", "app3", "--url", "http://webhook.invalid/plain"]);
+    assert!(!ok && stderr.contains("https"), "a plain-HTTP webhook is refused before connecting: {stderr}");
+    let (ok, removed, stderr) = client(&["remove", "--app-name", "app"]);
+    assert!(ok && removed["removed"] == true, "{stderr}");
+    let (ok, _, stderr) = client(&["remove", "--app-name", "app"]);
+    assert!(!ok && stderr.contains("app_name not found"), "{stderr}");
+    let (ok, listed, stderr) = client(&["list"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(listed["app_names"], serde_json::json!(["app2"]), "{stderr}");
     daemon.terminate();
     assert!(daemon.wait_exit(STOP_TIMEOUT).success(), "{}", daemon.log.join("\n"));
     println!("serve_with_lsps5_stores_webhooks_across_a_restart took {:?}", started.elapsed());

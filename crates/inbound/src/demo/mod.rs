@@ -3,8 +3,8 @@
 //! Steps, each printed to stderr with its duration and the total so far, each under a timeout:
 //!
 //! 1. start a memory-only bcoin regtest node ([`inbound_regtest::Bcoin`]);
-//! 2. start the LSP exactly as `inbound serve` does ([`crate::lsp::start_lsp`], with LSPS1 and
-//!    LSPS2 on and their SQLite store in the LSP's directory), then a JIT wallet (which buys LSPS2 channels)
+//! 2. start the LSP exactly as `inbound serve` does ([`crate::lsp::start_lsp`], with LSPS1, LSPS2
+//!    and LSPS5 on and their SQLite store in the LSP's directory), then a JIT wallet (which buys LSPS2 channels)
 //!    and a payer (role wallet; their LSPS handler is an `LspsClient`), each in its own directory
 //!    under one temporary root;
 //! 3. fund the LSP and the payer with a mined, matured coinbase each;
@@ -21,6 +21,7 @@
 mod flows;
 mod order;
 mod setup;
+mod wake;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -38,6 +39,7 @@ use crate::wallet::Wallet;
 
 pub use flows::{ChainReport, ChannelReport, Lsps0Report, Lsps2Report, PaymentReport};
 pub use order::Lsps1Report;
+pub use wake::Lsps5Report;
 
 /// Time allowed to start bcoin; the first run installs it from npm.
 pub const BCOIN_START_TIMEOUT: Duration = Duration::from_secs(600);
@@ -69,6 +71,9 @@ pub struct DemoReport {
     /// The wallet's LSPS1 channel order (bLIP-51), paid by the payer, until COMPLETED.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lsps1: Option<Lsps1Report>,
+    /// A wallet that sleeps (node stopped) woken by a verified LSPS5 webhook and paid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lsps5: Option<Lsps5Report>,
     /// The first failure, with its step; absent on success.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -83,6 +88,8 @@ struct Parts {
     lsp: Option<Lsp>,
     wallet: Option<Wallet>,
     payer: Option<Wallet>,
+    sleeper: Option<Wallet>,
+    relay: Option<inbound_push_relay::PushRelay>,
 }
 
 /// The running system, as the flows see it.
@@ -135,8 +142,10 @@ async fn run_flows(parts: &mut Parts, report: &mut DemoReport, progress: &mut Pr
     let bcoin = parts.bcoin.insert(
         progress.step("start a bcoin regtest chain", BCOIN_START_TIMEOUT, async { Ok(Bcoin::start().await?) }).await?,
     );
-    let lsp =
-        parts.lsp.insert(progress.step("start the LSP", STEP_TIMEOUT, setup::start_lsp(bcoin, &root_path)).await?);
+    let (relay_tls, relay_ca_file) = setup::relay_tls(&root_path)?;
+    let lsp = parts.lsp.insert(
+        progress.step("start the LSP", STEP_TIMEOUT, setup::start_lsp(bcoin, &root_path, &relay_ca_file)).await?,
+    );
     let wallet = parts.wallet.insert(
         progress
             .step("start the wallet node", STEP_TIMEOUT, setup::start_wallet(bcoin, &root_path, "wallet", true))
@@ -167,13 +176,23 @@ async fn run_flows(parts: &mut Parts, report: &mut DemoReport, progress: &mut Pr
             )
             .await?,
     );
+    report.lsps5 = Some(
+        progress
+            .step(
+                "wake an offline wallet by LSPS5 webhook and pay it (sleeper stops, payer pays, relay verifies)",
+                STEP_TIMEOUT * 2,
+                wake::lsps5(&net, relay_tls, &root_path, &mut parts.relay, &mut parts.sleeper),
+            )
+            .await?,
+    );
     report.chain = Some(progress.step("read the chain tip", STEP_TIMEOUT, flows::chain(&net)).await?);
     Ok(())
 }
 
 /// Stops what was started, newest first, and removes (or keeps) the directories.
 async fn teardown(parts: Parts, keep_dirs: bool) {
-    for (name, wallet) in [("payer", parts.payer), ("wallet", parts.wallet)] {
+    drop(parts.relay);
+    for (name, wallet) in [("sleeper", parts.sleeper), ("payer", parts.payer), ("wallet", parts.wallet)] {
         if let Some(wallet) = wallet {
             stop_with_timeout(name, wallet.stop()).await;
         }

@@ -1,12 +1,16 @@
-//! The demo's setup steps: starting the three nodes on the bcoin chain, funding, connecting.
+//! The demo's setup steps: the push relay's certificate, starting the three nodes on the bcoin
+//! chain, funding, connecting.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use inbound_node::bitcoin::Network;
 use inbound_node::BitcoindRpcConfig;
+use inbound_push_relay::{self_signed_tls, TlsConfig};
 use inbound_regtest::{Bcoin, COINBASE_MATURITY};
+use inbound_service::lsps5::Lsps5Config;
 
 use super::{poll_until, DemoNet, STEP_TIMEOUT};
 use crate::config::{ChainSection, Config, FileConfig, LspsSection, NetworkName, NodeSection, Overrides, ProtocolName};
@@ -16,10 +20,11 @@ use crate::wallet::{Wallet, WalletOptions};
 /// The demo nodes look at the chain this often (the demo also syncs them after each mining).
 pub const DEMO_POLL_INTERVAL_SECS: u64 = 1;
 
-/// The LSP's configuration in the demo: regtest, a free local port, the bcoin chain, LSPS1 and LSPS2
-/// on (their store is the default SQLite file in the LSP's data directory), every other value at its
+/// The LSP's configuration in the demo: regtest, a free local port, the bcoin chain, LSPS1, LSPS2
+/// and LSPS5 on (their store is the default SQLite file in the LSP's data directory), LSPS5
+/// trusting the demo's push relay (`relay_ca_file`, on loopback), every other value at its
 /// default. It goes through the same resolution and validation as a file.
-pub fn lsp_config(bcoin: &Bcoin, root: &Path) -> Result<Config> {
+pub fn lsp_config(bcoin: &Bcoin, root: &Path, relay_ca_file: &Path) -> Result<Config> {
     let file = FileConfig {
         network: Some(NetworkName::Regtest),
         data_dir: Some(root.join("lsp")),
@@ -30,7 +35,7 @@ pub fn lsp_config(bcoin: &Bcoin, root: &Path) -> Result<Config> {
             ..ChainSection::default()
         }),
         lsps: Some(LspsSection {
-            enabled: Some(vec![ProtocolName::Lsps1, ProtocolName::Lsps2]),
+            enabled: Some(vec![ProtocolName::Lsps1, ProtocolName::Lsps2, ProtocolName::Lsps5]),
             compat: None,
             error_data: None,
         }),
@@ -38,14 +43,28 @@ pub fn lsp_config(bcoin: &Bcoin, root: &Path) -> Result<Config> {
         store: None,
         lsps2: None,
         lsps1: None,
+        lsps5: Some(Lsps5Config {
+            allow_private_destinations: true,
+            extra_ca_file: Some(relay_ca_file.to_path_buf()),
+            ..Lsps5Config::default()
+        }),
         ..FileConfig::default()
     };
     Ok(Config::resolve(file, "the demo's LSP configuration", &Overrides::default(), &Overrides::default())?)
 }
 
+/// The push relay's TLS: a self-signed certificate for `localhost`, its PEM written to
+/// `relay-ca.pem` under `root` for the LSP to trust.
+pub fn relay_tls(root: &Path) -> Result<(Arc<TlsConfig>, PathBuf)> {
+    let (tls, pem) = self_signed_tls(&["localhost".to_owned()]).context("the push relay's certificate")?;
+    let ca_file = root.join("relay-ca.pem");
+    std::fs::write(&ca_file, pem).with_context(|| format!("writing {}", ca_file.display()))?;
+    Ok((tls, ca_file))
+}
+
 /// Starts the LSP with [`lsp_config`], the way `inbound serve` does.
-pub async fn start_lsp(bcoin: &Bcoin, root: &Path) -> Result<Lsp> {
-    let config = lsp_config(bcoin, root)?;
+pub async fn start_lsp(bcoin: &Bcoin, root: &Path, relay_ca_file: &Path) -> Result<Lsp> {
+    let config = lsp_config(bcoin, root, relay_ca_file)?;
     let lsp = crate::lsp::start_lsp(&config).await?;
     eprintln!("[demo]     LSP {}@{}", lsp.node.node_id(), lsp.listening_address()?);
     Ok(lsp)

@@ -135,7 +135,7 @@ pub enum WebhookVerifyError {
 /// the URL or its token). The checks run cheapest first: headers, freshness
 /// (`|now - timestamp| <= max_skew_secs`), signature over the raw `body`, and only then the
 /// JSON. An unknown method is not an error: it comes back as [`Notification::Unknown`], to
-/// be ignored.
+/// be ignored. [`verify_webhook_request_detailed`] also returns the timestamp.
 pub fn verify_webhook_request<I, N, V>(
     headers: I,
     body: &[u8],
@@ -143,6 +143,34 @@ pub fn verify_webhook_request<I, N, V>(
     now: DateTime,
     max_skew_secs: u64,
 ) -> Result<Notification, WebhookVerifyError>
+where
+    I: IntoIterator<Item = (N, V)>,
+    N: AsRef<str>,
+    V: AsRef<str>,
+{
+    verify_webhook_request_detailed(headers, body, lsp_node_id, now, max_skew_secs)
+        .map(|verified| verified.notification)
+}
+
+/// A webhook POST that [`verify_webhook_request_detailed`] accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedWebhookRequest {
+    /// The notification the body carries.
+    pub notification: Notification,
+    /// The timestamp header, verbatim (the signed text).
+    pub timestamp: String,
+    /// The timestamp, parsed.
+    pub sent_at: DateTime,
+}
+
+/// [`verify_webhook_request`], returning the timestamp as well (a replay cache keys on it).
+pub fn verify_webhook_request_detailed<I, N, V>(
+    headers: I,
+    body: &[u8],
+    lsp_node_id: &PublicKey,
+    now: DateTime,
+    max_skew_secs: u64,
+) -> Result<VerifiedWebhookRequest, WebhookVerifyError>
 where
     I: IntoIterator<Item = (N, V)>,
     N: AsRef<str>,
@@ -162,7 +190,8 @@ where
         return Err(WebhookVerifyError::OutsideWindow { skew_secs: skew_millis / 1000, max_skew_secs });
     }
     verify(&signing_message(&timestamp, body), &signature, lsp_node_id)?;
-    Ok(Notification::from_body(body)?)
+    let notification = Notification::from_body(body)?;
+    Ok(VerifiedWebhookRequest { notification, timestamp, sent_at })
 }
 
 /// The four header values we read, each at most once: bLIP timestamp and signature, then the
