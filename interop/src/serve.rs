@@ -1,5 +1,6 @@
 //! Inbound's LSP as a child process: `inbound serve --config <toml>` with LSPS2 enabled (and
-//! LSPS1 when [`ServeOptions::lsps1`] says so), on the bcoin chain. The binary comes from `$INBOUND_BIN`, else the main workspace's
+//! LSPS1 when [`ServeOptions::lsps1`] says so, LSPS5 when [`ServeOptions::lsps5`] does), on the
+//! bcoin chain. The binary comes from `$INBOUND_BIN`, else the main workspace's
 //! `target/{release,debug}/inbound` (newest of the two); `scripts/test.sh` builds it first.
 
 use std::io::{BufRead, BufReader};
@@ -60,6 +61,43 @@ pub struct ServeOptions {
     pub compat: &'static str,
     /// LSPS1 is served too, with these `[lsps1]` keys, when set.
     pub lsps1: Option<Lsps1Options>,
+    /// LSPS5 is served too, with these `[lsps5]` keys, when set.
+    pub lsps5: Option<Lsps5Options>,
+}
+
+/// The `[lsps5]` keys the interop runs set; the others keep Inbound's defaults.
+#[derive(Clone, Debug)]
+pub struct Lsps5Options {
+    /// `lsps5.allow_private_destinations`: POST to loopback too (the test's webhook).
+    pub allow_private_destinations: bool,
+    /// `lsps5.require_channel_or_flow`.
+    pub require_channel_or_flow: bool,
+    /// `lsps5.extra_ca_file`: the PEM of the test webhook's self-signed certificate.
+    pub extra_ca_file: Option<PathBuf>,
+}
+
+impl Lsps5Options {
+    /// Webhooks on this machine, served with the certificate in `ca_file`, registrable by any
+    /// peer (no channel or flow needed).
+    pub fn local_webhooks(ca_file: &Path) -> Lsps5Options {
+        Lsps5Options {
+            allow_private_destinations: true,
+            require_channel_or_flow: false,
+            extra_ca_file: Some(ca_file.to_path_buf()),
+        }
+    }
+
+    /// The `[lsps5]` table.
+    fn toml(&self) -> String {
+        let mut table = format!(
+            "[lsps5]\nallow_private_destinations = {}\nrequire_channel_or_flow = {}\n",
+            self.allow_private_destinations, self.require_channel_or_flow,
+        );
+        if let Some(file) = &self.extra_ca_file {
+            table.push_str(&format!("extra_ca_file = {:?}\n", file.display().to_string()));
+        }
+        table
+    }
 }
 
 /// The `[lsps1]` keys the interop runs set; the others keep Inbound's defaults.
@@ -137,6 +175,7 @@ impl Default for ServeOptions {
             log: "info",
             compat: "spec",
             lsps1: None,
+            lsps5: None,
         }
     }
 }
@@ -184,10 +223,16 @@ impl InboundLsp {
     pub fn start(binary: &Path, chain: &Chain, dir: &Path, options: &ServeOptions) -> Result<InboundLsp> {
         std::fs::create_dir_all(dir).context("creating the LSP directory")?;
         let tier = options.tier;
-        let (enabled, lsps1) = match &options.lsps1 {
-            Some(lsps1) => ("[\"lsps1\", \"lsps2\"]", lsps1.toml()),
-            None => ("[\"lsps2\"]", String::new()),
-        };
+        let mut enabled = Vec::new();
+        if options.lsps1.is_some() {
+            enabled.push("lsps1");
+        }
+        enabled.push("lsps2");
+        if options.lsps5.is_some() {
+            enabled.push("lsps5");
+        }
+        // `["lsps1", "lsps2"]`: a TOML array of strings.
+        let enabled = format!("{enabled:?}");
         let mut config = format!(
             "network = \"regtest\"\ndata_dir = {data_dir:?}\n\
              [node]\nlisten = \"127.0.0.1:0\"\nalias = \"inbound-interop\"\n\
@@ -216,7 +261,12 @@ impl InboundLsp {
             min_pay = tier.min_payment_size_msat,
             max_pay = tier.max_payment_size_msat,
         );
-        config.push_str(&lsps1);
+        if let Some(lsps1) = &options.lsps1 {
+            config.push_str(&lsps1.toml());
+        }
+        if let Some(lsps5) = &options.lsps5 {
+            config.push_str(&lsps5.toml());
+        }
         let config_path = dir.join("inbound.toml");
         std::fs::write(&config_path, config).context("writing inbound.toml")?;
         let mut command = Command::new(binary);

@@ -13,12 +13,14 @@
 //! | `error.data` (every protocol) | objects, as the bLIPs define them | a string ([`ErrorData::LdkCompat`]) |
 //! | LSPS1 order `token` when the client sent none | `""` (bLIP-51) | no member (LDK compares its `None`) |
 //! | LSPS1 `payment.bolt11.state` while the HTLC is held | `HOLD` | `PAID` (0.2.7 has no `HOLD`) |
+//! | LSPS5 `x-lsps5-timestamp` | `LSPS0.datetime` (`…09.030Z`) | chrono's `to_rfc3339()` (`…09.030+00:00`): LDK's `LSPS5Validator` re-serialises the header so before checking the signature ([`TimestampForm`]) |
 //! | LSPS1 `payment.onchain` | as configured | only with 0-conf terms (`onchain_payment_confirmations = 0` and a `min_fee_for_0conf`), else left out: LDK requires `min_fee_for_0conf`, which bLIP-51 forbids with confirmations |
 //!
 //! The state machines never see this switch: it changes what is offered at `create_order` and
 //! how the answers are built, nothing else.
 
 use lsps::lsps1::{CreateOrderRequest, Order, PaymentState};
+use lsps::lsps5::TimestampForm;
 
 use crate::config::ErrorData;
 
@@ -38,6 +40,14 @@ impl Compat {
         match self {
             Compat::Spec => ErrorData::Spec,
             Compat::Ldk => ErrorData::LdkCompat,
+        }
+    }
+
+    /// How LSPS5 notifications write the timestamp they sign.
+    pub fn lsps5_timestamp_form(self) -> TimestampForm {
+        match self {
+            Compat::Spec => TimestampForm::Lsps0,
+            Compat::Ldk => TimestampForm::ChronoRfc3339,
         }
     }
 

@@ -131,7 +131,9 @@ impl LspBuilder {
             None => None,
         };
         let lsps5 = match self.lsps5 {
-            Some(config) => Some(Lsps5Service::new(config, store()?, Arc::clone(&self.clock))?),
+            Some(config) => {
+                Some(Lsps5Service::with_compat(config, store()?, Arc::clone(&self.clock), self.server.compat)?)
+            }
             None => None,
         };
         if let (Some(lsps2), Some(lsps5)) = (&lsps2, &lsps5) {

@@ -34,7 +34,7 @@ pub use validate::{
     MAX_APP_NAME_BYTES, MAX_WEBHOOK_CHARS,
 };
 pub use webhook::{
-    signing_message, verify_webhook_request, verify_webhook_request_detailed, SignedWebhookRequest,
+    signing_message, verify_webhook_request, verify_webhook_request_detailed, SignedWebhookRequest, TimestampForm,
     VerifiedWebhookRequest, WebhookVerifyError, CONTENT_TYPE_HEADER, CONTENT_TYPE_JSON, DEFAULT_MAX_SKEW_SECS,
     LEGACY_SIGNATURE_HEADER, LEGACY_TIMESTAMP_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };

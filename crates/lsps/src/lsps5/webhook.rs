@@ -71,12 +71,39 @@ pub struct SignedWebhookRequest {
     pub headers: [(&'static str, String); 3],
 }
 
+/// How the LSP writes the `x-lsps5-timestamp` header it signs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TimestampForm {
+    /// `LSPS0.datetime`: milliseconds and `Z` (`2026-12-03T10:26:09.030Z`), as bLIP-55 says.
+    #[default]
+    Lsps0,
+    /// chrono's `to_rfc3339()` form (`2026-12-03T10:26:09.030+00:00`; no fraction on a whole
+    /// second). lightning-liquidity 0.2.7's `LSPS5Validator` re-serialises the received header
+    /// in this form before checking the signature, so it accepts only timestamps already
+    /// written so.
+    ChronoRfc3339,
+}
+
 impl SignedWebhookRequest {
     /// Encodes and signs `notification` at `now` with the LSP's node key. The timestamp is
     /// `now` as an `LSPS0.datetime` (milliseconds, `Z`).
     pub fn new(notification: &Notification, now: DateTime, lsp_secret_key: &SecretKey) -> SignedWebhookRequest {
+        SignedWebhookRequest::new_in(notification, now, TimestampForm::Lsps0, lsp_secret_key)
+    }
+
+    /// [`new`](Self::new) with the timestamp (truncated to milliseconds) written in `form`.
+    pub fn new_in(
+        notification: &Notification,
+        now: DateTime,
+        form: TimestampForm,
+        lsp_secret_key: &SecretKey,
+    ) -> SignedWebhookRequest {
         let body = notification.body_bytes();
-        let timestamp = now.truncated_to_millis().to_string();
+        let now = now.truncated_to_millis();
+        let timestamp = match form {
+            TimestampForm::Lsps0 => now.to_string(),
+            TimestampForm::ChronoRfc3339 => now.to_rfc3339_plus_offset(),
+        };
         let signature = sign_message(lsp_secret_key, &signing_message(&timestamp, &body));
         SignedWebhookRequest {
             body,
@@ -242,6 +269,29 @@ mod tests {
             now,
             DEFAULT_MAX_SKEW_SECS,
         )
+    }
+
+    #[test]
+    fn both_timestamp_forms_sign_and_verify() {
+        let (secret_key, node_id) = lsp_key();
+        for (now, lsps0, chrono) in [
+            ("2026-12-03T10:26:09.030456Z", "2026-12-03T10:26:09.030Z", "2026-12-03T10:26:09.030+00:00"),
+            ("2026-12-03T10:26:09Z", "2026-12-03T10:26:09.000Z", "2026-12-03T10:26:09+00:00"),
+        ] {
+            let now = at(now);
+            let spec = SignedWebhookRequest::new(&Notification::PaymentIncoming, now, &secret_key);
+            let ldk = SignedWebhookRequest::new_in(
+                &Notification::PaymentIncoming,
+                now,
+                TimestampForm::ChronoRfc3339,
+                &secret_key,
+            );
+            assert_eq!((spec.timestamp(), ldk.timestamp()), (lsps0, chrono));
+            assert_eq!(spec.body, ldk.body);
+            for signed in [&spec, &ldk] {
+                assert_eq!(verify_signed(signed, &node_id, now), Ok(Notification::PaymentIncoming));
+            }
+        }
     }
 
     #[test]

@@ -173,7 +173,12 @@ impl FlowDriver<Delivery> for DeliveryDriver<'_> {
                     return Outcome::Feed(DeliveryInput::Refused { reason: format!("unreadable body: {error}") })
                 }
             };
-            let request = SignedWebhookRequest::new(&notification, self.service.clock.now(), &node.node_secret_key());
+            let request = SignedWebhookRequest::new_in(
+                &notification,
+                self.service.clock.now(),
+                self.service.timestamp_form,
+                &node.node_secret_key(),
+            );
             match self.service.poster.post(&delivery.url, &request).await {
                 PostResult::Answered(status @ 200..=299) => {
                     info!(delivery = delivery.id, method = delivery.method, status, "LSPS5 notification delivered");

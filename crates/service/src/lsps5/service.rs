@@ -11,7 +11,8 @@ use inbound_store::{Kind, Store, StoreError};
 use lsps::jsonrpc::RpcError;
 use lsps::lsps5::{
     validate_set_webhook, Cooldown, ListWebhooksRequest, ListWebhooksResponse, Lsps5Error, Notification,
-    RemoveWebhookRequest, RemoveWebhookResponse, SetWebhookRequest, SetWebhookResponse, DEFAULT_MAX_TRACKED_CLIENTS,
+    RemoveWebhookRequest, RemoveWebhookResponse, SetWebhookRequest, SetWebhookResponse, TimestampForm,
+    DEFAULT_MAX_TRACKED_CLIENTS,
 };
 use lsps::method::{Protocol, Request, Response};
 use lsps::schema::{DateTime, NodeId};
@@ -25,6 +26,7 @@ use super::post::{PosterError, WebhookPoster};
 use super::registry::{RegistryInput, WebhookRegistry};
 use super::runner::{DeliveryDriver, RegistryDriver};
 use crate::clock::Clock;
+use crate::compat::Compat;
 use crate::flow::{Flow, FlowError, FlowRunner, RetryPolicy};
 use crate::notify::ClientNotifier;
 use crate::server::{BoxFuture, ProtocolHandler};
@@ -74,6 +76,8 @@ pub struct Lsps5Service {
     pub(super) registries: FlowRunner<WebhookRegistry>,
     pub(super) deliveries: FlowRunner<Delivery>,
     pub(super) poster: WebhookPoster,
+    /// How notifications write the timestamp they sign (`[lsps] compat`).
+    pub(super) timestamp_form: TimestampForm,
     /// Serialises registrations in this process, so that the limit and `no_change` are judged
     /// on the state that is then written.
     registration_lock: tokio::sync::Mutex<()>,
@@ -98,7 +102,7 @@ fn internal(error: impl std::fmt::Display) -> RpcError {
 }
 
 impl Lsps5Service {
-    /// A service with this configuration, store and clock.
+    /// A service with this configuration, store and clock, signing for spec clients.
     ///
     /// # Errors
     /// If the configuration is out of range or the extra CA file unusable.
@@ -106,6 +110,20 @@ impl Lsps5Service {
         config: Lsps5Config,
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Lsps5Service>, Lsps5BuildError> {
+        Lsps5Service::with_compat(config, store, clock, Compat::Spec)
+    }
+
+    /// [`new`](Self::new), writing notification timestamps as `compat` says
+    /// ([`Compat::lsps5_timestamp_form`]).
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_compat(
+        config: Lsps5Config,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        compat: Compat,
     ) -> Result<Arc<Lsps5Service>, Lsps5BuildError> {
         config.validate()?;
         let poster = WebhookPoster::new(&config)?;
@@ -115,6 +133,7 @@ impl Lsps5Service {
             deliveries: FlowRunner::new(Arc::clone(&store), Arc::clone(&clock), config.delivery_retry())
                 .with_concurrency(config.max_concurrent_deliveries),
             cooldown: Mutex::new(Cooldown::new(config.cooldown_secs(), DEFAULT_MAX_TRACKED_CLIENTS)),
+            timestamp_form: compat.lsps5_timestamp_form(),
             config,
             store,
             clock,
