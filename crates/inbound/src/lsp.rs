@@ -50,6 +50,16 @@ impl Lsp {
         self.node.listening_address().ok_or_else(|| anyhow!("the LSP node is not listening"))
     }
 
+    /// Waits until a background task of the node (LDK's background processor, which ends when
+    /// it cannot persist the channel manager; a helper loop) or of the services (a ticker)
+    /// died, and says which and why. Channel state may no longer be saved then: stop and exit.
+    pub async fn wait_for_failure(&self) -> String {
+        tokio::select! {
+            reason = self.node.wait_for_failure() => reason,
+            reason = self.services.wait_for_failure() => reason,
+        }
+    }
+
     /// Stops the services' tickers, then the node gracefully; its state is persisted on the
     /// way out.
     ///

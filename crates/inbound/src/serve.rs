@@ -10,6 +10,13 @@
 //! * `shutting down signal=…` when a signal arrives;
 //! * `HTTP endpoint stopped` once in-flight HTTP requests finished (before the node stops);
 //! * `LSP stopped, state persisted` after `Node::stop` returned.
+//!
+//! A background task that dies (LDK's background processor, which ends when it cannot persist
+//! the channel manager; a node helper loop; a service ticker; the HTTP endpoint) is logged at
+//! `error` (`a background task died; stopping the LSP …` with its `reason`), the LSP is
+//! stopped as after a signal, and the process exits non-zero: an LSP that forwards HTLCs
+//! without saving channel state can lose money, so it stops where an operator's supervisor
+//! sees it.
 
 use anyhow::{Context, Result};
 use tokio::signal::unix::{signal, SignalKind};
@@ -69,11 +76,28 @@ pub async fn run(config: Config) -> Result<()> {
         Err(error) => tracing::warn!("no on-chain address for the LSP's wallet: {error}"),
     }
 
-    let signal_name = tokio::select! {
-        _ = terminate.recv() => "SIGTERM",
-        _ = interrupt.recv() => "SIGINT",
+    let mut http = http;
+    let http_ended = async {
+        match http.as_mut() {
+            Some(http) => http.ended().await,
+            None => std::future::pending().await,
+        }
     };
-    tracing::info!(signal = signal_name, "shutting down");
+    let failure = tokio::select! {
+        _ = terminate.recv() => {
+            tracing::info!(signal = "SIGTERM", "shutting down");
+            None
+        }
+        _ = interrupt.recv() => {
+            tracing::info!(signal = "SIGINT", "shutting down");
+            None
+        }
+        reason = lsp.wait_for_failure() => Some(reason),
+        reason = http_ended => Some(reason),
+    };
+    if let Some(reason) = &failure {
+        tracing::error!(%reason, "a background task died; stopping the LSP and exiting with an error");
+    }
     if let Some(http) = http {
         http.stop().await;
     }
@@ -97,8 +121,15 @@ pub async fn run(config: Config) -> Result<()> {
             Err(error) => tracing::warn!("reading the LSPS2 counters: {error}"),
         }
     }
-    // Stops the LSPS2 ticker first, then the node.
-    lsp.stop().await?;
+    // Stops the services' tickers first, then the node.
+    let stopped = lsp.stop().await;
+    if let Some(reason) = failure {
+        if let Err(error) = stopped {
+            tracing::error!("{error:#}");
+        }
+        return Err(anyhow::anyhow!("the LSP stopped because a background task died: {reason}"));
+    }
+    stopped?;
     tracing::info!("LSP stopped, state persisted");
     Ok(())
 }
@@ -107,13 +138,30 @@ pub async fn run(config: Config) -> Result<()> {
 struct HttpEndpoint {
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The task was awaited to its end already (by [`ended`](Self::ended)).
+    finished: bool,
 }
 
 impl HttpEndpoint {
+    /// Waits until the endpoint's task ends on its own (it never should before
+    /// [`stop`](Self::stop)) and says why.
+    async fn ended(&mut self) -> String {
+        let outcome = (&mut self.task).await;
+        self.finished = true;
+        match outcome {
+            Ok(Ok(())) => "the HTTP endpoint stopped serving".to_owned(),
+            Ok(Err(error)) => format!("the HTTP endpoint failed: {error}"),
+            Err(error) => format!("the HTTP endpoint task: {error}"),
+        }
+    }
+
     /// Stops accepting, lets in-flight requests finish (at most [`HTTP_DRAIN_TIMEOUT`]).
     async fn stop(self) {
         // The task may have ended already (it logged why); nothing to tell then.
         let _ = self.stop.send(());
+        if self.finished {
+            return;
+        }
         match tokio::time::timeout(HTTP_DRAIN_TIMEOUT, self.task).await {
             Ok(Ok(Ok(()))) => tracing::info!("HTTP endpoint stopped"),
             Ok(Ok(Err(error))) => tracing::warn!("HTTP endpoint: {error}"),
@@ -143,5 +191,5 @@ fn start_http(listener: tokio::net::TcpListener, config: &Config, lsp: &crate::l
         trusted_proxies = config.http.config.trusted_proxies.len(),
         "HTTP endpoint listening"
     );
-    Ok(HttpEndpoint { stop, task })
+    Ok(HttpEndpoint { stop, task, finished: false })
 }

@@ -289,3 +289,37 @@ async fn serve_with_lsps5_stores_webhooks_across_a_restart() {
     assert!(daemon.wait_exit(STOP_TIMEOUT).success(), "{}", daemon.log.join("\n"));
     println!("serve_with_lsps5_stores_webhooks_across_a_restart took {:?}", started.elapsed());
 }
+
+/// Proves (issue: the ChannelManager silently stopped being saved): when the node can no longer
+/// persist its channel state, `inbound serve` does not go on serving. The store directory is
+/// replaced by a plain file (which refuses writes even to root), a block is mined so that the
+/// channel manager needs saving, and the daemon logs the dead background processor at `error`
+/// and exits non-zero by itself, without a signal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_exits_loudly_when_channel_state_cannot_be_saved() {
+    let bcoin = Bcoin::start().await.expect("bcoin regtest node");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().join("lsp");
+    let config = write_file(
+        dir.path(),
+        "inbound.toml",
+        &format!(
+            "network = \"regtest\"\ndata_dir = {:?}\n[node]\nlisten = \"127.0.0.1:0\"\n\
+             [chain]\nurl = {:?}\npoll_interval_secs = 1\n",
+            data_dir.display().to_string(),
+            bcoin.rpc_url()
+        ),
+    );
+    let (mut daemon, _, _) = start_serve(&config);
+    let store = data_dir.join(inbound_node::STORE_DIR_NAME);
+    std::fs::rename(&store, data_dir.join("store.moved")).expect("move the store away");
+    std::fs::write(&store, b"not a directory").expect("a file where the store was");
+    bcoin.mine(1, None).await.expect("mine");
+
+    let status = daemon.wait_exit(Duration::from_secs(120));
+    let log = daemon.log.join("\n");
+    assert!(!status.success(), "exited {status} although channel state cannot be saved:\n{log}");
+    assert!(log.contains("a background task died"), "{log}");
+    assert!(log.contains("LDK background processor"), "{log}");
+    assert!(!log.contains("LSP stopped, state persisted"), "{log}");
+}

@@ -47,6 +47,8 @@ mod net;
 mod node;
 mod payments;
 mod peers;
+mod processor;
+mod supervise;
 pub mod types;
 pub mod wallet;
 

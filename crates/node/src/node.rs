@@ -10,7 +10,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bitcoin::secp256k1::PublicKey;
 use bitcoin::{Address, Transaction, Txid};
@@ -21,12 +21,11 @@ use lightning::ln::types::ChannelId;
 use lightning::sign::KeysManager;
 use lightning::util::config::UserConfig;
 use lightning::util::logger::Level;
-use lightning_background_processor::{process_events_async, GossipSync, NO_LIQUIDITY_MANAGER, NO_ONION_MESSENGER};
 
 use lightning_persister::fs_store::FilesystemStore;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinError, JoinHandle};
 
 use crate::chain::{ChainBroadcaster, ChainConsumer, ChainFeeEstimator, ChainSource};
 use crate::config::Config;
@@ -35,7 +34,8 @@ use crate::events::{ChannelAcceptor, EventDispatcher, FundingBroadcast};
 use crate::logger::NodeLogger;
 use crate::lsps0::{Lsps0Transport, LspsSendError};
 use crate::peers;
-use crate::types::{ChainMonitor, ChannelManager, PeerManager, Scorer, Sweeper};
+use crate::supervise::{ended_early, supervise, Failures};
+use crate::types::{ChainMonitor, ChannelManager, PeerManager, Sweeper};
 use crate::wallet::{OnchainWallet, ScriptReceipt, WalletBalance};
 
 /// Everything the builder hands over.
@@ -65,8 +65,8 @@ struct Running {
     /// is signalled last, after peers are disconnected, so that no message handled after the
     /// final persist can leave a channel monitor ahead of the persisted channel manager.
     stop_background_processor: watch::Sender<bool>,
-    background_processor: JoinHandle<Result<(), lightning::io::Error>>,
-    tasks: Vec<JoinHandle<()>>,
+    background_processor: JoinHandle<Result<Result<(), lightning::io::Error>, JoinError>>,
+    tasks: Vec<JoinHandle<Result<(), JoinError>>>,
     listening_address: Option<SocketAddr>,
 }
 
@@ -76,6 +76,7 @@ pub struct Node {
     broadcast_queue: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Transaction>>>,
     sync_lock: Arc<tokio::sync::Mutex<()>>,
     running: Mutex<Option<Running>>,
+    failures: Failures,
 }
 
 impl Node {
@@ -88,6 +89,7 @@ impl Node {
             broadcast_queue: Arc::new(tokio::sync::Mutex::new(queue)),
             sync_lock: Arc::new(tokio::sync::Mutex::new(())),
             running: Mutex::new(None),
+            failures: Failures::new(),
         }
     }
 
@@ -112,86 +114,83 @@ impl Node {
         let (stop, stop_rx) = watch::channel(false);
         let (stop_background_processor, background_processor_stop_rx) = watch::channel(false);
         let mut tasks = Vec::new();
+        self.failures.clear();
+        let watched = |name: &'static str, task: JoinHandle<()>| {
+            supervise(name, task, ended_early, self.failures.clone(), stop_rx.clone(), Arc::clone(&parts.logger))
+        };
 
         let mut listening_address = None;
         if let Some(address) = parts.config.listen_address {
             let listener =
                 TcpListener::bind(address).await.map_err(|e| NodeError::io(format!("binding {address}"), e))?;
             listening_address = Some(listener.local_addr().map_err(|e| NodeError::io("local address", e))?);
-            tasks.push(tokio::spawn(peers::accept_loop(
-                listener,
-                Arc::clone(&parts.peer_manager),
+            tasks.push(watched(
+                "accept loop",
+                tokio::spawn(peers::accept_loop(
+                    listener,
+                    Arc::clone(&parts.peer_manager),
+                    stop_rx.clone(),
+                    Arc::clone(&parts.logger),
+                )),
+            ));
+        }
+
+        let background_processor =
+            crate::processor::spawn_background_processor(parts, background_processor_stop_rx, self.failures.clone());
+
+        tasks.push(watched(
+            "chain poll loop",
+            tokio::spawn(chain_poll_loop(
+                Arc::clone(&parts.chain_source),
+                parts.consumers.clone(),
+                Arc::clone(&self.sync_lock),
                 stop_rx.clone(),
                 Arc::clone(&parts.logger),
-            )));
-        }
-
-        let events = Arc::clone(&parts.events);
-        let sleeper_stop = background_processor_stop_rx;
-        let background_processor = tokio::spawn(process_events_async(
-            Arc::clone(&parts.store),
-            move |event| {
-                let events = Arc::clone(&events);
-                async move { events.handle(event).await }
-            },
-            Arc::clone(&parts.chain_monitor),
-            Arc::clone(&parts.channel_manager),
-            NO_ONION_MESSENGER,
-            GossipSync::none(),
-            Arc::clone(&parts.peer_manager),
-            NO_LIQUIDITY_MANAGER,
-            Some(Arc::clone(&parts.sweeper)),
-            Arc::clone(&parts.logger),
-            None::<Arc<std::sync::RwLock<Scorer>>>,
-            move |duration| {
-                let mut stop = sleeper_stop.clone();
-                Box::pin(async move {
-                    tokio::select! {
-                        _ = tokio::time::sleep(duration) => false,
-                        _ = crate::peers::stopped(&mut stop) => true,
-                    }
-                })
-            },
-            false,
-            || SystemTime::now().duration_since(UNIX_EPOCH).ok(),
+            )),
         ));
-
-        tasks.push(tokio::spawn(chain_poll_loop(
-            Arc::clone(&parts.chain_source),
-            parts.consumers.clone(),
-            Arc::clone(&self.sync_lock),
-            stop_rx.clone(),
-            Arc::clone(&parts.logger),
-        )));
-        tasks.push(tokio::spawn(fee_update_loop(
-            Arc::clone(&parts.chain_source),
-            Duration::from_secs(parts.config.fee_update_interval_secs.max(1)),
-            stop_rx.clone(),
-            Arc::clone(&parts.logger),
-        )));
-        tasks.push(tokio::spawn(broadcast_loop(
-            Arc::clone(&parts.chain_source),
-            Arc::clone(&self.broadcast_queue),
-            stop_rx.clone(),
-            Arc::clone(&parts.logger),
-        )));
-        tasks.push(tokio::spawn(peers::reconnect_loop(
-            Arc::clone(&parts.peer_manager),
-            Arc::clone(&parts.channel_manager),
-            Arc::clone(&parts.store),
-            Duration::from_secs(parts.config.reconnect_interval_secs.max(1)),
-            stop_rx.clone(),
-            Arc::clone(&parts.logger),
-        )));
-        if let Some(poll_ms) = parts.config.htlc_forward_poll_ms {
-            tasks.push(tokio::spawn(htlc_forward_loop(
-                Arc::clone(&parts.channel_manager),
-                Arc::clone(&parts.peer_manager),
-                Duration::from_millis(poll_ms.max(1)),
+        tasks.push(watched(
+            "fee update loop",
+            tokio::spawn(fee_update_loop(
+                Arc::clone(&parts.chain_source),
+                Duration::from_secs(parts.config.fee_update_interval_secs.max(1)),
                 stop_rx.clone(),
-            )));
+                Arc::clone(&parts.logger),
+            )),
+        ));
+        tasks.push(watched(
+            "broadcast loop",
+            tokio::spawn(broadcast_loop(
+                Arc::clone(&parts.chain_source),
+                Arc::clone(&self.broadcast_queue),
+                stop_rx.clone(),
+                Arc::clone(&parts.logger),
+            )),
+        ));
+        tasks.push(watched(
+            "reconnect loop",
+            tokio::spawn(peers::reconnect_loop(
+                Arc::clone(&parts.peer_manager),
+                Arc::clone(&parts.channel_manager),
+                Arc::clone(&parts.store),
+                Duration::from_secs(parts.config.reconnect_interval_secs.max(1)),
+                stop_rx.clone(),
+                Arc::clone(&parts.logger),
+            )),
+        ));
+        if let Some(poll_ms) = parts.config.htlc_forward_poll_ms {
+            tasks.push(watched(
+                "htlc forward loop",
+                tokio::spawn(htlc_forward_loop(
+                    Arc::clone(&parts.channel_manager),
+                    Arc::clone(&parts.peer_manager),
+                    Duration::from_millis(poll_ms.max(1)),
+                    stop_rx.clone(),
+                )),
+            ));
         }
-        tasks.push(tokio::spawn(lsps_waker_loop(Arc::clone(&parts.peer_manager), Arc::clone(&parts.lsps), stop_rx)));
+        let waker =
+            tokio::spawn(lsps_waker_loop(Arc::clone(&parts.peer_manager), Arc::clone(&parts.lsps), stop_rx.clone()));
+        tasks.push(watched("LSPS waker", waker));
 
         *self.lock_running() =
             Some(Running { stop, stop_background_processor, background_processor, tasks, listening_address });
@@ -218,10 +217,23 @@ impl Node {
         // 3. The background processor persists the channel manager on its way out.
         let _ = running.stop_background_processor.send(true);
         match running.background_processor.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(NodeError::io("persisting on shutdown", e)),
-            Err(e) => Err(NodeError::Persistence(format!("background processor panicked: {e}"))),
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(e))) => Err(NodeError::io("persisting on shutdown", e)),
+            Ok(Err(e)) | Err(e) => Err(NodeError::Persistence(format!("background processor panicked: {e}"))),
         }
+    }
+
+    /// Why a background task of this run ended on its own (LDK's background processor after a
+    /// failed persist, a helper loop that panicked), if one did. The node is unsafe to keep
+    /// running then: stop it and exit.
+    pub fn failure(&self) -> Option<String> {
+        self.failures.current()
+    }
+
+    /// Waits until [`failure`](Self::failure) is set and returns it. A daemon selects on it next
+    /// to its shutdown signals.
+    pub async fn wait_for_failure(&self) -> String {
+        self.failures.wait().await
     }
 
     /// Whether [`Node::start`] has been called without a matching [`Node::stop`].

@@ -19,7 +19,8 @@ use inbound_node::{LspsMessageHandler, Node, NodeEventHandler};
 use inbound_store::Store;
 use lsps::method::Protocol;
 use thiserror::Error;
-use tokio::task::JoinHandle;
+use tokio::sync::watch;
+use tokio::task::{AbortHandle, JoinHandle};
 
 use crate::clock::Clock;
 use crate::flow::FlowError;
@@ -168,6 +169,7 @@ impl LspBuilder {
             events,
             tick_interval: self.tick_interval,
             tickers: Mutex::new(Vec::new()),
+            failure: watch::channel(None).0,
         })
     }
 }
@@ -184,7 +186,9 @@ pub struct LspServices {
     pub lsps5: Option<Arc<Lsps5Service>>,
     events: Arc<dyn NodeEventHandler>,
     tick_interval: Duration,
-    tickers: Mutex<Vec<JoinHandle<()>>>,
+    tickers: Mutex<Vec<AbortHandle>>,
+    /// Why a ticker died (it panicked), if one did.
+    failure: watch::Sender<Option<String>>,
 }
 
 /// How many stored flows [`LspServices::started`] resumed.
@@ -243,15 +247,50 @@ impl LspServices {
         }
         let mut tickers = self.tickers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(service) = &self.lsps1 {
-            tickers.push(service.spawn_ticker(self.tick_interval));
+            tickers.push(self.supervised("LSPS1 ticker", service.spawn_ticker(self.tick_interval)));
         }
         if let Some(service) = &self.lsps2 {
-            tickers.push(service.spawn_ticker(self.tick_interval));
+            tickers.push(self.supervised("LSPS2 ticker", service.spawn_ticker(self.tick_interval)));
         }
         if let Some(service) = &self.lsps5 {
-            tickers.push(service.spawn_ticker(self.tick_interval));
+            tickers.push(self.supervised("LSPS5 ticker", service.spawn_ticker(self.tick_interval)));
         }
         Ok(resumed)
+    }
+
+    /// Watches a ticker: one that dies (a panic; tickers never return) is recorded as the
+    /// services' failure and logged. Stopping (an abort) is not a failure.
+    fn supervised(&self, name: &'static str, ticker: JoinHandle<()>) -> AbortHandle {
+        let abort = ticker.abort_handle();
+        let failure = self.failure.clone();
+        tokio::spawn(async move {
+            let reason = match ticker.await {
+                Err(error) if error.is_cancelled() => return,
+                Err(error) => format!("{name}: {error}"),
+                Ok(()) => format!("{name}: ended while the LSP was running"),
+            };
+            tracing::error!(%reason, "a service task died; the LSP must stop");
+            failure.send_if_modified(|current| {
+                if current.is_some() {
+                    return false;
+                }
+                *current = Some(reason);
+                true
+            });
+        });
+        abort
+    }
+
+    /// Waits until a service task died and says which and why. A daemon selects on it next
+    /// to its shutdown signals and the node's `wait_for_failure`.
+    pub async fn wait_for_failure(&self) -> String {
+        let mut receiver = self.failure.subscribe();
+        let reason = match receiver.wait_for(Option::is_some).await {
+            Ok(reason) => reason.clone().unwrap_or_default(),
+            // The sender lives as long as `self`; never reached.
+            Err(_) => return std::future::pending().await,
+        };
+        reason
     }
 
     /// Stops the tickers (call it before the node stops; dropping the services does it too).
@@ -288,5 +327,20 @@ mod tests {
             .lsps5(crate::lsps5::Lsps5Config::default())
             .build(Arc::new(inbound_node::IgnoringEventHandler));
         assert!(matches!(refused, Err(crate::LspBuildError::NoStore)));
+    }
+
+    #[tokio::test]
+    async fn a_dead_ticker_is_the_services_failure_and_a_stopped_one_is_not() {
+        let services = crate::LspBuilder::new(Arc::new(crate::ManualClock::starting_now()))
+            .build(Arc::new(inbound_node::IgnoringEventHandler))
+            .expect("build");
+        let stopped = services.supervised("quiet ticker", tokio::spawn(std::future::pending::<()>()));
+        stopped.abort();
+        let dead = services.supervised("LSPS9 ticker", tokio::spawn(async { panic!("tick exploded") }));
+        let reason = tokio::time::timeout(std::time::Duration::from_secs(5), services.wait_for_failure())
+            .await
+            .expect("the failure is reported");
+        assert!(reason.starts_with("LSPS9 ticker: ") && reason.contains("panicked"), "{reason}");
+        drop(dead);
     }
 }
