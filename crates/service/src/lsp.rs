@@ -25,6 +25,7 @@ use crate::clock::Clock;
 use crate::flow::FlowError;
 use crate::lsps1::{Lsps1Config, Lsps1ConfigError, Lsps1EventHandler, Lsps1Service, OrderLightning};
 use crate::lsps2::{JitLightning, Lsps2Config, Lsps2ConfigError, Lsps2EventHandler, Lsps2Service};
+use crate::lsps5::hold::{HoldEventHandler, HoldNode, HoldService};
 use crate::lsps5::{Lsps5BuildError, Lsps5Config, Lsps5Node, Lsps5Service};
 use crate::node_adapter::LspsOutbound;
 use crate::notify::ClientNotifier;
@@ -130,12 +131,20 @@ impl LspBuilder {
             }
             None => None,
         };
+        let hold = match &self.lsps5 {
+            Some(config) => Some(HoldService::new(config.hold_secs, store()?, Arc::clone(&self.clock))),
+            None => None,
+        };
         let lsps5 = match self.lsps5 {
             Some(config) => {
                 Some(Lsps5Service::with_compat(config, store()?, Arc::clone(&self.clock), self.server.compat)?)
             }
             None => None,
         };
+        if let (Some(hold), Some(lsps5)) = (&hold, &lsps5) {
+            hold.set_notifier(Arc::clone(lsps5) as Arc<dyn ClientNotifier>);
+            lsps5.set_hold(hold);
+        }
         if let (Some(lsps2), Some(lsps5)) = (&lsps2, &lsps5) {
             lsps2.set_notifier(Arc::clone(lsps5) as Arc<dyn ClientNotifier>);
         }
@@ -156,6 +165,9 @@ impl LspBuilder {
             server.register(service.protocol_handler());
             events = Arc::new(Lsps2EventHandler::new(Arc::clone(service), Some(events)));
         }
+        if let Some(service) = &hold {
+            events = Arc::new(HoldEventHandler::new(Arc::clone(service), Some(events)));
+        }
         if let Some(service) = &lsps1 {
             server.register(service.protocol_handler());
             events = Arc::new(Lsps1EventHandler::new(Arc::clone(service), Some(events)));
@@ -165,6 +177,7 @@ impl LspBuilder {
             lsps1,
             lsps2,
             lsps5,
+            hold,
             events,
             tick_interval: self.tick_interval,
             tickers: Mutex::new(Vec::new()),
@@ -182,6 +195,8 @@ pub struct LspServices {
     pub lsps2: Option<Arc<Lsps2Service>>,
     /// The LSPS5 service, if enabled.
     pub lsps5: Option<Arc<Lsps5Service>>,
+    /// Notify-and-wait over existing channels (hold SCIDs), with LSPS5.
+    pub hold: Option<Arc<HoldService>>,
     events: Arc<dyn NodeEventHandler>,
     tick_interval: Duration,
     tickers: Mutex<Vec<JoinHandle<()>>>,
@@ -196,6 +211,8 @@ pub struct Resumed {
     pub lsps2_sessions: usize,
     /// LSPS5 deliveries still to POST.
     pub lsps5_deliveries: usize,
+    /// HTLCs held for offline clients (notify-and-wait).
+    pub held_htlcs: usize,
 }
 
 impl LspServices {
@@ -222,6 +239,9 @@ impl LspServices {
         if let Some(service) = &self.lsps5 {
             service.attach(Arc::clone(node) as Arc<dyn Lsps5Node>);
         }
+        if let Some(service) = &self.hold {
+            service.attach(Arc::clone(node) as Arc<dyn HoldNode>);
+        }
     }
 
     /// After the node started: resumes every stored flow (LSPS1, LSPS2, then LSPS5), then ticks every
@@ -241,6 +261,9 @@ impl LspServices {
         if let Some(service) = &self.lsps5 {
             resumed.lsps5_deliveries = service.resume().await?;
         }
+        if let Some(service) = &self.hold {
+            resumed.held_htlcs = service.resume().await?;
+        }
         let mut tickers = self.tickers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(service) = &self.lsps1 {
             tickers.push(service.spawn_ticker(self.tick_interval));
@@ -249,6 +272,9 @@ impl LspServices {
             tickers.push(service.spawn_ticker(self.tick_interval));
         }
         if let Some(service) = &self.lsps5 {
+            tickers.push(service.spawn_ticker(self.tick_interval));
+        }
+        if let Some(service) = &self.hold {
             tickers.push(service.spawn_ticker(self.tick_interval));
         }
         Ok(resumed)
