@@ -4,8 +4,10 @@
 //! 1. [`LspBuilder::build`] creates the enabled services on one store and clock, registers
 //!    them with one [`LspsServer`], and chains their event handlers in front of the caller's
 //!    generic handler: LSPS1 first (its hold-invoice payments must not reach the generic
-//!    handler), then LSPS2. With LSPS5 and LSPS2 both enabled, the LSPS5 service becomes the
-//!    LSPS2 service's [`ClientNotifier`], so a payment waiting for an offline client wakes it.
+//!    handler), then notify-and-wait (HTLCs to hold SCIDs; with LSPS5), then LSPS2. With LSPS5
+//!    and LSPS2 both enabled, the LSPS5 service becomes the LSPS2 service's [`ClientNotifier`],
+//!    so a payment waiting for an offline client wakes it; with LSPS5 it is also the hold
+//!    service's notifier.
 //! 2. The caller builds the node with [`LspServices::lsps_handler`] and
 //!    [`LspServices::event_handler`], then calls [`LspServices::attach`] with the built node.
 //! 3. After the node started, [`LspServices::started`] resumes every stored flow and starts the

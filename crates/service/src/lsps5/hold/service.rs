@@ -389,7 +389,7 @@ struct HoldDriver<'s> {
 }
 
 impl FlowDriver<HeldPayment> for HoldDriver<'_> {
-    fn context<'a>(&'a self, _flow: &HeldPayment, now: DateTime) -> HoldContext {
+    fn context(&self, _flow: &HeldPayment, now: DateTime) -> HoldContext {
         HoldContext { now }
     }
 
