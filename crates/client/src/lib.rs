@@ -53,6 +53,7 @@
 mod client;
 pub mod config;
 mod error;
+pub mod hold;
 pub mod lsps1;
 pub mod lsps2;
 pub mod lsps5;

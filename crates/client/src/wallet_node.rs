@@ -16,6 +16,7 @@
 use bitcoin::secp256k1::ecdsa::RecoverableSignature;
 use bitcoin::secp256k1::PublicKey;
 use bitcoin::Network;
+use lightning::ln::channel_state::CounterpartyForwardingInfo;
 use lightning::types::payment::{PaymentHash, PaymentPreimage, PaymentSecret};
 use lightning_invoice::RawBolt11Invoice;
 
@@ -79,4 +80,12 @@ pub trait WalletNode: Send + Sync {
 
     /// Fails a payment back (`ChannelManager::fail_htlc_backwards`).
     fn fail_htlc_backwards(&self, payment_hash: &PaymentHash);
+
+    /// The forwarding terms `peer` announced for its channel towards this node
+    /// (`ChannelDetails::counterparty.forwarding_info`), for route hints through it. The
+    /// default knows none, and the SDK then uses what the LSP answered.
+    fn counterparty_forwarding_info(&self, peer: &PublicKey) -> Option<CounterpartyForwardingInfo> {
+        let _ = peer;
+        None
+    }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use inbound_node::NodeEventHandler;
 use inbound_service::lsps1::{Lsps1Config, Lsps1Service};
 use inbound_service::lsps2::{Lsps2Config, Lsps2Service};
+use inbound_service::lsps5::hold::HoldService;
 use inbound_service::lsps5::Lsps5Service;
 use inbound_service::{Clock, LspBuilder};
 
@@ -90,5 +91,13 @@ impl TestNode {
     /// If the node serves no LSPS5.
     pub fn lsps5_service(&self) -> &Arc<Lsps5Service> {
         self.lsp.as_ref().and_then(|lsp| lsp.lsps5.as_ref()).unwrap_or_else(|| panic!("{} serves no LSPS5", self.name))
+    }
+
+    /// The notify-and-wait service of an LSP that serves LSPS5.
+    ///
+    /// # Panics
+    /// If the node serves no LSPS5.
+    pub fn hold_service(&self) -> &Arc<HoldService> {
+        self.lsp.as_ref().and_then(|lsp| lsp.hold.as_ref()).unwrap_or_else(|| panic!("{} serves no LSPS5", self.name))
     }
 }

@@ -9,6 +9,7 @@
 //! | LSPS1 | 51   | [`lsps1`]   | buying a channel up front                               |
 //! | LSPS2 | 52   | [`lsps2`]   | just-in-time channels                                   |
 //! | LSPS5 | 55   | [`lsps5`]   | webhooks that wake sleeping wallets                     |
+//! | Inbound extension | – | [`hold`] | `inbound.hold_scid`: notify-and-wait over an existing channel |
 //!
 //! # Architecture invariants
 //!
@@ -56,6 +57,7 @@
 
 pub mod client;
 pub mod framing;
+pub mod hold;
 pub mod jsonrpc;
 pub mod lsps0;
 pub mod lsps1;

@@ -10,7 +10,7 @@ use thiserror::Error;
 
 use crate::jsonrpc::RpcError;
 use crate::params::{decode_params, encode_params};
-use crate::{lsps0, lsps1, lsps2, lsps5};
+use crate::{hold, lsps0, lsps1, lsps2, lsps5};
 
 /// An LSPS protocol, numbered as in `lsps0.list_protocols`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -158,6 +158,10 @@ registry! {
     Lsps5ListWebhooks => "lsps5.list_webhooks", Lsps5, lsps5::ListWebhooksRequest, lsps5::ListWebhooksResponse;
     /// `lsps5.remove_webhook`: forget a webhook.
     Lsps5RemoveWebhook => "lsps5.remove_webhook", Lsps5, lsps5::RemoveWebhookRequest, lsps5::RemoveWebhookResponse;
+    /// `inbound.hold_scid`: an **Inbound extension**, not an LSPS method: the client's hold SCID
+    /// for notify-and-wait over an existing channel ([`hold`]). Served with LSPS5 (its handler
+    /// answers it), but never named `lsps5.*`.
+    InboundHoldScid => "inbound.hold_scid", Lsps5, hold::HoldScidRequest, hold::HoldScidResponse;
 }
 
 fn decode_result<T: serde::de::DeserializeOwned>(method: Method, result: Value) -> Result<T, ResultError> {
@@ -181,7 +185,10 @@ mod tests {
         for method in Method::ALL {
             assert_eq!(Method::from_name(method.name()), Some(*method));
             let prefix = format!("lsps{}.", method.protocol().number());
-            assert!(method.name().starts_with(&prefix), "{}", method.name());
+            // Inbound extensions never borrow an LSPS prefix.
+            let extension = method.name().starts_with("inbound.");
+            assert!(method.name().starts_with(&prefix) || extension, "{}", method.name());
+            assert!(!(extension && method.name().starts_with("lsps")), "{}", method.name());
         }
         assert_eq!(Method::from_name("lsps9.frobnicate"), None);
         assert_eq!(Method::from_name("LSPS0.list_protocols"), None);

@@ -80,6 +80,7 @@ pub mod compat;
 pub mod config;
 pub mod flow;
 pub mod ids;
+pub mod intercept;
 mod log_limit;
 pub mod lsp;
 pub mod lsps1;

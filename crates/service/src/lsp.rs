@@ -4,8 +4,10 @@
 //! 1. [`LspBuilder::build`] creates the enabled services on one store and clock, registers
 //!    them with one [`LspsServer`], and chains their event handlers in front of the caller's
 //!    generic handler: LSPS1 first (its hold-invoice payments must not reach the generic
-//!    handler), then LSPS2. With LSPS5 and LSPS2 both enabled, the LSPS5 service becomes the
-//!    LSPS2 service's [`ClientNotifier`], so a payment waiting for an offline client wakes it.
+//!    handler), then notify-and-wait (HTLCs to hold SCIDs; with LSPS5), then LSPS2. With LSPS5
+//!    and LSPS2 both enabled, the LSPS5 service becomes the LSPS2 service's [`ClientNotifier`],
+//!    so a payment waiting for an offline client wakes it; with LSPS5 it is also the hold
+//!    service's notifier.
 //! 2. The caller builds the node with [`LspServices::lsps_handler`] and
 //!    [`LspServices::event_handler`], then calls [`LspServices::attach`] with the built node.
 //! 3. After the node started, [`LspServices::started`] resumes every stored flow and starts the
@@ -26,6 +28,7 @@ use crate::clock::Clock;
 use crate::flow::FlowError;
 use crate::lsps1::{Lsps1Config, Lsps1ConfigError, Lsps1EventHandler, Lsps1Service, OrderLightning};
 use crate::lsps2::{JitLightning, Lsps2Config, Lsps2ConfigError, Lsps2EventHandler, Lsps2Service};
+use crate::lsps5::hold::{HoldEventHandler, HoldNode, HoldService};
 use crate::lsps5::{Lsps5BuildError, Lsps5Config, Lsps5Node, Lsps5Service};
 use crate::node_adapter::LspsOutbound;
 use crate::notify::ClientNotifier;
@@ -131,12 +134,20 @@ impl LspBuilder {
             }
             None => None,
         };
+        let hold = match &self.lsps5 {
+            Some(config) => Some(HoldService::new(config.hold_secs, store()?, Arc::clone(&self.clock))),
+            None => None,
+        };
         let lsps5 = match self.lsps5 {
             Some(config) => {
                 Some(Lsps5Service::with_compat(config, store()?, Arc::clone(&self.clock), self.server.compat)?)
             }
             None => None,
         };
+        if let (Some(hold), Some(lsps5)) = (&hold, &lsps5) {
+            hold.set_notifier(Arc::clone(lsps5) as Arc<dyn ClientNotifier>);
+            lsps5.set_hold(hold);
+        }
         if let (Some(lsps2), Some(lsps5)) = (&lsps2, &lsps5) {
             lsps2.set_notifier(Arc::clone(lsps5) as Arc<dyn ClientNotifier>);
         }
@@ -157,6 +168,9 @@ impl LspBuilder {
             server.register(service.protocol_handler());
             events = Arc::new(Lsps2EventHandler::new(Arc::clone(service), Some(events)));
         }
+        if let Some(service) = &hold {
+            events = Arc::new(HoldEventHandler::new(Arc::clone(service), Some(events)));
+        }
         if let Some(service) = &lsps1 {
             server.register(service.protocol_handler());
             events = Arc::new(Lsps1EventHandler::new(Arc::clone(service), Some(events)));
@@ -166,6 +180,7 @@ impl LspBuilder {
             lsps1,
             lsps2,
             lsps5,
+            hold,
             events,
             tick_interval: self.tick_interval,
             tickers: Mutex::new(Vec::new()),
@@ -184,6 +199,8 @@ pub struct LspServices {
     pub lsps2: Option<Arc<Lsps2Service>>,
     /// The LSPS5 service, if enabled.
     pub lsps5: Option<Arc<Lsps5Service>>,
+    /// Notify-and-wait over existing channels (hold SCIDs), with LSPS5.
+    pub hold: Option<Arc<HoldService>>,
     events: Arc<dyn NodeEventHandler>,
     tick_interval: Duration,
     tickers: Mutex<Vec<AbortHandle>>,
@@ -200,6 +217,8 @@ pub struct Resumed {
     pub lsps2_sessions: usize,
     /// LSPS5 deliveries still to POST.
     pub lsps5_deliveries: usize,
+    /// HTLCs held for offline clients (notify-and-wait).
+    pub held_htlcs: usize,
 }
 
 impl LspServices {
@@ -226,6 +245,9 @@ impl LspServices {
         if let Some(service) = &self.lsps5 {
             service.attach(Arc::clone(node) as Arc<dyn Lsps5Node>);
         }
+        if let Some(service) = &self.hold {
+            service.attach(Arc::clone(node) as Arc<dyn HoldNode>);
+        }
     }
 
     /// After the node started: resumes every stored flow (LSPS1, LSPS2, then LSPS5), then ticks every
@@ -245,6 +267,9 @@ impl LspServices {
         if let Some(service) = &self.lsps5 {
             resumed.lsps5_deliveries = service.resume().await?;
         }
+        if let Some(service) = &self.hold {
+            resumed.held_htlcs = service.resume().await?;
+        }
         let mut tickers = self.tickers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(service) = &self.lsps1 {
             tickers.push(self.supervised("LSPS1 ticker", service.spawn_ticker(self.tick_interval)));
@@ -254,6 +279,9 @@ impl LspServices {
         }
         if let Some(service) = &self.lsps5 {
             tickers.push(self.supervised("LSPS5 ticker", service.spawn_ticker(self.tick_interval)));
+        }
+        if let Some(service) = &self.hold {
+            tickers.push(service.spawn_ticker(self.tick_interval));
         }
         Ok(resumed)
     }

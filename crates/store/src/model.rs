@@ -21,11 +21,18 @@ pub enum Kind {
     Lsps5Webhook,
     /// One LSPS5 notification POSTed (or to be POSTed) to one webhook.
     Lsps5Delivery,
+    /// One client's hold SCID (notify-and-wait over an existing channel, an Inbound
+    /// extension): the id is the client's node id, the SCID column the hold SCID. Never
+    /// terminal.
+    HoldScid,
+    /// One HTLC to a hold SCID, held while its client is offline.
+    HeldHtlc,
 }
 
 impl Kind {
     /// Every kind, in a fixed order.
-    pub const ALL: [Kind; 4] = [Kind::Lsps2Session, Kind::Lsps1Order, Kind::Lsps5Webhook, Kind::Lsps5Delivery];
+    pub const ALL: [Kind; 6] =
+        [Kind::Lsps2Session, Kind::Lsps1Order, Kind::Lsps5Webhook, Kind::Lsps5Delivery, Kind::HoldScid, Kind::HeldHtlc];
 
     /// The text stored in the `kind` columns. These strings are part of the schema: never
     /// change one without a migration.
@@ -35,6 +42,8 @@ impl Kind {
             Kind::Lsps1Order => "lsps1_order",
             Kind::Lsps5Webhook => "lsps5_webhook",
             Kind::Lsps5Delivery => "lsps5_delivery",
+            Kind::HoldScid => "hold_scid",
+            Kind::HeldHtlc => "held_htlc",
         }
     }
 
@@ -210,6 +219,8 @@ mod tests {
         assert_eq!(Kind::Lsps1Order.as_str(), "lsps1_order");
         assert_eq!(Kind::Lsps5Webhook.as_str(), "lsps5_webhook");
         assert_eq!(Kind::Lsps5Delivery.as_str(), "lsps5_delivery");
+        assert_eq!(Kind::HoldScid.as_str(), "hold_scid");
+        assert_eq!(Kind::HeldHtlc.as_str(), "held_htlc");
         assert_eq!(Kind::from_stored("LSPS1_ORDER"), None);
         assert_eq!(Kind::from_stored(""), None);
     }

@@ -69,10 +69,19 @@ pub fn fit_expiry_secs(wanted_secs: u32, timestamp: Duration, valid_until: DateT
 /// [`ClientError::Invoice`] if lightning-invoice refuses the fields (e.g. a description over
 /// 639 bytes).
 pub fn build_raw_jit_invoice(fields: &JitInvoiceFields) -> Result<RawBolt11Invoice, ClientError> {
+    build_raw_invoice(fields, RoutingFees { base_msat: 0, proportional_millionths: 0 })
+}
+
+/// [`build_raw_jit_invoice`] with the route hint charging `fees` (a hold SCID's hint carries
+/// the LSP's forwarding fees; a JIT hint charges none, the LSP skims its fee instead).
+///
+/// # Errors
+/// As [`build_raw_jit_invoice`].
+pub fn build_raw_invoice(fields: &JitInvoiceFields, fees: RoutingFees) -> Result<RawBolt11Invoice, ClientError> {
     let hop = RouteHintHop {
         src_node_id: fields.lsp,
         short_channel_id: fields.intercept_scid,
-        fees: RoutingFees { base_msat: 0, proportional_millionths: 0 },
+        fees,
         cltv_expiry_delta: fields.lsp_cltv_expiry_delta,
         htlc_minimum_msat: None,
         htlc_maximum_msat: None,

@@ -13,6 +13,7 @@ mod lsps2;
 use bitcoin::secp256k1::ecdsa::RecoverableSignature;
 use bitcoin::secp256k1::PublicKey;
 use bitcoin::Network;
+use inbound_node::lightning::ln::channel_state::CounterpartyForwardingInfo;
 use inbound_node::lightning::sign::{NodeSigner, Recipient};
 use inbound_node::lightning::types::payment::{PaymentHash, PaymentPreimage, PaymentSecret};
 use inbound_node::lightning_invoice::RawBolt11Invoice;
@@ -81,6 +82,13 @@ impl WalletNode for Node {
 
     fn fail_htlc_backwards(&self, payment_hash: &PaymentHash) {
         self.channel_manager().fail_htlc_backwards(payment_hash);
+    }
+
+    fn counterparty_forwarding_info(&self, peer: &PublicKey) -> Option<CounterpartyForwardingInfo> {
+        self.list_channels()
+            .into_iter()
+            .filter(|channel| channel.counterparty.node_id == *peer)
+            .find_map(|channel| channel.counterparty.forwarding_info)
     }
 }
 

@@ -111,6 +111,13 @@ impl ReferenceLsp {
                 Response::Lsps5RemoveWebhook(lsps5::RemoveWebhookResponse {})
             }
             Request::Lsps5RemoveWebhook(_) => return Err(lsps5::Lsps5Error::AppNameNotFound.into()),
+            Request::InboundHoldScid(_) => Response::InboundHoldScid(lsps::hold::HoldScidResponse {
+                hold_scid: Scid::from_parts(894_512, 3192, 2).expect("in range"),
+                fee_base_msat: 1000,
+                fee_proportional_millionths: 100,
+                cltv_expiry_delta: 72,
+                hold_secs: 60,
+            }),
         })
     }
 

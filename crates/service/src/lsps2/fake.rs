@@ -8,6 +8,7 @@ use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
 
 use super::ops::{JitLightning, OpenRequest};
 use super::session::{ChannelRef, InterceptRef};
+use crate::intercept::InterceptOps;
 use crate::OpsError;
 
 /// One call the service made.
@@ -83,29 +84,13 @@ impl FakeLightning {
     }
 }
 
-impl JitLightning for FakeLightning {
-    fn promise_secret(&self) -> [u8; 32] {
-        [42; 32]
-    }
-
+impl InterceptOps for FakeLightning {
     fn new_intercept_scid(&self) -> u64 {
         self.next_scid.fetch_add(1, Ordering::SeqCst)
     }
 
-    fn random_u128(&self) -> u128 {
-        u128::from(self.next_random.fetch_add(1, Ordering::SeqCst))
-    }
-
     fn is_connected(&self, peer: &PublicKey) -> bool {
         self.connected.lock().expect("lock").contains(peer)
-    }
-
-    fn spendable_sat(&self) -> u64 {
-        self.spendable_sat.load(Ordering::SeqCst)
-    }
-
-    fn fee_rate_sat_per_kwu(&self) -> u32 {
-        u32::try_from(self.fee_rate.load(Ordering::SeqCst)).unwrap_or(u32::MAX)
     }
 
     fn fail_htlc(&self, intercept_id: InterceptRef) -> Result<(), OpsError> {
@@ -128,6 +113,24 @@ impl JitLightning for FakeLightning {
         }
         self.record(Call::Forward(intercept_id, channel, amount_msat));
         Ok(())
+    }
+}
+
+impl JitLightning for FakeLightning {
+    fn promise_secret(&self) -> [u8; 32] {
+        [42; 32]
+    }
+
+    fn random_u128(&self) -> u128 {
+        u128::from(self.next_random.fetch_add(1, Ordering::SeqCst))
+    }
+
+    fn spendable_sat(&self) -> u64 {
+        self.spendable_sat.load(Ordering::SeqCst)
+    }
+
+    fn fee_rate_sat_per_kwu(&self) -> u32 {
+        u32::try_from(self.fee_rate.load(Ordering::SeqCst)).unwrap_or(u32::MAX)
     }
 
     fn has_channel(&self, user_channel_id: u128) -> bool {

@@ -1,5 +1,5 @@
 //! The one file of the LSPS2 service that knows `inbound_node::Node` and LDK's events:
-//! [`JitLightning`] for the node, and [`Lsps2EventHandler`], the node event handler that
+//! [`JitLightning`] for the node (its shared intercept calls are `crate::intercept`'s), and [`Lsps2EventHandler`], the node event handler that
 //! turns LDK events into [`JitEvent`]s.
 
 use std::future::Future;
@@ -9,26 +9,20 @@ use std::sync::Arc;
 use bitcoin::secp256k1::PublicKey;
 use inbound_node::lightning::chain::chaininterface::{ConfirmationTarget, FeeEstimator};
 use inbound_node::lightning::events::{Event, HTLCHandlingFailureType, ReplayEvent};
-use inbound_node::lightning::ln::channelmanager::InterceptId;
 use inbound_node::lightning::ln::types::ChannelId;
 use inbound_node::lightning::sign::EntropySource;
-use inbound_node::lightning::util::errors::APIError;
 use inbound_node::{FundingBroadcast, Node, NodeError, NodeEventHandler};
 use tracing::warn;
 
 use super::ops::{JitLightning, OpenRequest};
 use super::runner::JitEvent;
 use super::service::Lsps2Service;
-use super::session::{ChannelRef, HeldHtlc, InterceptRef, PaymentHashRef};
+use super::session::ChannelRef;
 use crate::OpsError;
 
 impl JitLightning for Node {
     fn promise_secret(&self) -> [u8; 32] {
         self.keys_manager().get_node_secret_key().secret_bytes()
-    }
-
-    fn new_intercept_scid(&self) -> u64 {
-        self.channel_manager().get_intercept_scid()
     }
 
     fn random_u128(&self) -> u128 {
@@ -38,32 +32,12 @@ impl JitLightning for Node {
         u128::from_be_bytes(half)
     }
 
-    fn is_connected(&self, peer: &PublicKey) -> bool {
-        self.peer_manager().peer_by_node_id(peer).is_some()
-    }
-
     fn spendable_sat(&self) -> u64 {
         self.onchain_balance().confirmed_sat
     }
 
     fn fee_rate_sat_per_kwu(&self) -> u32 {
         self.fee_estimator().get_est_sat_per_1000_weight(ConfirmationTarget::NonAnchorChannelFee)
-    }
-
-    fn fail_htlc(&self, intercept_id: InterceptRef) -> Result<(), OpsError> {
-        self.channel_manager().fail_intercepted_htlc(InterceptId(intercept_id.0)).map_err(api_error)
-    }
-
-    fn forward_htlc(
-        &self,
-        intercept_id: InterceptRef,
-        channel: ChannelRef,
-        client: PublicKey,
-        amount_msat: u64,
-    ) -> Result<(), OpsError> {
-        self.channel_manager()
-            .forward_intercepted_htlc(InterceptId(intercept_id.0), &ChannelId(channel.0), client, amount_msat)
-            .map_err(api_error)
     }
 
     fn has_channel(&self, user_channel_id: u128) -> bool {
@@ -124,19 +98,6 @@ impl JitLightning for Node {
         }
         Node::close_channel(self, &ChannelId(channel.0), client, force).map_err(node_error)
     }
-
-    fn flush(&self) {
-        self.channel_manager().process_pending_htlc_forwards();
-        self.peer_manager().process_events();
-    }
-}
-
-fn api_error(error: APIError) -> OpsError {
-    match error {
-        // LDK answers an intercept id it does not hold with an API-misuse "not found".
-        APIError::APIMisuseError { ref err } if err.contains("not found") => OpsError::NotFound,
-        other => OpsError::Failed(format!("{other:?}")),
-    }
 }
 
 fn node_error(error: NodeError) -> OpsError {
@@ -159,22 +120,10 @@ impl Lsps2EventHandler {
 
     /// The LSPS2 part of an event, for callers with their own event handler.
     pub fn jit_event(event: &Event) -> Option<JitEvent> {
+        if let Some((scid, htlc)) = crate::intercept::intercepted(event) {
+            return Some(JitEvent::HtlcIntercepted { scid, htlc });
+        }
         match event {
-            Event::HTLCIntercepted {
-                intercept_id,
-                requested_next_hop_scid,
-                payment_hash,
-                inbound_amount_msat,
-                expected_outbound_amount_msat,
-            } => Some(JitEvent::HtlcIntercepted {
-                scid: *requested_next_hop_scid,
-                htlc: HeldHtlc {
-                    intercept_id: InterceptRef(intercept_id.0),
-                    payment_hash: PaymentHashRef(payment_hash.0),
-                    expected_outbound_amount_msat: *expected_outbound_amount_msat,
-                    inbound_amount_msat: *inbound_amount_msat,
-                },
-            }),
             Event::ChannelReady { channel_id, user_channel_id, .. } => {
                 Some(JitEvent::ChannelReady { user_channel_id: *user_channel_id, channel: ChannelRef(channel_id.0) })
             }

@@ -319,9 +319,4 @@ impl Lsps2Service {
     }
 }
 
-pub(super) fn ignore_not_found(result: Result<(), crate::OpsError>, what: &str) {
-    match result {
-        Ok(()) | Err(crate::OpsError::NotFound) => {}
-        Err(error) => tracing::warn!(%error, "{what}"),
-    }
-}
+pub(super) use crate::intercept::ignore_not_found;

@@ -34,18 +34,7 @@ use lsps::schema::{DateTime, NodeId, Scid};
 pub use crate::flow::TransitionError;
 pub use crate::ids::{ChannelRef, InterceptRef, PaymentHashRef};
 
-/// An HTLC the LSP holds for the session.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HeldHtlc {
-    /// LDK's id for the intercepted HTLC.
-    pub intercept_id: InterceptRef,
-    /// The payment it belongs to.
-    pub payment_hash: PaymentHashRef,
-    /// What the payer asked the LSP to forward (the onion amount): the part's size in bLIP-52.
-    pub expected_outbound_amount_msat: u64,
-    /// What arrived at the LSP (≥ the outbound amount; the difference is the payer's fee to us).
-    pub inbound_amount_msat: u64,
-}
+pub use crate::intercept::HeldHtlc;
 
 /// How the client bought: `payment_size_msat` present (MPP, fixed invoice) or absent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,6 +15,7 @@
 //! | `delivery_attempts` | [`DEFAULT_DELIVERY_ATTEMPTS`] (5) | failed POSTs (network error, 5xx) before a delivery is given up |
 //! | `delivery_retry_base_secs` | [`DEFAULT_DELIVERY_RETRY_BASE_SECS`] (2) | first wait before a retry, doubling |
 //! | `delivery_retry_max_secs` | [`DEFAULT_DELIVERY_RETRY_MAX_SECS`] (60) | longest wait between retries |
+//! | `hold_secs` | [`DEFAULT_HOLD_SECS`] (60) | how long a payment to a client's hold SCID waits for the offline client before it is failed back (notify-and-wait, at most [`MAX_HOLD_SECS`]) |
 //! | `extra_ca_file` | none | a PEM file of CA certificates trusted besides the webpki roots (tests) |
 //!
 //! # Who may register (`require_channel_or_flow`)
@@ -58,6 +59,11 @@ pub const DEFAULT_DELIVERY_RETRY_BASE_SECS: u64 = 2;
 /// Default for [`Lsps5Config::delivery_retry_max_secs`].
 pub const DEFAULT_DELIVERY_RETRY_MAX_SECS: u64 = 60;
 
+/// Default for [`Lsps5Config::hold_secs`].
+pub const DEFAULT_HOLD_SECS: u64 = 60;
+/// The longest [`Lsps5Config::hold_secs`]: far inside any HTLC's CLTV margin.
+pub const MAX_HOLD_SECS: u64 = 3600;
+
 /// The error code LDK's LSPS5 service sends to a peer with no channel and no open flow
 /// ("no prior activity"; not a bLIP-55 code). Sent when
 /// [`Lsps5Config::require_channel_or_flow`] refuses a registration.
@@ -96,6 +102,9 @@ pub struct Lsps5Config {
     pub delivery_retry_base_secs: u64,
     /// Longest wait between retries, in seconds.
     pub delivery_retry_max_secs: u64,
+    /// Seconds a payment to a client's hold SCID waits for the offline client (notify-and-wait)
+    /// before it is failed back.
+    pub hold_secs: u64,
     /// A PEM file of CA certificates trusted besides the webpki roots.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extra_ca_file: Option<PathBuf>,
@@ -117,6 +126,7 @@ impl Default for Lsps5Config {
             delivery_attempts: DEFAULT_DELIVERY_ATTEMPTS,
             delivery_retry_base_secs: DEFAULT_DELIVERY_RETRY_BASE_SECS,
             delivery_retry_max_secs: DEFAULT_DELIVERY_RETRY_MAX_SECS,
+            hold_secs: DEFAULT_HOLD_SECS,
             extra_ca_file: None,
         }
     }
@@ -134,6 +144,9 @@ pub enum Lsps5ConfigError {
     /// `delivery_retry_max_secs` below `delivery_retry_base_secs`.
     #[error("delivery_retry_max_secs must be at least delivery_retry_base_secs")]
     RetryMaxBelowBase,
+    /// `hold_secs` above [`MAX_HOLD_SECS`].
+    #[error("hold_secs must be at most 3600")]
+    HoldTooLong,
 }
 
 impl Lsps5ConfigError {
@@ -143,6 +156,7 @@ impl Lsps5ConfigError {
             Lsps5ConfigError::Zero(key) => key,
             Lsps5ConfigError::RetentionTooShort => "webhook_retention_days",
             Lsps5ConfigError::RetryMaxBelowBase => "delivery_retry_max_secs",
+            Lsps5ConfigError::HoldTooLong => "hold_secs",
         }
     }
 }
@@ -163,6 +177,7 @@ impl Lsps5Config {
             ("max_response_bytes", self.max_response_bytes as u64),
             ("delivery_attempts", u64::from(self.delivery_attempts)),
             ("delivery_retry_base_secs", self.delivery_retry_base_secs),
+            ("hold_secs", self.hold_secs),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, value)| *value == 0) {
             return Err(Lsps5ConfigError::Zero(name));
@@ -172,6 +187,9 @@ impl Lsps5Config {
         }
         if self.delivery_retry_max_secs < self.delivery_retry_base_secs {
             return Err(Lsps5ConfigError::RetryMaxBelowBase);
+        }
+        if self.hold_secs > MAX_HOLD_SECS {
+            return Err(Lsps5ConfigError::HoldTooLong);
         }
         Ok(())
     }
@@ -213,5 +231,10 @@ mod tests {
         assert_eq!(short.validate(), Err(Lsps5ConfigError::RetentionTooShort));
         let retry = Lsps5Config { delivery_retry_max_secs: 1, ..Lsps5Config::default() };
         assert_eq!(retry.validate(), Err(Lsps5ConfigError::RetryMaxBelowBase));
+        let no_hold = Lsps5Config { hold_secs: 0, ..Lsps5Config::default() };
+        assert_eq!(no_hold.validate(), Err(Lsps5ConfigError::Zero("hold_secs")));
+        let long = Lsps5Config { hold_secs: MAX_HOLD_SECS + 1, ..Lsps5Config::default() };
+        assert_eq!(long.validate(), Err(Lsps5ConfigError::HoldTooLong));
+        assert_eq!(Lsps5Config::default().hold_secs, 60);
     }
 }

@@ -23,6 +23,10 @@
 //! [`ClientNotifier`](crate::notify::ClientNotifier) trait, so no protocol module imports this
 //! one.
 //!
+//! Notify-and-wait over an existing channel ([`hold`], an Inbound extension): a wallet's hold
+//! SCID (`inbound.hold_scid`, answered by this service's protocol handler) routes its payments
+//! through LDK's interceptor, so the LSP can hold them while it wakes the wallet.
+//!
 //! Retention (bLIP-55 "LSP persistence"): an hourly sweep keeps the webhooks of a client that
 //! has a channel or an unfinished LSPS1/LSPS2 flow (noting the activity at most daily), and
 //! forgets those of a client without either `webhook_retention_days` (at least 7) after its
@@ -32,6 +36,7 @@ mod config;
 mod delivery;
 #[cfg(test)]
 mod delivery_tests;
+pub mod hold;
 mod lightning;
 mod ops;
 mod post;
@@ -44,8 +49,8 @@ mod service_tests;
 pub use config::{
     Lsps5Config, Lsps5ConfigError, DEFAULT_CONNECT_TIMEOUT_SECS, DEFAULT_DELIVERY_ATTEMPTS,
     DEFAULT_DELIVERY_RETENTION_DAYS, DEFAULT_DELIVERY_RETRY_BASE_SECS, DEFAULT_DELIVERY_RETRY_MAX_SECS,
-    DEFAULT_MAX_CONCURRENT_DELIVERIES, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_WEBHOOKS_PER_CLIENT,
-    DEFAULT_NOTIFICATION_COOLDOWN_MINS, DEFAULT_REQUEST_TIMEOUT_SECS, DEFAULT_WEBHOOK_RETENTION_DAYS,
+    DEFAULT_HOLD_SECS, DEFAULT_MAX_CONCURRENT_DELIVERIES, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_WEBHOOKS_PER_CLIENT,
+    DEFAULT_NOTIFICATION_COOLDOWN_MINS, DEFAULT_REQUEST_TIMEOUT_SECS, DEFAULT_WEBHOOK_RETENTION_DAYS, MAX_HOLD_SECS,
     NO_PRIOR_ACTIVITY_CODE,
 };
 pub use delivery::{Delivery, DeliveryStatus};

@@ -21,6 +21,7 @@ use tracing::{debug, error, info};
 
 use super::config::{Lsps5Config, Lsps5ConfigError, NO_PRIOR_ACTIVITY_CODE};
 use super::delivery::{Delivery, DeliveryStatus};
+use super::hold::HoldService;
 use super::ops::Lsps5Node;
 use super::post::{PosterError, WebhookPoster};
 use super::registry::{RegistryInput, WebhookRegistry};
@@ -90,6 +91,8 @@ pub struct Lsps5Service {
     last_sweep_ms: Mutex<u64>,
     /// This service, for the tasks [`ClientNotifier::notify`] spawns.
     this: Weak<Lsps5Service>,
+    /// Answers `inbound.hold_scid` (weak: the hold service notifies through this one).
+    hold: RwLock<Option<Weak<HoldService>>>,
 }
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -129,6 +132,7 @@ impl Lsps5Service {
         let poster = WebhookPoster::new(&config)?;
         Ok(Arc::new_cyclic(|this| Lsps5Service {
             this: this.clone(),
+            hold: RwLock::new(None),
             registries: FlowRunner::new(Arc::clone(&store), Arc::clone(&clock), RetryPolicy::default()),
             deliveries: FlowRunner::new(Arc::clone(&store), Arc::clone(&clock), config.delivery_retry())
                 .with_concurrency(config.max_concurrent_deliveries),
@@ -160,6 +164,15 @@ impl Lsps5Service {
     /// This service as the server's handler for LSPS5.
     pub fn protocol_handler(self: &Arc<Self>) -> Arc<dyn ProtocolHandler> {
         Arc::new(Arc::clone(self))
+    }
+
+    /// Lets the service answer `inbound.hold_scid` with `hold` ([`LspBuilder`](crate::LspBuilder) does it).
+    pub fn set_hold(&self, hold: &Arc<HoldService>) {
+        *self.hold.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::downgrade(hold));
+    }
+
+    fn hold(&self) -> Option<Arc<HoldService>> {
+        self.hold.read().unwrap_or_else(|poisoned| poisoned.into_inner()).as_ref().and_then(Weak::upgrade)
     }
 
     pub(super) fn node(&self) -> Option<Arc<dyn Lsps5Node>> {
@@ -455,6 +468,10 @@ impl ProtocolHandler for Arc<Lsps5Service> {
                 Request::Lsps5RemoveWebhook(params) => {
                     service.remove_webhook(peer, params).await.map(Response::Lsps5RemoveWebhook)
                 }
+                Request::InboundHoldScid(_) => match service.hold() {
+                    Some(hold) => hold.hold_scid(peer).await.map(Response::InboundHoldScid),
+                    None => Err(RpcError::method_not_found()),
+                },
                 other => {
                     error!(method = other.method().name(), "LSPS5 handler got another protocol's request");
                     Err(RpcError::internal_error())
