@@ -281,7 +281,7 @@ impl LspServices {
             tickers.push(self.supervised("LSPS5 ticker", service.spawn_ticker(self.tick_interval)));
         }
         if let Some(service) = &self.hold {
-            tickers.push(service.spawn_ticker(self.tick_interval));
+            tickers.push(self.supervised("held-payment ticker", service.spawn_ticker(self.tick_interval)));
         }
         Ok(resumed)
     }
