@@ -15,7 +15,8 @@ use crate::rows::{
 };
 use crate::store::StoreFuture;
 use crate::{
-    Backend, CorruptRow, Effect, HistoryEntry, Kind, Listing, NewRecord, Record, RecordChange, Store, StoreError,
+    Backend, CorruptRow, Effect, HistoryEntry, Kind, Listing, NewRecord, Record, RecordChange, Search, StateCount,
+    Store, StoreError,
 };
 
 /// A [`Store`] on an sqlx connection pool (SQLite or PostgreSQL).
@@ -289,7 +290,7 @@ impl Transition<'_> {
 }
 
 /// Decodes every row, keeping the good ones and an error for each bad one.
-fn collect<T>(rows: &[AnyRow], decode: impl Fn(&AnyRow) -> Result<T, CorruptRow>) -> Listing<T> {
+pub(crate) fn collect<T>(rows: &[AnyRow], decode: impl Fn(&AnyRow) -> Result<T, CorruptRow>) -> Listing<T> {
     let mut listing = Listing::default();
     for row in rows {
         match decode(row) {
@@ -514,6 +515,14 @@ impl Store for SqlStore {
             .await?;
             Ok(deleted.rows_affected())
         })
+    }
+
+    fn search<'a>(&'a self, search: &'a Search) -> StoreFuture<'a, Listing<Record>> {
+        Box::pin(crate::query::search(&self.pool, search))
+    }
+
+    fn count_by_state(&self, kind: Kind) -> StoreFuture<'_, Vec<StateCount>> {
+        Box::pin(crate::query::count_by_state(&self.pool, kind))
     }
 
     fn close(&self) -> StoreFuture<'_, ()> {

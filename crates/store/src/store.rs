@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::{Effect, HistoryEntry, Kind, Listing, NewRecord, Record, RecordChange, StoreError};
+use crate::{Effect, HistoryEntry, Kind, Listing, NewRecord, Record, RecordChange, Search, StateCount, StoreError};
 
 /// The future every [`Store`] method returns. Boxed so that the trait can be used as
 /// `Arc<dyn Store>`.
@@ -135,6 +135,13 @@ pub trait Store: Send + Sync {
     /// their history and completed effects, and returns how many aggregates went. An
     /// aggregate that still has a pending effect is kept until the effect completes.
     fn delete_terminal_before(&self, kind: Kind, before_unix_ms: u64) -> StoreFuture<'_, u64>;
+
+    /// The aggregates that match an operator's [`Search`], newest first, at most its limit
+    /// (and never more than [`MAX_SEARCH_LIMIT`](crate::MAX_SEARCH_LIMIT)).
+    fn search<'a>(&'a self, search: &'a Search) -> StoreFuture<'a, Listing<Record>>;
+
+    /// How many aggregates of this kind are in each state, finished or not, ordered by state.
+    fn count_by_state(&self, kind: Kind) -> StoreFuture<'_, Vec<StateCount>>;
 
     /// Closes every connection, waiting for calls in progress. Call it on shutdown; a store
     /// that is dropped without it loses nothing that was committed.

@@ -37,6 +37,7 @@ macro_rules! suite {
         check!($backend, queries::failed_effects_wait_for_their_retry_time_and_given_up_ones_never_return);
         check!($backend, queries::concurrent_capped_inserts_of_one_client_stop_exactly_at_the_cap);
         check!($backend, queries::retention_deletes_old_terminal_aggregates_without_pending_effects);
+        check!($backend, queries::operator_search_filters_pages_and_counts_by_state);
         check!($backend, durability::reopen_after_drop_without_close_keeps_everything);
         check!($backend, durability::migrations_apply_once_even_when_opens_race);
         check!($backend, durability::a_newer_schema_is_refused);

@@ -241,3 +241,71 @@ pub async fn concurrent_capped_inserts_of_one_client_stop_exactly_at_the_cap(fix
     again.client_node_id = Some("alice".into());
     store.insert_capped(again, CAP, json!({}), vec![]).await.expect("room again");
 }
+
+pub async fn operator_search_filters_pages_and_counts_by_state(fixture: &Fixture) {
+    use inbound_store::{Search, StateCount};
+    let store = fixture.open().await;
+    let kind = Kind::Lsps1Order;
+    // (id, client, created, final state)
+    let rows = [
+        ("order-aa11", "alice", 1_000, None),
+        ("order-bb22", "alice", 2_000, Some("completed")),
+        ("order-cc33", "bob", 3_000, Some("completed")),
+        ("ORDER-dd%4", "bob", 4_000, Some("failed")),
+        ("order-ee55", "carol", 5_000, None),
+    ];
+    for (id, client, created, finished) in rows {
+        let mut new = new_record(kind, id, created);
+        new.client_node_id = Some(client.to_owned());
+        store.insert(new, json!({}), vec![]).await.expect("insert");
+        if let Some(state) = finished {
+            store.update(kind, id, 1, change_to(state, true, created + 1), json!({}), vec![]).await.expect("finish");
+        }
+    }
+    let mut other = new_record(Kind::Lsps2Session, "order-ff66", 6_000);
+    other.client_node_id = Some("alice".to_owned());
+    store.insert(other, json!({}), vec![]).await.expect("another kind");
+
+    let found = |search: Search| {
+        let store = &store;
+        async move { store.search(&search).await.expect("search").strict().expect("no corrupt rows") }
+    };
+    let all = found(Search::new(kind, 100)).await;
+    assert_eq!(
+        ids(&all),
+        ["order-ee55", "ORDER-dd%4", "order-cc33", "order-bb22", "order-aa11"],
+        "newest first, one kind"
+    );
+    let completed = found(Search { state: Some("completed".into()), ..Search::new(kind, 100) }).await;
+    assert_eq!(ids(&completed), ["order-cc33", "order-bb22"]);
+    let unfinished = found(Search { terminal: Some(false), ..Search::new(kind, 100) }).await;
+    assert_eq!(ids(&unfinished), ["order-ee55", "order-aa11"]);
+    let bobs = found(Search { client_node_id: Some("bob".into()), ..Search::new(kind, 100) }).await;
+    assert_eq!(ids(&bobs), ["ORDER-dd%4", "order-cc33"]);
+    let window = found(Search {
+        created_from_unix_ms: Some(2_000),
+        created_before_unix_ms: Some(4_000),
+        ..Search::new(kind, 100)
+    })
+    .await;
+    assert_eq!(ids(&window), ["order-cc33", "order-bb22"], "from is inclusive, before exclusive");
+    let text = found(Search { id_contains: Some("DD%".into()), ..Search::new(kind, 100) }).await;
+    assert_eq!(ids(&text), ["ORDER-dd%4"], "case-insensitive, % literal");
+    let wildcard = found(Search { id_contains: Some("_".into()), ..Search::new(kind, 100) }).await;
+    assert!(wildcard.is_empty(), "_ is literal: {:?}", ids(&wildcard));
+    let page = found(Search { limit: 2, offset: 1, ..Search::new(kind, 100) }).await;
+    assert_eq!(ids(&page), ["ORDER-dd%4", "order-cc33"]);
+    let combined = found(Search {
+        state: Some("completed".into()),
+        client_node_id: Some("alice".into()),
+        ..Search::new(kind, 100)
+    })
+    .await;
+    assert_eq!(ids(&combined), ["order-bb22"]);
+
+    let counts = store.count_by_state(kind).await.expect("counts");
+    let expected = [("awaiting_payment", false, 2), ("completed", true, 2), ("failed", true, 1)]
+        .map(|(state, terminal, count)| StateCount { state: state.into(), terminal, count });
+    assert_eq!(counts, expected);
+    assert!(store.count_by_state(Kind::HeldHtlc).await.expect("counts").is_empty());
+}
