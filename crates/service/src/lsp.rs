@@ -176,6 +176,7 @@ impl LspBuilder {
             events = Arc::new(Lsps1EventHandler::new(Arc::clone(service), Some(events)));
         }
         Ok(LspServices {
+            store: self.store,
             server,
             lsps1,
             lsps2,
@@ -191,6 +192,8 @@ impl LspBuilder {
 
 /// The LSP's services, built by [`LspBuilder`].
 pub struct LspServices {
+    /// The store the flows are kept in, if the builder was given one.
+    store: Option<Arc<dyn Store>>,
     /// Answers type-37913 requests (and HTTP's) for every enabled protocol.
     pub server: Arc<LspsServer>,
     /// The LSPS1 service, if enabled.
@@ -222,6 +225,11 @@ pub struct Resumed {
 }
 
 impl LspServices {
+    /// The operator's read access to the stored flows, when there is a store.
+    pub fn operator(&self) -> Option<crate::operator::Operator> {
+        self.store.as_ref().map(|store| crate::operator::Operator::new(Arc::clone(store)))
+    }
+
     /// The node's LSPS message handler (the server).
     pub fn lsps_handler(&self) -> Arc<dyn LspsMessageHandler> {
         Arc::clone(&self.server) as Arc<dyn LspsMessageHandler>

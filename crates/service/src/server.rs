@@ -339,6 +339,7 @@ async fn run_handler(
     future: BoxFuture<'static, Result<Response, RpcError>>,
     slot: PendingSlot,
 ) -> Vec<u8> {
+    let started = std::time::Instant::now();
     let task = tokio::spawn(future);
     let abort = task.abort_handle();
     let joined = match tokio::time::timeout(HANDLER_TIMEOUT, task).await {
@@ -352,7 +353,9 @@ async fn run_handler(
                 "protocol handler timed out; answering -32603"
             );
             drop(slot);
-            return shared.encode(peer, &id, Err(&RpcError::internal_error()));
+            let error = RpcError::internal_error();
+            crate::metrics::lsps_request(method.name(), Some(error.code), started.elapsed());
+            return shared.encode(peer, &id, Err(&error));
         }
     };
     let outcome = match joined {
@@ -367,6 +370,7 @@ async fn run_handler(
         }
     };
     drop(slot);
+    crate::metrics::lsps_request(method.name(), outcome.as_ref().err().map(|error| error.code), started.elapsed());
     shared.encode(peer, &id, outcome.as_ref())
 }
 

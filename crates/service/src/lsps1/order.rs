@@ -472,6 +472,21 @@ impl OrderBook {
         }
     }
 
+    /// The fee of the option the client paid with: `None` before a payment arrived (or if the
+    /// order offered no such option).
+    pub fn fee_sat(&self) -> Option<u64> {
+        let payment = match &self.status {
+            OrderStatus::Opening { payment, .. }
+            | OrderStatus::Completed { payment, .. }
+            | OrderStatus::Failed { payment, .. } => payment,
+            OrderStatus::AwaitingPayment { .. } | OrderStatus::Expired { .. } => return None,
+        };
+        match payment {
+            Payment::Lightning { .. } => self.bolt11.as_ref().map(|invoice| invoice.fee_sat),
+            Payment::Onchain { .. } => self.onchain.as_ref().map(|terms| terms.fee_sat),
+        }
+    }
+
     /// The spec's `order_state`.
     pub fn order_state(&self) -> OrderState {
         match self.status {

@@ -177,6 +177,18 @@ impl FlowDriver<OrderBook> for OrderDriver<'_> {
 
     fn committed(&self, before: Option<&OrderBook>, after: &OrderBook) {
         self.service.runner.index(after);
+        let state = |order: &OrderBook| order.state_name();
+        if before.map(state) != Some(state(after)) {
+            match &after.status {
+                OrderStatus::Completed { .. } => {
+                    crate::metrics::channel_delivered("lsps1");
+                    let fee_msat = after.fee_sat().and_then(|sat| sat.checked_mul(1_000));
+                    crate::metrics::fee_earned("lsps1", fee_msat.unwrap_or(0));
+                }
+                OrderStatus::Failed { .. } => crate::metrics::flow_failed("lsps1"),
+                _ => {}
+            }
+        }
         let kept = |order: &OrderBook| matches!(order.refund().map(|r| &r.status), Some(RefundStatus::Kept));
         if kept(after) && !before.is_some_and(kept) {
             let amount_sat = after.refund().map_or(0, |refund| refund.amount_sat);

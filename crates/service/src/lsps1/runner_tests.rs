@@ -107,6 +107,20 @@ async fn hold_invoice_flow(mut s: Setup) {
     assert_eq!(count(&s.fake, |c| matches!(c, Call::Fail(_))), 0, "never failed");
     let wire = super::to_wire(&stored(&s, &id).await);
     assert_eq!(wire.channel.expect("channel").funding_outpoint.vout(), 1);
+    // The operator's view of the same order.
+    let operator = crate::operator::Operator::new(Arc::clone(&s.store));
+    let listed = operator.orders(&crate::operator::ListFilter::default()).await.expect("orders");
+    assert!(listed.unreadable.is_empty(), "{:?}", listed.unreadable);
+    let summary = listed.items.iter().find(|item| item.order_id == id).expect("listed");
+    let fee_sat = order.bolt11.as_ref().map(|invoice| invoice.fee_sat);
+    assert_eq!((summary.state.as_str(), summary.payment, summary.fee_sat), ("completed", Some("lightning"), fee_sat));
+    assert_eq!(Some(summary.fee_earned_sat), fee_sat);
+    assert_eq!(summary.funding_outpoint, Some(format!("{}:1", "ab".repeat(32))));
+    let detail = operator.order(&id).await.expect("store").expect("shown");
+    assert_eq!(detail.wire.as_ref().map(|wire| wire["order_state"].clone()), Some(serde_json::json!("COMPLETED")));
+    let states: Vec<&str> = detail.history.iter().map(|entry| entry.to_state.as_str()).collect();
+    assert_eq!(states.first(), Some(&"awaiting_payment"));
+    assert!(states.contains(&"opening") && states.last() == Some(&"completed"), "{states:?}");
     s.store.close().await.expect("close");
 }
 

@@ -290,9 +290,14 @@ impl Lsps2Service {
             (_, JitState::Paid { fee_msat, .. }) => {
                 stats.paid_since_start += 1;
                 stats.fees_collected_msat_since_start = stats.fees_collected_msat_since_start.saturating_add(*fee_msat);
+                crate::metrics::fee_earned("lsps2", *fee_msat);
+                crate::metrics::channel_delivered("lsps2");
             }
             (JitState::Failed { .. } | JitState::Expired, _) => {}
-            (_, JitState::Failed { .. }) => stats.failed_since_start += 1,
+            (_, JitState::Failed { .. }) => {
+                stats.failed_since_start += 1;
+                crate::metrics::flow_failed("lsps2");
+            }
             _ => {}
         }
     }

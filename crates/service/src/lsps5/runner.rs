@@ -179,7 +179,13 @@ impl FlowDriver<Delivery> for DeliveryDriver<'_> {
                 self.service.timestamp_form,
                 &node.node_secret_key(),
             );
-            match self.service.poster.post(&delivery.url, &request).await {
+            let result = self.service.poster.post(&delivery.url, &request).await;
+            crate::metrics::webhook_post(match &result {
+                PostResult::Answered(200..=299) => "delivered",
+                PostResult::Answered(500..=599) | PostResult::Network(_) => "retry",
+                PostResult::Answered(_) | PostResult::Forbidden(_) => "refused",
+            });
+            match result {
                 PostResult::Answered(status @ 200..=299) => {
                     info!(delivery = delivery.id, method = delivery.method, status, "LSPS5 notification delivered");
                     Outcome::Feed(DeliveryInput::Delivered { http_status: status })
