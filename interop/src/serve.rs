@@ -276,6 +276,8 @@ impl InboundLsp {
         command
             .env("RUST_LOG", options.log)
             .env("NO_COLOR", "1")
+            // Tests run several LSPs at once: each admin API on a port of its own.
+            .env("INBOUND_ADMIN_LISTEN", "127.0.0.1:0")
             .arg("serve")
             .arg("--config")
             .arg(&config_path)

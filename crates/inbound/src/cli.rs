@@ -35,6 +35,9 @@ pub enum Command {
     /// Wallet-side commands against an LSP.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Operator commands against a running LSP's admin API (`inbound admin --help`).
+    #[cfg(feature = "daemon")]
+    Admin(crate::admin_cli::AdminArgs),
 }
 
 /// Where the configuration comes from. Flags override `INBOUND_*` variables, which override the
@@ -64,6 +67,9 @@ pub struct ConfigArgs {
     /// Overrides `http.listen` and INBOUND_HTTP_LISTEN (ip:port; port 0 picks one, logged).
     #[arg(long, value_name = "IP:PORT")]
     pub http_listen: Option<String>,
+    /// Overrides `admin.listen` and INBOUND_ADMIN_LISTEN (ip:port; port 0 picks one, logged).
+    #[arg(long, value_name = "IP:PORT")]
+    pub admin_listen: Option<String>,
 }
 
 #[cfg(feature = "daemon")]
@@ -77,6 +83,7 @@ impl ConfigArgs {
             chain_url: self.chain_url.clone(),
             http_enabled: self.http.clone(),
             http_listen: self.http_listen.clone(),
+            admin_listen: self.admin_listen.clone(),
         }
     }
 
@@ -144,7 +151,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         #[cfg(feature = "daemon")]
         Command::Serve(_) => "info",
         #[cfg(feature = "daemon")]
-        Command::ConfigCheck(_) | Command::Demo(_) => "warn",
+        Command::ConfigCheck(_) | Command::Demo(_) | Command::Admin(_) => "warn",
         Command::Client(_) => "warn",
     };
     crate::logging::init(default_filter);
@@ -158,6 +165,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::ConfigCheck(args) => config_check(&args),
         #[cfg(feature = "daemon")]
         Command::Demo(args) => return crate::demo::run(args).await,
+        #[cfg(feature = "daemon")]
+        Command::Admin(args) => return crate::admin_cli::run(args).await,
         Command::Client(ClientCommand::ListProtocols(args)) => crate::client::list_protocols(args).await,
         Command::Client(ClientCommand::JitInvoice(args)) => crate::client_jit::jit_invoice(args).await,
         Command::Client(ClientCommand::Order(args)) => crate::client_order::order(args).await,

@@ -28,6 +28,10 @@
 #[cfg(not(feature = "wallet"))]
 compile_error!("the `inbound` crate needs the `wallet` feature, or `daemon` (the default), which includes it");
 
+#[cfg(feature = "daemon")]
+pub mod admin_cli;
+#[cfg(feature = "daemon")]
+pub mod admin_tables;
 pub mod cli;
 pub mod client;
 pub mod client_jit;
@@ -36,6 +40,8 @@ pub mod client_webhook;
 pub mod config;
 #[cfg(feature = "daemon")]
 pub mod demo;
+#[cfg(feature = "daemon")]
+pub mod endpoint;
 pub mod events;
 pub mod logging;
 #[cfg(feature = "daemon")]

@@ -37,6 +37,8 @@ pub struct Lsp {
     pub lsps1: Option<Arc<Lsps1Service>>,
     /// The webhook service, when `lsps.enabled` lists LSPS5.
     pub lsps5: Option<Arc<Lsps5Service>>,
+    /// The operator's read access to the stored flows, when the LSP keeps flows.
+    pub operator: Option<inbound_service::operator::Operator>,
     /// The services as [`LspBuilder`] wired them (their tickers stop with [`Lsp::stop`]).
     services: LspServices,
 }
@@ -130,6 +132,7 @@ pub async fn start_lsp(config: &Config) -> Result<Lsp> {
         lsps2: services.lsps2.clone(),
         lsps1: services.lsps1.clone(),
         lsps5: services.lsps5.clone(),
+        operator: services.operator(),
         services,
     };
     match lsp.services.started().await {

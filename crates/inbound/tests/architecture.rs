@@ -22,6 +22,9 @@ const ALLOWED_EDGES: &[(&str, &[&str])] = &[
     ("service", &["lsps", "node", "store"]),
     // HTTP in front of the service's dispatcher.
     ("http", &["lsps", "service"]),
+    // The operator's admin API: reads the node and the service's operator view (and the
+    // store's errors); no flow logic of its own.
+    ("admin", &["lsps", "node", "service", "store"]),
     // The wallet SDK (its node dependency may become an optional feature; it is still an edge).
     ("client", &["lsps", "node"]),
     // The reference LSPS5 push relay: the wallet SDK's verifier (without the node) behind HTTPS.
@@ -31,7 +34,7 @@ const ALLOWED_EDGES: &[(&str, &[&str])] = &[
     // Test harness: may use anything; pinned to what it uses.
     ("harness", &["client", "lsps", "node", "regtest", "service", "store"]),
     // The binary wires everything.
-    ("inbound", &["client", "http", "lsps", "node", "push-relay", "regtest", "service", "store"]),
+    ("inbound", &["admin", "client", "http", "lsps", "node", "push-relay", "regtest", "service", "store"]),
 ];
 
 fn workspace_root() -> PathBuf {

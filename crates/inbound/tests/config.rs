@@ -528,3 +528,33 @@ fn printed_configuration_hides_secrets_and_reads_back() {
     .expect("valid");
     assert_eq!(parse(&with_lsps2.to_redacted_toml()).expect("printed config parses"), with_lsps2);
 }
+
+#[test]
+fn the_admin_api_stays_on_loopback_unless_allowed() {
+    let default = parse("").expect("defaults");
+    assert!(default.admin.enabled);
+    assert_eq!(default.admin.listen.to_string(), inbound_admin::DEFAULT_LISTEN);
+    assert_eq!(default.admin_key_path(), default.data_dir.join("admin.key"));
+    assert_rejected("[admin]\nlisten = \"0.0.0.0:9781\"", "admin.listen", "not a loopback address");
+    let allowed = parse("[admin]\nlisten = \"0.0.0.0:9781\"\nallow_remote = true\nkey_file = \"/etc/inbound/key\"")
+        .expect("allowed");
+    assert_eq!(allowed.admin_key_path(), std::path::PathBuf::from("/etc/inbound/key"));
+    assert_rejected("[admin]\nlisten = \"127.0.0.1:1\"\nport = 2", "admin.port", "unknown field");
+    let flagged = Config::resolve(
+        FileConfig::default(),
+        "test.toml",
+        &env(&[("INBOUND_ADMIN_LISTEN", "127.0.0.1:4444")]),
+        &Overrides { admin_listen: Some("[::1]:5555".into()), ..Overrides::default() },
+    )
+    .expect("flags");
+    assert_eq!(flagged.admin.listen.to_string(), "[::1]:5555", "the flag beats the variable");
+    let from_env = Config::resolve(
+        FileConfig::default(),
+        "test.toml",
+        &env(&[("INBOUND_ADMIN_LISTEN", "10.0.0.1:1")]),
+        &Overrides::default(),
+    );
+    let error = from_env.expect_err("a remote address from the environment");
+    assert_eq!(error.key(), Some("admin.listen"));
+    assert!(error.to_string().contains("INBOUND_ADMIN_LISTEN"), "names where it came from: {error}");
+}

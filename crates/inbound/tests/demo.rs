@@ -59,6 +59,15 @@ fn demo_runs_every_flow_and_prints_one_json_summary() {
         "the same JIT offer, paid after the wake: {summary}"
     );
     assert!(number("wake_to_paid_ms") > 0, "{summary}");
+    let operator = &summary["operator"];
+    let count = |key: &str| operator[key].as_u64().unwrap_or_else(|| panic!("operator.{key} missing: {summary}"));
+    assert_eq!(count("orders_listed"), 1, "the demo's one LSPS1 order: {summary}");
+    assert_eq!(count("sessions_listed"), 2, "the two paid JIT invoices: {summary}");
+    assert!(count("metrics_families") >= 10, "{summary}");
+    // Fees: the LSPS1 order's, the payer's JIT payment's, and the woken wallet's JIT payment's.
+    let jit_fees = 2 * msat("fee_msat");
+    assert_eq!(count("fees_earned_msat"), sat("fee_total_sat") * 1000 + jit_fees, "{summary}");
+    assert_eq!(operator["ready"], true, "{summary}");
     // Progress went to stderr, with every step and the total.
     assert!(stderr.contains("pay an LSP invoice (payer→LSP): ok"), "{stderr}");
     assert!(stderr.contains("pay a JIT invoice (payer→LSP→new channel→wallet): ok"), "{stderr}");

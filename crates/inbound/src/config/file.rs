@@ -53,6 +53,9 @@ pub struct FileConfig {
     /// `[lsps5]`: the webhook service (bLIP-55); keys as in [`Lsps5Config`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lsps5: Option<Lsps5Config>,
+    /// `[admin]`: the operator's admin API; keys as in [`inbound_admin::AdminConfig`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin: Option<inbound_admin::AdminConfig>,
 }
 
 /// `[node]`: the Lightning node itself.

@@ -29,6 +29,9 @@
 //! | `http.enabled` | `false` | `--http` (`true`/`false`) | `INBOUND_HTTP_ENABLED` |
 //! | `http.listen` | [`DEFAULT_HTTP_LISTEN`] | `--http-listen` | `INBOUND_HTTP_LISTEN` |
 //! | `http.*` | [`inbound_http::HttpConfig::default`] | | |
+//! | `admin.enabled` | `true` | | |
+//! | `admin.listen` | [`inbound_admin::DEFAULT_LISTEN`] | `--admin-listen` | `INBOUND_ADMIN_LISTEN` |
+//! | `admin.*` | [`inbound_admin::AdminConfig::default`] | | |
 //!
 //! The other `[http]` keys ([`HttpSection`]): `path`, `max_body_bytes`, `rate_burst`,
 //! `rate_per_second`, `max_tracked_ips`, `body_timeout_secs`, `cors_origins`,
@@ -105,7 +108,9 @@ use {
     chain::{network_of, parse_network, resolve_chain},
     inbound_service::{lsps1::Lsps1Config, lsps2::Lsps2Config, lsps5::Lsps5Config, Compat},
     lsps::method::Protocol,
-    resolve::{resolve_limits, resolve_lsps, resolve_lsps1, resolve_lsps2, resolve_lsps5, resolve_store},
+    resolve::{
+        resolve_admin, resolve_limits, resolve_lsps, resolve_lsps1, resolve_lsps2, resolve_lsps5, resolve_store,
+    },
     std::{fmt, net::SocketAddr, path::Path},
     url::Url,
 };
@@ -146,6 +151,8 @@ pub const ENV_CHAIN_URL: &str = "INBOUND_CHAIN_URL";
 pub const ENV_HTTP_ENABLED: &str = "INBOUND_HTTP_ENABLED";
 /// Environment variable overriding `http.listen`.
 pub const ENV_HTTP_LISTEN: &str = "INBOUND_HTTP_LISTEN";
+/// Environment variable overriding `admin.listen`.
+pub const ENV_ADMIN_LISTEN: &str = "INBOUND_ADMIN_LISTEN";
 
 /// Protocols with a server implementation, the ones `lsps.enabled` accepts: LSPS0 (always on,
 /// never listed), LSPS1, LSPS2 and LSPS5.
@@ -213,6 +220,8 @@ pub struct Overrides {
     pub http_enabled: Option<String>,
     /// `http.listen`.
     pub http_listen: Option<String>,
+    /// `admin.listen`.
+    pub admin_listen: Option<String>,
 }
 
 impl Overrides {
@@ -227,6 +236,7 @@ impl Overrides {
             chain_url: get(ENV_CHAIN_URL),
             http_enabled: get(ENV_HTTP_ENABLED),
             http_listen: get(ENV_HTTP_LISTEN),
+            admin_listen: get(ENV_ADMIN_LISTEN),
         }
     }
 }
@@ -273,6 +283,8 @@ pub struct Config {
     pub lsps1: Lsps1Config,
     /// `[lsps5]`, validated ([`Lsps5Config::validate`] passes); used when `lsps.enabled` lists LSPS5.
     pub lsps5: Lsps5Config,
+    /// `[admin]`, validated ([`inbound_admin::AdminConfig::validate`] passes).
+    pub admin: inbound_admin::AdminConfig,
 }
 
 /// The effective `[node]` table.
@@ -425,6 +437,7 @@ impl Config {
         let http = http::resolve_http(file.http.unwrap_or_default(), file_origin, env, cli)?;
         let lsps1 = resolve_lsps1(file.lsps1.unwrap_or_default(), file_origin)?;
         let lsps5 = resolve_lsps5(file.lsps5.unwrap_or_default(), file_origin)?;
+        let admin = resolve_admin(file.admin.unwrap_or_default(), file_origin, env, cli)?;
         Ok(Config {
             network,
             data_dir,
@@ -437,7 +450,13 @@ impl Config {
             lsps1,
             lsps5,
             http,
+            admin,
         })
+    }
+
+    /// The admin key file: `admin.key_file`, or `admin.key` in the data directory.
+    pub fn admin_key_path(&self) -> PathBuf {
+        self.admin.key_path(&self.data_dir)
     }
 
     /// The effective configuration as TOML, with every secret replaced by [`REDACTED`].

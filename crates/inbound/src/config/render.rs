@@ -54,6 +54,7 @@ pub(super) fn redacted_toml(config: &Config) -> String {
         http: Some(super::http::http_section(&config.http)),
         lsps1: Some(config.lsps1.clone()),
         lsps5: Some(config.lsps5.clone()),
+        admin: Some(config.admin.clone()),
     };
     match toml::to_string(&file) {
         // An array of tables at the end is written without the final newline.

@@ -325,3 +325,27 @@ pub(super) fn trust_name(mode: TrustMode) -> TrustName {
         TrustMode::Adaptive => TrustName::Adaptive,
     }
 }
+
+/// Validates `[admin]` (already merged over [`inbound_admin::AdminConfig::default`] by serde),
+/// with `--admin-listen` / `INBOUND_ADMIN_LISTEN` over `admin.listen`.
+pub(super) fn resolve_admin(
+    mut section: inbound_admin::AdminConfig,
+    file_origin: &str,
+    env: &super::Overrides,
+    cli: &super::Overrides,
+) -> Result<inbound_admin::AdminConfig, ConfigError> {
+    let mut origin = file_origin.to_owned();
+    let picked =
+        super::pick_override(cli, env, |layer| layer.admin_listen.as_ref(), "--admin-listen", super::ENV_ADMIN_LISTEN);
+    if let Some((value, from)) = picked {
+        section.listen = value.parse().map_err(|error| {
+            ConfigError::invalid("admin.listen", &from, format!("{value:?} is not an ip:port address: {error}"))
+        })?;
+        origin = from;
+    }
+    if section.key_file.as_ref().is_some_and(|path| path.as_os_str().is_empty()) {
+        return Err(ConfigError::invalid("admin.key_file", file_origin, "must not be empty"));
+    }
+    section.validate().map_err(|error| ConfigError::invalid("admin.listen", &origin, error.to_string()))?;
+    Ok(section)
+}

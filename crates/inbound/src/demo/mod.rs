@@ -9,7 +9,10 @@
 //!    under one temporary root;
 //! 3. fund the LSP and the payer with a mined, matured coinbase each;
 //! 4. connect the wallet to the LSP;
-//! 5. run the flows of `flows.rs`, each of which fills one section of the [`DemoReport`].
+//! 5. run the flows of `flows.rs`, `order.rs` and `wake.rs`, each of which fills one section of
+//!    the [`DemoReport`];
+//! 6. start the admin API as `inbound serve` does and check, in `operator.rs`, that it lists
+//!    what the flows did and that `/metrics` counted their fees.
 //!
 //! Stdout gets exactly one JSON object, the report, whether the run succeeded or not; on failure
 //! it carries `"error"` and the process exits non-zero. Everything started is stopped and the
@@ -19,6 +22,7 @@
 //! section, add that section as a field of [`DemoReport`], and call it from `run_flows`.
 
 mod flows;
+mod operator;
 mod order;
 mod setup;
 mod wake;
@@ -38,6 +42,7 @@ use crate::lsp::Lsp;
 use crate::wallet::Wallet;
 
 pub use flows::{ChainReport, ChannelReport, Lsps0Report, Lsps2Report, PaymentReport};
+pub use operator::OperatorReport;
 pub use order::Lsps1Report;
 pub use wake::Lsps5Report;
 
@@ -74,6 +79,9 @@ pub struct DemoReport {
     /// A wallet that sleeps (node stopped) woken by a verified LSPS5 webhook and paid.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lsps5: Option<Lsps5Report>,
+    /// The operator's admin API: the flows above listed, their fees in `/metrics`, `/readyz`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operator: Option<OperatorReport>,
     /// The first failure, with its step; absent on success.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -90,6 +98,7 @@ struct Parts {
     payer: Option<Wallet>,
     sleeper: Option<Wallet>,
     relay: Option<inbound_push_relay::PushRelay>,
+    admin: Option<crate::endpoint::Endpoint>,
 }
 
 /// The running system, as the flows see it.
@@ -138,6 +147,8 @@ async fn run_flows(parts: &mut Parts, report: &mut DemoReport, progress: &mut Pr
     let root = tempfile::Builder::new().prefix("inbound-demo-").tempdir().context("creating the demo directory")?;
     let root_path: PathBuf = root.path().to_path_buf();
     parts.root = Some(root);
+    // The services count fees and requests into it from the start, as under `inbound serve`.
+    inbound_admin::install_metrics_recorder().map_err(|error| anyhow!("the metrics recorder: {error}"))?;
 
     let bcoin = parts.bcoin.insert(
         progress.step("start a bcoin regtest chain", BCOIN_START_TIMEOUT, async { Ok(Bcoin::start().await?) }).await?,
@@ -185,6 +196,21 @@ async fn run_flows(parts: &mut Parts, report: &mut DemoReport, progress: &mut Pr
             )
             .await?,
     );
+    let config = setup::lsp_config(bcoin, &root_path, &relay_ca_file)?;
+    let admin = parts.admin.insert(operator::start(&config, &net).await?);
+    let done = operator::Done {
+        lsps1: report.lsps1.as_ref().context("the LSPS1 section")?,
+        lsps2: report.lsps2.as_ref().context("the LSPS2 section")?,
+        lsps5: report.lsps5.as_ref().context("the LSPS5 section")?,
+    };
+    let operator_report = progress
+        .step(
+            "read the LSP through its admin API (orders, sessions, /metrics, /readyz)",
+            STEP_TIMEOUT,
+            operator::operator(&config, admin, done),
+        )
+        .await?;
+    report.operator = Some(operator_report);
     report.chain = Some(progress.step("read the chain tip", STEP_TIMEOUT, flows::chain(&net)).await?);
     Ok(())
 }
@@ -192,6 +218,9 @@ async fn run_flows(parts: &mut Parts, report: &mut DemoReport, progress: &mut Pr
 /// Stops what was started, newest first, and removes (or keeps) the directories.
 async fn teardown(parts: Parts, keep_dirs: bool) {
     drop(parts.relay);
+    if let Some(admin) = parts.admin {
+        admin.stop().await;
+    }
     for (name, wallet) in [("sleeper", parts.sleeper), ("payer", parts.payer), ("wallet", parts.wallet)] {
         if let Some(wallet) = wallet {
             stop_with_timeout(name, wallet.stop()).await;

@@ -48,6 +48,10 @@ pub fn lsp_config(bcoin: &Bcoin, root: &Path, relay_ca_file: &Path) -> Result<Co
             extra_ca_file: Some(relay_ca_file.to_path_buf()),
             ..Lsps5Config::default()
         }),
+        admin: Some(inbound_admin::AdminConfig {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..inbound_admin::AdminConfig::default()
+        }),
         ..FileConfig::default()
     };
     Ok(Config::resolve(file, "the demo's LSP configuration", &Overrides::default(), &Overrides::default())?)

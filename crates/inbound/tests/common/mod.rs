@@ -11,13 +11,14 @@ use std::time::{Duration, Instant};
 /// The debug binary cargo built for these tests.
 pub const INBOUND: &str = env!("CARGO_BIN_EXE_inbound");
 
-/// A command for the binary with a clean `INBOUND_*` and `RUST_LOG` environment.
+/// A command for the binary with a clean `INBOUND_*` and `RUST_LOG` environment. Tests run
+/// several LSPs at once, so the admin API listens on a port of its own (`admin_listen=…` in the log).
 pub fn inbound() -> Command {
     let mut command = Command::new(INBOUND);
     for name in ["INBOUND_CONFIG", "INBOUND_NETWORK", "INBOUND_DATA_DIR", "INBOUND_LISTEN", "INBOUND_CHAIN_URL"] {
         command.env_remove(name);
     }
-    command.env("RUST_LOG", "info").env("NO_COLOR", "1");
+    command.env("RUST_LOG", "info").env("NO_COLOR", "1").env("INBOUND_ADMIN_LISTEN", "127.0.0.1:0");
     command
 }
 

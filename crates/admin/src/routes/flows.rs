@@ -1,0 +1,64 @@
+//! `GET /v1/orders[/{id}]`, `/v1/sessions[/{id}]`, `/v1/flows`: the LSPS1 orders and LSPS2
+//! sessions in the store, filtered by the query parameters of
+//! [`ListFilter`](inbound_service::operator::ListFilter), and how many flows are in each state.
+
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use inbound_service::operator::{FlowCounts, FlowDetail, FlowList, ListFilter, Operator, OrderSummary, SessionSummary};
+
+use crate::app::AdminState;
+use crate::error::{AdminError, ErrorCode};
+
+/// Query parameters that do not parse are a 400 with the reason, not axum's plain-text answer.
+pub(crate) type Filter = Result<Query<ListFilter>, axum::extract::rejection::QueryRejection>;
+
+fn operator(state: &AdminState) -> Result<&Operator, AdminError> {
+    state.operator.as_ref().ok_or_else(|| {
+        AdminError::new(ErrorCode::NoFlows, "this LSP serves no LSPS1, LSPS2 or LSPS5 flows (lsps.enabled)")
+    })
+}
+
+fn filter(filter: Filter) -> Result<ListFilter, AdminError> {
+    match filter {
+        Ok(Query(filter)) => Ok(filter),
+        Err(rejection) => Err(AdminError::new(ErrorCode::InvalidRequest, rejection.body_text())),
+    }
+}
+
+fn found<T>(detail: Option<T>, noun: &str, id: &str) -> Result<Json<T>, AdminError> {
+    detail.map(Json).ok_or_else(|| AdminError::new(ErrorCode::NotFound, format!("no {noun} {id}")))
+}
+
+pub(crate) async fn orders(
+    State(state): State<AdminState>,
+    query: Filter,
+) -> Result<Json<FlowList<OrderSummary>>, AdminError> {
+    let filter = filter(query)?;
+    Ok(Json(operator(&state)?.orders(&filter).await?))
+}
+
+pub(crate) async fn order(
+    State(state): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Json<FlowDetail<OrderSummary>>, AdminError> {
+    found(operator(&state)?.order(&id).await?, "order", &id)
+}
+
+pub(crate) async fn sessions(
+    State(state): State<AdminState>,
+    query: Filter,
+) -> Result<Json<FlowList<SessionSummary>>, AdminError> {
+    let filter = filter(query)?;
+    Ok(Json(operator(&state)?.sessions(&filter).await?))
+}
+
+pub(crate) async fn session(
+    State(state): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Json<FlowDetail<SessionSummary>>, AdminError> {
+    found(operator(&state)?.session(&id).await?, "session", &id)
+}
+
+pub(crate) async fn counts(State(state): State<AdminState>) -> Result<Json<Vec<FlowCounts>>, AdminError> {
+    Ok(Json(operator(&state)?.counts().await?))
+}

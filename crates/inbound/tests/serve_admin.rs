@@ -1,0 +1,198 @@
+//! The admin API of `inbound serve`, as an operator uses it: a real child process on a bcoin
+//! regtest chain, two wallets placing LSPS1 orders over Lightning, and the `inbound admin` CLI
+//! and a Prometheus scrape reading them back; the key file's mode, a wrong key, a rotation.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Output;
+use std::str::FromStr;
+use std::time::Duration;
+
+use common::{field, inbound, write_file, Daemon};
+use inbound::wallet::{start_wallet, WalletOptions};
+use inbound_admin::{AdminClient, AdminClientError, ErrorCode};
+use inbound_node::bitcoin::secp256k1::PublicKey;
+use inbound_node::bitcoin::Network;
+use inbound_node::BitcoindRpcConfig;
+use inbound_regtest::Bcoin;
+use lsps::lsps1::{CreateOrderRequest, GetOrderRequest};
+use lsps::method::{Request, Response};
+use lsps::schema::SatAmount;
+use serde_json::Value;
+
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+const ANSWER: Duration = Duration::from_secs(30);
+
+/// `inbound admin --url … --key-file … <args>`, run to completion.
+fn admin_cli(url: &str, key_file: &Path, args: &[&str]) -> Output {
+    let mut command = inbound();
+    command.arg("admin").args(["--url", url]).arg("--key-file").arg(key_file).args(args);
+    command.output().expect("run inbound admin")
+}
+
+fn json_of(output: &Output) -> Value {
+    assert!(output.status.success(), "{}: {}", output.status, String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+        panic!("not JSON ({error}): {}", String::from_utf8_lossy(&output.stdout));
+    })
+}
+
+fn order_request(lsp_balance_sat: u64) -> CreateOrderRequest {
+    CreateOrderRequest {
+        lsp_balance_sat: SatAmount(lsp_balance_sat),
+        client_balance_sat: SatAmount(0),
+        required_channel_confirmations: 0,
+        funding_confirms_within_blocks: 6,
+        channel_expiry_blocks: 144,
+        token: None,
+        refund_onchain_address: None,
+        announce_channel: false,
+    }
+}
+
+/// The value of the sample of `name` whose labels include `labels`.
+fn sample(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    scrape
+        .samples
+        .iter()
+        .find(|sample| {
+            sample.metric == name && labels.iter().all(|(key, value)| sample.labels.get(key) == Some(*value))
+        })
+        .and_then(|sample| match sample.value {
+            prometheus_parse::Value::Counter(value)
+            | prometheus_parse::Value::Gauge(value)
+            | prometheus_parse::Value::Untyped(value) => Some(value),
+            _ => None,
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_api_and_cli_show_what_the_lsp_did() {
+    let bcoin = Bcoin::start().await.expect("bcoin regtest node");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().join("lsp");
+    let config = write_file(
+        dir.path(),
+        "inbound.toml",
+        &format!(
+            "network = \"regtest\"\ndata_dir = {:?}\n[node]\nlisten = \"127.0.0.1:0\"\n\
+             [chain]\nurl = {:?}\npoll_interval_secs = 1\n[lsps]\nenabled = [\"lsps1\"]\n",
+            data_dir.display().to_string(),
+            bcoin.rpc_url()
+        ),
+    );
+    let mut command = inbound();
+    command.arg("serve").arg("--config").arg(&config);
+    let mut daemon = Daemon::spawn(command);
+    let admin_line = daemon.wait_for_line("admin API listening", START_TIMEOUT);
+    let url = format!("http://{}", field(&admin_line, "admin_listen").expect("admin_listen="));
+    let line = daemon.wait_for_line("LSP started", START_TIMEOUT);
+    let node_id = field(&line, "node_id").and_then(|id| PublicKey::from_str(id).ok()).expect("node_id=");
+    let listen = field(&line, "listen").and_then(|address| address.parse().ok()).expect("listen=");
+
+    // The key was created at first start, readable by the owner only.
+    let key_file = data_dir.join("admin.key");
+    let mode = std::fs::metadata(&key_file).expect("the admin key file").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+
+    // Two wallets order channels: a two, b one; b asks for a's order too (101).
+    let mut wallets = Vec::new();
+    let mut orders = Vec::new();
+    for (name, count) in [("a", 2), ("b", 1)] {
+        let wallet = start_wallet(WalletOptions {
+            data_dir: dir.path().join(name),
+            network: Network::Regtest,
+            alias: format!("wallet-{name}"),
+            chain: BitcoindRpcConfig::new(bcoin.rpc_url()),
+        })
+        .await
+        .expect("wallet node");
+        wallet.node.connect_peer(node_id, listen, false).await.expect("connect to the daemon");
+        for index in 0..count {
+            let request = Request::Lsps1CreateOrder(order_request(100_000 + index * 10_000));
+            let answer = tokio::time::timeout(ANSWER, wallet.client.call(node_id, request)).await.expect("in time");
+            let Ok(Response::Lsps1CreateOrder(order)) = answer else { panic!("create_order: {answer:?}") };
+            orders.push((wallet.node.node_id().to_string(), order.order_id));
+        }
+        wallets.push(wallet);
+    }
+    let foreign = Request::Lsps1GetOrder(GetOrderRequest { order_id: orders[0].1.clone() });
+    let refused = tokio::time::timeout(ANSWER, wallets[1].client.call(node_id, foreign)).await.expect("in time");
+    assert!(refused.is_err(), "another client's order: {refused:?}");
+
+    // The CLI, as JSON.
+    let info = json_of(&admin_cli(&url, &key_file, &["--json", "info"]));
+    assert_eq!(info["node_id"], node_id.to_string());
+    assert_eq!(info["network"], "regtest");
+    assert_eq!(info["peers"].as_array().map(Vec::len), Some(2), "{info}");
+    let listed = json_of(&admin_cli(&url, &key_file, &["--json", "orders"]));
+    let ids: Vec<&str> =
+        listed["items"].as_array().expect("items").iter().filter_map(|o| o["order_id"].as_str()).collect();
+    let newest_first: Vec<&str> = orders.iter().rev().map(|(_, id)| id.as_str()).collect();
+    assert_eq!(ids, newest_first, "{listed}");
+    let a_client = orders[0].0.as_str();
+    let of_a = json_of(&admin_cli(&url, &key_file, &["--json", "orders", "--client", a_client]));
+    assert_eq!(of_a["items"].as_array().map(Vec::len), Some(2), "{of_a}");
+    let prefix = &orders[2].1[..8];
+    let by_id = json_of(&admin_cli(&url, &key_file, &["--json", "orders", "--id", prefix]));
+    assert_eq!(by_id["items"][0]["order_id"], orders[2].1.as_str(), "{by_id}");
+    let none_completed = json_of(&admin_cli(&url, &key_file, &["--json", "orders", "--state", "completed"]));
+    assert_eq!(none_completed["items"], serde_json::json!([]));
+    let shown = json_of(&admin_cli(&url, &key_file, &["--json", "order", &orders[0].1]));
+    assert_eq!(shown["state"], "awaiting_payment");
+    assert_eq!(shown["lsp_balance_sat"], 100_000);
+    assert_eq!(shown["wire"]["order_state"], "CREATED", "the client's view: {shown}");
+    assert_eq!(shown["history"][0]["seq"], 1, "{shown}");
+
+    // The CLI for people, and its exit codes.
+    let table = admin_cli(&url, &key_file, &["orders"]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(table.status.success() && text.starts_with("ORDER_ID") && text.contains(&orders[1].1), "{text}");
+    let missing = admin_cli(&url, &key_file, &["order", "no-such-order"]);
+    assert_eq!(missing.status.code(), Some(3), "{}", String::from_utf8_lossy(&missing.stderr));
+    let ready = admin_cli(&url, &key_file, &["ready"]);
+    assert!(ready.status.success(), "{}", String::from_utf8_lossy(&ready.stdout));
+    assert!(String::from_utf8_lossy(&ready.stdout).starts_with("ready: true"));
+    let wrong_key = write_file(dir.path(), "wrong.key", &"ab".repeat(32));
+    std::fs::set_permissions(&wrong_key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let refused = admin_cli(&url, &wrong_key, &["info"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("401"), "{}", String::from_utf8_lossy(&refused.stderr));
+
+    // /metrics, parsed as Prometheus text and checked against what happened.
+    let key = inbound_admin::AdminKey::read(&key_file).expect("key");
+    let client = AdminClient::new(&url, key.clone()).expect("client");
+    let text = client.get_text("/metrics").await.expect("metrics");
+    let scrape =
+        prometheus_parse::Scrape::parse(text.lines().map(|line| Ok(line.to_owned()))).expect("Prometheus text format");
+    let requests = |method: &str, code: &str| {
+        sample(&scrape, "inbound_lsps_requests_total", &[("method", method), ("code", code)])
+    };
+    assert_eq!(requests("lsps1.create_order", "ok"), Some(3.0), "{text}");
+    assert_eq!(requests("lsps1.get_order", "101"), Some(1.0), "{text}");
+    assert_eq!(sample(&scrape, "inbound_flows", &[("kind", "lsps1_order"), ("state", "awaiting_payment")]), Some(3.0));
+    assert_eq!(sample(&scrape, "inbound_peers", &[]), Some(2.0), "{text}");
+    assert!(sample(&scrape, "inbound_chain_synced_height", &[]).is_some_and(|height| height > 0.0), "{text}");
+
+    // Rotation: the running LSP takes the new key at the next request; the old one stops working.
+    let rotated = json_of(&admin_cli(&url, &key_file, &["rotate-key"]));
+    assert_eq!(rotated["rotated"], true);
+    let stale = client.get_json("/v1/node", &[]).await;
+    assert!(
+        matches!(&stale, Err(AdminClientError::Api { status: 401, error }) if error.code == ErrorCode::Unauthorized),
+        "{stale:?}"
+    );
+    let fresh = AdminClient::new(&url, inbound_admin::AdminKey::read(&key_file).expect("new key")).expect("client");
+    assert_eq!(fresh.get_json("/v1/node", &[]).await.expect("new key works")["node_id"], node_id.to_string());
+
+    for wallet in &wallets {
+        wallet.stop().await.expect("stop wallet");
+    }
+    daemon.terminate();
+    let status = daemon.wait_exit(STOP_TIMEOUT);
+    assert!(status.success(), "exit status {status}; log:\n{}", daemon.log.join("\n"));
+    assert!(daemon.log.iter().any(|line| line.contains("admin API stopped")), "{}", daemon.log.join("\n"));
+}
