@@ -110,6 +110,7 @@ pub async fn start_lsp(config: &Config) -> Result<Lsp> {
         .set_role(NodeRole::Lsp)
         .set_alias(config.node.alias.clone())
         .set_listen_address(Some(config.node.listen))
+        .set_lsp_max_inbound_htlc_in_flight_percent(config.node.max_inbound_htlc_in_flight_percent)
         .set_lsps_queue_limits(config.limits.lsps_queue_per_peer, config.limits.lsps_queue_total)
         .set_log_level(node_log_level())
         .set_chain_source_bitcoind_rpc(bitcoind_rpc_config(&config.chain)?)

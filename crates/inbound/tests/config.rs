@@ -466,6 +466,21 @@ fn out_of_range_values_are_rejected_by_name() {
     assert_rejected("[limits]\nlsps_queue_per_peer = 5000", "limits.lsps_queue_per_peer", "limits.lsps_queue_total");
     assert_rejected("[node]\nalias = \"\"", "node.alias", "1 to 32 bytes");
     assert_rejected(&format!("[node]\nalias = \"{}\"", "x".repeat(33)), "node.alias", "1 to 32 bytes");
+    assert_rejected(
+        "[node]\nmax_inbound_htlc_in_flight_percent = 0",
+        "node.max_inbound_htlc_in_flight_percent",
+        "1 to 100",
+    );
+    assert_rejected(
+        "[node]\nmax_inbound_htlc_in_flight_percent = 101",
+        "node.max_inbound_htlc_in_flight_percent",
+        "1 to 100",
+    );
+    assert_eq!(parse("").expect("defaults").node.max_inbound_htlc_in_flight_percent, 100);
+    assert_eq!(
+        parse("[node]\nmax_inbound_htlc_in_flight_percent = 25").expect("set").node.max_inbound_htlc_in_flight_percent,
+        25
+    );
     assert_rejected("data_dir = \"\"", "data_dir", "empty");
 }
 

@@ -104,6 +104,13 @@ impl NodeBuilder {
         self
     }
 
+    /// LSP role: the share of a channel's value (1 to 100) a peer may have in HTLCs towards the
+    /// node at once (default [`DEFAULT_LSP_MAX_INBOUND_HTLC_IN_FLIGHT_PERCENT`](crate::config::DEFAULT_LSP_MAX_INBOUND_HTLC_IN_FLIGHT_PERCENT)).
+    pub fn set_lsp_max_inbound_htlc_in_flight_percent(&mut self, percent: u8) -> &mut Self {
+        self.config.lsp_max_inbound_htlc_in_flight_percent = percent;
+        self
+    }
+
     /// Sets the role (LSP or wallet), which selects the LDK knobs described in [`Config`].
     pub fn set_role(&mut self, role: NodeRole) -> &mut Self {
         self.config.role = role;

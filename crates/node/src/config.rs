@@ -13,11 +13,16 @@
 //! | `fee_update_interval_secs` | [`DEFAULT_FEE_UPDATE_INTERVAL_SECS`] | fee estimate refresh |
 //! | `log_level` | [`DEFAULT_LOG_LEVEL`] | LDK log filter |
 //! | `htlc_forward_poll_ms` | [`DEFAULT_HTLC_FORWARD_POLL_MS`] | process received HTLCs within this many ms instead of LDK's randomized forwarding batch delay; `None` = LDK's delay |
+//! | `lsp_max_inbound_htlc_in_flight_percent` | [`DEFAULT_LSP_MAX_INBOUND_HTLC_IN_FLIGHT_PERCENT`] | LSP role: how much of a channel's value the peer may have in HTLCs towards the LSP at once |
 //!
 //! Role-specific LDK [`UserConfig`] knobs ([`Config::user_config`]):
 //! * [`NodeRole::Lsp`]: `accept_intercept_htlcs = true` (JIT channels, LSPS2 §4.7),
 //!   `accept_forwards_to_priv_channels = true` (client channels are unannounced), feature bit 729
-//!   advertised, inbound channels accepted automatically.
+//!   advertised, inbound channels accepted automatically, and
+//!   `max_inbound_htlc_value_in_flight_percent_of_channel` from
+//!   [`Config::lsp_max_inbound_htlc_in_flight_percent`] (100 by default, as ldk-node's LSP: a
+//!   payer's channel to the LSP may carry its whole value at once; LDK's own default of 10 %
+//!   makes a payment larger than a tenth of each channel unroutable).
 //! * [`NodeRole::Wallet`]: `manually_accept_inbound_channels = true` (the node accepts them
 //!   itself, 0-conf from [`Config::trusted_peers_0conf`]) and
 //!   `channel_config.accept_underpaying_htlcs = true` (the LSP skims its opening fee, LSPS2 §4.10).
@@ -50,6 +55,9 @@ pub const DEFAULT_FEE_UPDATE_INTERVAL_SECS: u64 = 60;
 pub const DEFAULT_CHAIN_POLL_INTERVAL_SECS: u64 = 5;
 /// Default period of the HTLC forwarding poll (see [`Config::htlc_forward_poll_ms`]).
 pub const DEFAULT_HTLC_FORWARD_POLL_MS: u64 = 5;
+/// Default share of a channel's value that a peer may have in flight towards an LSP-role node
+/// (LDK's own default is 10).
+pub const DEFAULT_LSP_MAX_INBOUND_HTLC_IN_FLIGHT_PERCENT: u8 = 100;
 /// Default LDK log level.
 pub const DEFAULT_LOG_LEVEL: Level = Level::Info;
 /// Default alias used in log lines.
@@ -101,6 +109,11 @@ pub struct Config {
     /// The poll starts after the same 2 s start-up grace LDK keeps for peers to reconnect.
     /// `None` keeps LDK's batching (more timing privacy for a forwarding node).
     pub htlc_forward_poll_ms: Option<u64>,
+    /// [`NodeRole::Lsp`] only: the most a peer may have in HTLCs towards this node on one
+    /// channel, as a percentage of the channel's value (1 to 100; LDK's
+    /// `max_inbound_htlc_value_in_flight_percent_of_channel`). Applies to channels opened to the
+    /// LSP and by it.
+    pub lsp_max_inbound_htlc_in_flight_percent: u8,
 }
 
 impl Config {
@@ -120,6 +133,7 @@ impl Config {
             fee_update_interval_secs: DEFAULT_FEE_UPDATE_INTERVAL_SECS,
             log_level: DEFAULT_LOG_LEVEL,
             htlc_forward_poll_ms: Some(DEFAULT_HTLC_FORWARD_POLL_MS),
+            lsp_max_inbound_htlc_in_flight_percent: DEFAULT_LSP_MAX_INBOUND_HTLC_IN_FLIGHT_PERCENT,
         }
     }
 
@@ -131,6 +145,8 @@ impl Config {
             NodeRole::Lsp => {
                 config.accept_intercept_htlcs = true;
                 config.accept_forwards_to_priv_channels = true;
+                config.channel_handshake_config.max_inbound_htlc_value_in_flight_percent_of_channel =
+                    self.lsp_max_inbound_htlc_in_flight_percent.clamp(1, 100);
             }
             NodeRole::Wallet => {
                 config.manually_accept_inbound_channels = true;
@@ -151,9 +167,16 @@ mod tests {
         let lsp = config.user_config();
         assert!(lsp.accept_intercept_htlcs && lsp.accept_forwards_to_priv_channels);
         assert!(!lsp.manually_accept_inbound_channels);
+        assert_eq!(lsp.channel_handshake_config.max_inbound_htlc_value_in_flight_percent_of_channel, 100);
+        config.lsp_max_inbound_htlc_in_flight_percent = 0;
+        let clamped = config.user_config().channel_handshake_config;
+        assert_eq!(clamped.max_inbound_htlc_value_in_flight_percent_of_channel, 1);
         config.role = NodeRole::Wallet;
         let wallet = config.user_config();
         assert!(wallet.manually_accept_inbound_channels && wallet.channel_config.accept_underpaying_htlcs);
+        let ldk_default =
+            UserConfig::default().channel_handshake_config.max_inbound_htlc_value_in_flight_percent_of_channel;
+        assert_eq!(wallet.channel_handshake_config.max_inbound_htlc_value_in_flight_percent_of_channel, ldk_default);
         assert!(!wallet.accept_intercept_htlcs);
     }
 }

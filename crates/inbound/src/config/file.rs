@@ -68,6 +68,10 @@ pub struct NodeSection {
     /// `node.alias`: the name used in log lines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alias: Option<String>,
+    /// `node.max_inbound_htlc_in_flight_percent`: how much of a channel's value a peer may have
+    /// in HTLCs towards the LSP at once, 1 to 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_inbound_htlc_in_flight_percent: Option<u8>,
 }
 
 /// The LSPS protocols, spelled as in the file.

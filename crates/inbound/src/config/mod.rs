@@ -11,6 +11,7 @@
 //! | `data_dir` | [`DEFAULT_DATA_DIR`] | `--data-dir` | `INBOUND_DATA_DIR` |
 //! | `node.listen` | [`DEFAULT_LISTEN`] | `--listen` | `INBOUND_LISTEN` |
 //! | `node.alias` | [`DEFAULT_ALIAS`] | | |
+//! | `node.max_inbound_htlc_in_flight_percent` | [`inbound_node::config::DEFAULT_LSP_MAX_INBOUND_HTLC_IN_FLIGHT_PERCENT`] (100) | | |
 //! | `chain.backend` | `"bitcoind"` | | |
 //! | `chain.url` | per network: [`default_chain_url`] | `--chain-url` | `INBOUND_CHAIN_URL` |
 //! | `chain.user`, `chain.password` | none | | |
@@ -295,6 +296,8 @@ pub struct NodeConfig {
     pub listen: SocketAddr,
     /// Name in log lines.
     pub alias: String,
+    /// The share of a channel's value (1 to 100) a peer may have in HTLCs towards the LSP.
+    pub max_inbound_htlc_in_flight_percent: u8,
 }
 
 /// The effective `[lsps]` table.
@@ -423,6 +426,16 @@ impl Config {
         if alias.is_empty() || alias.len() > 32 {
             return Err(ConfigError::invalid("node.alias", file_origin, "must be 1 to 32 bytes long"));
         }
+        let max_inbound_htlc_in_flight_percent = node
+            .max_inbound_htlc_in_flight_percent
+            .unwrap_or(inbound_node::config::DEFAULT_LSP_MAX_INBOUND_HTLC_IN_FLIGHT_PERCENT);
+        if !(1..=100).contains(&max_inbound_htlc_in_flight_percent) {
+            return Err(ConfigError::invalid(
+                "node.max_inbound_htlc_in_flight_percent",
+                file_origin,
+                "must be 1 to 100",
+            ));
+        }
 
         let chain = resolve_chain(
             file.chain.unwrap_or_default(),
@@ -441,7 +454,7 @@ impl Config {
         Ok(Config {
             network,
             data_dir,
-            node: NodeConfig { listen, alias },
+            node: NodeConfig { listen, alias, max_inbound_htlc_in_flight_percent },
             chain,
             lsps,
             limits,

@@ -26,7 +26,11 @@ pub(super) fn redacted_toml(config: &Config) -> String {
     let file = FileConfig {
         network: Some(network_name(config.network)),
         data_dir: Some(config.data_dir.clone()),
-        node: Some(NodeSection { listen: Some(config.node.listen), alias: Some(config.node.alias.clone()) }),
+        node: Some(NodeSection {
+            listen: Some(config.node.listen),
+            alias: Some(config.node.alias.clone()),
+            max_inbound_htlc_in_flight_percent: Some(config.node.max_inbound_htlc_in_flight_percent),
+        }),
         chain: Some(ChainSection {
             backend: Some(config.chain.backend),
             url: Some(url),

@@ -28,7 +28,11 @@ pub fn lsp_config(bcoin: &Bcoin, root: &Path, relay_ca_file: &Path) -> Result<Co
     let file = FileConfig {
         network: Some(NetworkName::Regtest),
         data_dir: Some(root.join("lsp")),
-        node: Some(NodeSection { listen: "127.0.0.1:0".parse().ok(), alias: Some("demo-lsp".to_string()) }),
+        node: Some(NodeSection {
+            listen: "127.0.0.1:0".parse().ok(),
+            alias: Some("demo-lsp".to_string()),
+            ..NodeSection::default()
+        }),
         chain: Some(ChainSection {
             url: Some(bcoin.rpc_url().to_string()),
             poll_interval_secs: Some(DEMO_POLL_INTERVAL_SECS),
