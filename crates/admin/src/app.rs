@@ -8,8 +8,9 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
+use inbound_service::clients::ClientBans;
 use inbound_service::operator::Operator;
 use metrics_exporter_prometheus::PrometheusHandle;
 
@@ -28,6 +29,7 @@ pub const AUTH_FAILURE_REFILL: Duration = Duration::from_secs(1);
 pub struct AdminState {
     pub(crate) node: Arc<dyn NodeView>,
     pub(crate) operator: Option<Operator>,
+    pub(crate) bans: Option<Arc<ClientBans>>,
     pub(crate) metrics: Option<PrometheusHandle>,
     pub(crate) key: Arc<AdminKey>,
     pub(crate) max_chain_lag_blocks: u32,
@@ -40,11 +42,18 @@ impl AdminState {
         AdminState {
             node,
             operator,
+            bans: None,
             metrics: None,
             key,
             max_chain_lag_blocks: crate::DEFAULT_MAX_CHAIN_LAG_BLOCKS,
             failures: Arc::new(Mutex::new(FailureBudget::new(Instant::now()))),
         }
+    }
+
+    /// Lets the operator ban and unban clients (`/v1/clients/…`).
+    pub fn with_bans(mut self, bans: Arc<ClientBans>) -> AdminState {
+        self.bans = Some(bans);
+        self
     }
 
     /// Serves `/metrics` from this recorder's handle (the process's Prometheus recorder).
@@ -95,6 +104,9 @@ pub fn app(state: AdminState) -> Router {
         .route("/v1/sessions", get(routes::flows::sessions))
         .route("/v1/sessions/{id}", get(routes::flows::session))
         .route("/v1/flows", get(routes::flows::counts))
+        .route("/v1/clients/banned", get(routes::clients::banned))
+        .route("/v1/clients/{node_id}/ban", post(routes::clients::ban))
+        .route("/v1/clients/{node_id}/unban", post(routes::clients::unban))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     Router::new()
         .route("/healthz", get(routes::health::healthz))

@@ -63,6 +63,21 @@ impl AdminClient {
         serde_json::from_str(&body).map_err(|_| AdminClientError::Unexpected { status, body: preview(&body) })
     }
 
+    /// `POST path` with the key and a JSON body, the answer as JSON.
+    ///
+    /// # Errors
+    /// See [`AdminClientError`].
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, AdminClientError> {
+        let url = format!("{}{path}", self.base);
+        let unreachable = |source| AdminClientError::Unreachable { url: url.clone(), source };
+        let response = self.http.post(&url).bearer_auth(&self.key).json(body).send().await.map_err(unreachable)?;
+        let status = response.status().as_u16();
+        let text = response.text().await.map_err(unreachable)?;
+        answer(status, text, false).and_then(|(status, body)| {
+            serde_json::from_str(&body).map_err(|_| AdminClientError::Unexpected { status, body: preview(&body) })
+        })
+    }
+
     /// `GET path` with the key, the body as text (for `/metrics`).
     ///
     /// # Errors
@@ -92,13 +107,18 @@ impl AdminClient {
         let response = self.http.get(&url).query(query).bearer_auth(&self.key).send().await.map_err(unreachable)?;
         let status = response.status().as_u16();
         let body = response.text().await.map_err(unreachable)?;
-        if (200..300).contains(&status) || (!ready_is_error && status == 503) {
-            return Ok((status, body));
-        }
-        match serde_json::from_str::<ErrorBody>(&body) {
-            Ok(answer) => Err(AdminClientError::Api { status, error: answer.error }),
-            Err(_) => Err(AdminClientError::Unexpected { status, body: preview(&body) }),
-        }
+        answer(status, body, !ready_is_error)
+    }
+}
+
+/// A 2xx answer (or a 503 when `accept_503`), or the API's typed error.
+fn answer(status: u16, body: String, accept_503: bool) -> Result<(u16, String), AdminClientError> {
+    if (200..300).contains(&status) || (accept_503 && status == 503) {
+        return Ok((status, body));
+    }
+    match serde_json::from_str::<ErrorBody>(&body) {
+        Ok(answer) => Err(AdminClientError::Api { status, error: answer.error }),
+        Err(_) => Err(AdminClientError::Unexpected { status, body: preview(&body) }),
     }
 }
 

@@ -23,6 +23,8 @@ pub enum ErrorCode {
     StoreFailed,
     /// Metrics are not recorded in this process (404).
     NoMetrics,
+    /// The action does not apply as things stand (banning a banned client, …) (409).
+    Conflict,
 }
 
 impl ErrorCode {
@@ -34,6 +36,7 @@ impl ErrorCode {
             ErrorCode::NotFound | ErrorCode::NoFlows | ErrorCode::NoMetrics => StatusCode::NOT_FOUND,
             ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
             ErrorCode::StoreFailed => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Conflict => StatusCode::CONFLICT,
         }
     }
 }

@@ -24,6 +24,12 @@
 //! | `GET /v1/sessions?…` | LSPS2 sessions, same filters |
 //! | `GET /v1/sessions/{id}` | one session with its stored state and history |
 //! | `GET /v1/flows` | how many flows of each kind are in each state |
+//! | `GET /v1/clients/banned` | the bans in force |
+//! | `POST /v1/clients/{node_id}/ban` `{"reason": "…"}` | bans a client (its LSPS1/2/5 requests get code 1); 409 if banned already |
+//! | `POST /v1/clients/{node_id}/unban` | lifts the ban; 409 if there is none |
+//!
+//! Actions go through the service's flows as an operator's inputs (recorded in the history
+//! with `"actor": "operator"`), never straight to the database.
 //!
 //! Errors are `{"error": {"code": "…", "message": "…"}}` with a stable [`ErrorCode`].
 
@@ -47,6 +53,7 @@ pub use config::{AdminConfig, AdminConfigError, DEFAULT_LISTEN, DEFAULT_MAX_CHAI
 pub use error::{AdminError, ErrorCode};
 pub use key::{AdminKey, KeyError, DEFAULT_KEY_FILE};
 pub use node_view::{Balances, ChannelView, NodeHealth, NodeInfo, NodeView, TipFuture};
+pub use routes::clients::{BanView, StandingView};
 pub use routes::health::{Readiness, READY_CHECK_TIMEOUT};
 
 /// The process-wide Prometheus recorder: installed by the first call, its handle returned by

@@ -3,7 +3,8 @@
 //! The URL and key come from the same configuration as `serve` (`admin.listen`, the key file),
 //! or from `--url` / `--key-file`. Output is a table for people, or the API's JSON with
 //! `--json`. Exit codes: 0 done, 1 failed (unreachable, refused, invalid), 2 `ready` found the LSP
-//! not ready, 3 the order or session does not exist.
+//! not ready, 3 the order or session does not exist, 4 the action does not apply (banning a
+//! banned client, unbanning one that is not).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,6 +20,8 @@ use crate::cli::ConfigArgs;
 pub const EXIT_NOT_READY: u8 = 2;
 /// Exit code when the order or session asked for does not exist.
 pub const EXIT_NOT_FOUND: u8 = 3;
+/// Exit code when an action does not apply as things stand.
+pub const EXIT_CONFLICT: u8 = 4;
 
 /// `inbound admin` options.
 #[derive(Debug, Args)]
@@ -70,6 +73,21 @@ pub enum AdminCommand {
     Metrics,
     /// Whether the LSP is ready (exit code 2 if not).
     Ready,
+    /// Ban a client: its LSPS1, LSPS2 and LSPS5 requests get code 1 ("Client rejected").
+    Ban {
+        /// The client's node id.
+        node_id: String,
+        /// Why (kept with the ban, at most 256 bytes).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift a client's ban.
+    Unban {
+        /// The client's node id.
+        node_id: String,
+    },
+    /// The bans in force.
+    Banned,
     /// Write a new admin key; a running LSP uses it from its next request on.
     RotateKey,
 }
@@ -126,6 +144,7 @@ pub async fn run(args: AdminArgs) -> ExitCode {
         Err(error) => {
             let code = match error.downcast_ref::<AdminClientError>() {
                 Some(AdminClientError::Api { error, .. }) if error.code == ErrorCode::NotFound => EXIT_NOT_FOUND,
+                Some(AdminClientError::Api { error, .. }) if error.code == ErrorCode::Conflict => EXIT_CONFLICT,
                 _ => 1,
             };
             eprintln!("error: {error:#}");
@@ -160,6 +179,15 @@ async fn execute(args: AdminArgs) -> Result<ExitCode> {
             (client.get_json(&format!("/v1/sessions/{id}"), &[]).await?, crate::admin_tables::detail)
         }
         AdminCommand::Flows => (client.get_json("/v1/flows", &[]).await?, crate::admin_tables::flows),
+        AdminCommand::Ban { node_id, reason } => {
+            let body = serde_json::json!({ "reason": reason });
+            (client.post_json(&format!("/v1/clients/{node_id}/ban"), &body).await?, crate::admin_tables::fields)
+        }
+        AdminCommand::Unban { node_id } => (
+            client.post_json(&format!("/v1/clients/{node_id}/unban"), &serde_json::json!({})).await?,
+            crate::admin_tables::fields,
+        ),
+        AdminCommand::Banned => (client.get_json("/v1/clients/banned", &[]).await?, crate::admin_tables::bans),
         AdminCommand::Metrics => {
             print!("{}", client.get_text("/metrics").await?);
             return Ok(ExitCode::SUCCESS);

@@ -147,6 +147,15 @@ pub fn detail(answer: &Value) -> String {
     fields(&summary) + "\n" + &table(&["SEQ", "AT_UNIX_MS", "FROM", "TO", "WHY"], &rows)
 }
 
+/// `/v1/clients/banned`.
+pub fn bans(answer: &Value) -> String {
+    let rows: Vec<Vec<String>> = items(answer)
+        .iter()
+        .map(|ban| vec![cell(&ban["client"]), cell(&ban["since_unix_ms"]), cell(&ban["reason"])])
+        .collect();
+    table(&["CLIENT", "SINCE_UNIX_MS", "REASON"], &rows)
+}
+
 /// `/v1/flows`.
 pub fn flows(answer: &Value) -> String {
     let mut rows = Vec::new();

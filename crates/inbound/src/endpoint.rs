@@ -142,6 +142,9 @@ pub fn start_admin(listener: tokio::net::TcpListener, config: &Config, lsp: &Lsp
     let node = Arc::clone(&lsp.node) as Arc<dyn inbound_admin::NodeView>;
     let mut state = inbound_admin::AdminState::new(node, lsp.operator.clone(), Arc::new(key))
         .with_max_chain_lag(config.admin.max_chain_lag_blocks);
+    if let Some(bans) = &lsp.bans {
+        state = state.with_bans(Arc::clone(bans));
+    }
     match inbound_admin::install_metrics_recorder() {
         Ok(handle) => state = state.with_metrics(handle),
         Err(error) => tracing::warn!("no /metrics: {error}"),

@@ -39,6 +39,8 @@ pub struct Lsp {
     pub lsps5: Option<Arc<Lsps5Service>>,
     /// The operator's read access to the stored flows, when the LSP keeps flows.
     pub operator: Option<inbound_service::operator::Operator>,
+    /// The clients the operator banned, when the LSP keeps flows.
+    pub bans: Option<Arc<inbound_service::clients::ClientBans>>,
     /// The services as [`LspBuilder`] wired them (their tickers stop with [`Lsp::stop`]).
     services: LspServices,
 }
@@ -134,6 +136,7 @@ pub async fn start_lsp(config: &Config) -> Result<Lsp> {
         lsps1: services.lsps1.clone(),
         lsps5: services.lsps5.clone(),
         operator: services.operator(),
+        bans: services.bans.clone(),
         services,
     };
     match lsp.services.started().await {

@@ -1,6 +1,7 @@
 //! The admin API of `inbound serve`, as an operator uses it: a real child process on a bcoin
 //! regtest chain, two wallets placing LSPS1 orders over Lightning, and the `inbound admin` CLI
-//! and a Prometheus scrape reading them back; the key file's mode, a wrong key, a rotation.
+//! and a Prometheus scrape reading them back; a ban taking effect on a live peer; the key file's
+//! mode, a wrong key, a rotation.
 
 mod common;
 
@@ -176,6 +177,37 @@ async fn the_admin_api_and_cli_show_what_the_lsp_did() {
     assert_eq!(sample(&scrape, "inbound_flows", &[("kind", "lsps1_order"), ("state", "awaiting_payment")]), Some(3.0));
     assert_eq!(sample(&scrape, "inbound_peers", &[]), Some(2.0), "{text}");
     assert!(sample(&scrape, "inbound_chain_synced_height", &[]).is_some_and(|height| height > 0.0), "{text}");
+
+    // A ban: the client's requests get code 1 until it is lifted; the history says who did it.
+    let b_client = orders[2].0.clone();
+    let banned = json_of(&admin_cli(&url, &key_file, &["--json", "ban", &b_client, "--reason", "fee drain"]));
+    assert_eq!(banned["banned"], true, "{banned}");
+    let refused = tokio::time::timeout(
+        ANSWER,
+        wallets[1].client.call(node_id, Request::Lsps1CreateOrder(order_request(100_000))),
+    )
+    .await
+    .expect("in time");
+    match refused {
+        Err(inbound_client::ClientError::LspRejected(error)) => assert_eq!(error.code, 1, "{error:?}"),
+        other => panic!("a banned client's order must get code 1: {other:?}"),
+    }
+    let again = admin_cli(&url, &key_file, &["ban", &b_client, "--reason", "twice"]);
+    assert_eq!(again.status.code(), Some(4), "{}", String::from_utf8_lossy(&again.stderr));
+    let list = json_of(&admin_cli(&url, &key_file, &["--json", "banned"]));
+    assert_eq!(list[0]["client"], b_client.as_str(), "{list}");
+    assert_eq!(list[0]["reason"], "fee drain", "{list}");
+    let bad_id = admin_cli(&url, &key_file, &["ban", "not-a-node", "--reason", "x"]);
+    assert_eq!(bad_id.status.code(), Some(1));
+    let lifted = json_of(&admin_cli(&url, &key_file, &["--json", "unban", &b_client]));
+    assert_eq!(lifted["banned"], false, "{lifted}");
+    let served = tokio::time::timeout(
+        ANSWER,
+        wallets[1].client.call(node_id, Request::Lsps1CreateOrder(order_request(100_000))),
+    )
+    .await
+    .expect("in time");
+    assert!(matches!(served, Ok(Response::Lsps1CreateOrder(_))), "served again: {served:?}");
 
     // Rotation: the running LSP takes the new key at the next request; the old one stops working.
     let rotated = json_of(&admin_cli(&url, &key_file, &["rotate-key"]));

@@ -75,6 +75,7 @@
 #![forbid(unsafe_code)]
 
 pub mod address_book;
+pub mod clients;
 mod clock;
 pub mod compat;
 pub mod config;
@@ -107,4 +108,4 @@ pub use config::{
 pub use lsp::{LspBuildError, LspBuilder, LspServices, Resumed};
 pub use node_adapter::{LspsOutbound, LspsSendError};
 pub use ops::OpsError;
-pub use server::{BoxFuture, LspsServer, LspsServerStats, ProtocolHandler};
+pub use server::{BoxFuture, ClientGate, LspsServer, LspsServerStats, ProtocolHandler};

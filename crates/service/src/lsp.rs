@@ -24,6 +24,7 @@ use thiserror::Error;
 use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinHandle};
 
+use crate::clients::ClientBans;
 use crate::clock::Clock;
 use crate::flow::FlowError;
 use crate::lsps1::{Lsps1Config, Lsps1ConfigError, Lsps1EventHandler, Lsps1Service, OrderLightning};
@@ -175,8 +176,13 @@ impl LspBuilder {
             server.register(service.protocol_handler());
             events = Arc::new(Lsps1EventHandler::new(Arc::clone(service), Some(events)));
         }
+        let bans = self.store.as_ref().map(|store| ClientBans::new(Arc::clone(store), Arc::clone(&self.clock)));
+        if let Some(bans) = &bans {
+            server.set_gate(Arc::clone(bans) as Arc<dyn crate::ClientGate>);
+        }
         Ok(LspServices {
             store: self.store,
+            bans,
             server,
             lsps1,
             lsps2,
@@ -194,6 +200,8 @@ impl LspBuilder {
 pub struct LspServices {
     /// The store the flows are kept in, if the builder was given one.
     store: Option<Arc<dyn Store>>,
+    /// The banned clients (with a store), refused by the server.
+    pub bans: Option<Arc<ClientBans>>,
     /// Answers type-37913 requests (and HTTP's) for every enabled protocol.
     pub server: Arc<LspsServer>,
     /// The LSPS1 service, if enabled.
@@ -222,6 +230,8 @@ pub struct Resumed {
     pub lsps5_deliveries: usize,
     /// HTLCs held for offline clients (notify-and-wait).
     pub held_htlcs: usize,
+    /// Clients banned by the operator.
+    pub banned_clients: usize,
 }
 
 impl LspServices {
@@ -266,6 +276,9 @@ impl LspServices {
     pub async fn started(&self) -> Result<Resumed, FlowError> {
         self.stopping();
         let mut resumed = Resumed::default();
+        if let Some(bans) = &self.bans {
+            resumed.banned_clients = bans.resume().await?;
+        }
         if let Some(service) = &self.lsps1 {
             resumed.lsps1_orders = service.resume().await?;
         }

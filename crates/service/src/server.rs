@@ -39,6 +39,13 @@ use crate::pending::{PendingSlot, PendingTable, Refusal};
 /// A boxed, sendable future, as [`ProtocolHandler::handle`] returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// Decides which peers the server refuses ([`LspsServer::set_gate`]): their requests for
+/// LSPS1, LSPS2 and LSPS5 are answered with code 1, "Client rejected".
+pub trait ClientGate: Send + Sync {
+    /// Whether `peer`'s requests are refused.
+    fn refuses(&self, peer: &PublicKey) -> bool;
+}
+
 /// The logic of one protocol beyond LSPS0 (LSPS1, LSPS2, LSPS5), registered with
 /// [`LspsServer::register`].
 pub trait ProtocolHandler: Send + Sync {
@@ -106,6 +113,7 @@ pub struct LspsServer {
     handlers: RwLock<HashMap<Protocol, Arc<dyn ProtocolHandler>>>,
     pending: Arc<PendingTable>,
     shared: Arc<Shared>,
+    gate: RwLock<Option<Arc<dyn ClientGate>>>,
 }
 
 impl LspsServer {
@@ -124,7 +132,14 @@ impl LspsServer {
                 counters: Counters::default(),
                 log: LogLimiter::new(),
             }),
+            gate: RwLock::new(None),
         })
+    }
+
+    /// Refuses the peers `gate` names (banned clients) with code 1 for every method but
+    /// LSPS0's.
+    pub fn set_gate(&self, gate: Arc<dyn ClientGate>) {
+        *self.gate.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(gate);
     }
 
     /// Sets where answers go, normally the node's
@@ -289,6 +304,13 @@ impl LspsServer {
             // unregistered, so this is unreachable. Answer sensibly anyway.
             return Step::Answer(self.shared.encode(peer, &id, Err(&RpcError::method_not_found())));
         };
+        let gate = self.gate.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        if gate.is_some_and(|gate| gate.refuses(&peer)) {
+            limited_warn!(self.shared.log, %peer, method = method.name(), "refusing a banned client");
+            let refused = RpcError::client_rejected("the LSP does not serve this node");
+            crate::metrics::lsps_request(method.name(), Some(refused.code), std::time::Duration::ZERO);
+            return Step::Answer(self.shared.encode(peer, &id, Err(&refused)));
+        }
         let slot = match self.pending.try_reserve(peer) {
             Ok(slot) => slot,
             Err(refusal) => {

@@ -27,12 +27,21 @@ pub enum Kind {
     HoldScid,
     /// One HTLC to a hold SCID, held while its client is offline.
     HeldHtlc,
+    /// One client's standing with the operator (banned or not): the id is its node id.
+    ClientStanding,
 }
 
 impl Kind {
     /// Every kind, in a fixed order.
-    pub const ALL: [Kind; 6] =
-        [Kind::Lsps2Session, Kind::Lsps1Order, Kind::Lsps5Webhook, Kind::Lsps5Delivery, Kind::HoldScid, Kind::HeldHtlc];
+    pub const ALL: [Kind; 7] = [
+        Kind::Lsps2Session,
+        Kind::Lsps1Order,
+        Kind::Lsps5Webhook,
+        Kind::Lsps5Delivery,
+        Kind::HoldScid,
+        Kind::HeldHtlc,
+        Kind::ClientStanding,
+    ];
 
     /// The text stored in the `kind` columns. These strings are part of the schema: never
     /// change one without a migration.
@@ -44,6 +53,7 @@ impl Kind {
             Kind::Lsps5Delivery => "lsps5_delivery",
             Kind::HoldScid => "hold_scid",
             Kind::HeldHtlc => "held_htlc",
+            Kind::ClientStanding => "client_standing",
         }
     }
 
@@ -221,6 +231,7 @@ mod tests {
         assert_eq!(Kind::Lsps5Delivery.as_str(), "lsps5_delivery");
         assert_eq!(Kind::HoldScid.as_str(), "hold_scid");
         assert_eq!(Kind::HeldHtlc.as_str(), "held_htlc");
+        assert_eq!(Kind::ClientStanding.as_str(), "client_standing");
         assert_eq!(Kind::from_stored("LSPS1_ORDER"), None);
         assert_eq!(Kind::from_stored(""), None);
     }

@@ -1,5 +1,6 @@
 //! One file per group of endpoints.
 
+pub(crate) mod clients;
 pub(crate) mod flows;
 pub(crate) mod health;
 pub(crate) mod metrics;

@@ -27,7 +27,7 @@ mod runner;
 mod tests;
 
 pub use retry::{RetryPolicy, DEFAULT_RETRY_BASE_DELAY, DEFAULT_RETRY_MAX_ATTEMPTS, DEFAULT_RETRY_MAX_DELAY};
-pub use runner::{FlowError, FlowRunner};
+pub use runner::{Applied, FlowError, FlowRunner};
 
 use std::fmt::Debug;
 

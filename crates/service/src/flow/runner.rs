@@ -41,11 +41,39 @@ pub enum FlowError {
 }
 
 /// One input waiting to be stepped. `input: None` only writes `note` to the history (an
-/// effect given up that the flow needs no input for).
+/// effect given up that the flow needs no input for). A give-up's note is written even when
+/// its input does not apply; an operator's input that does not apply writes nothing
+/// (`note_if_refused: false`).
 struct Queued<I> {
     id: String,
     input: Option<I>,
     note: Option<serde_json::Value>,
+    note_if_refused: bool,
+}
+
+/// What stepping one input did.
+enum Stepped {
+    /// The new state, history entry and effects were written.
+    Written,
+    /// Nothing to write (the input changed nothing), or the flow is unreadable.
+    Unchanged,
+    /// The input does not apply in the flow's state; nothing was written.
+    Refused(super::TransitionError),
+    /// No such flow.
+    Missing,
+}
+
+/// What became of an operator's input ([`FlowRunner::apply_noted`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// Stepped and written with its note; its effects ran (or wait for a retry).
+    Done,
+    /// It changed nothing (the flow is already where the input would take it).
+    Unchanged,
+    /// It does not apply in the flow's state; nothing was written.
+    Refused(super::TransitionError),
+    /// No flow with that id.
+    NotFound,
 }
 
 /// Runs one kind of [`Flow`] on a store: steps are serialised by one lock inside the process
@@ -173,7 +201,12 @@ impl<F: Flow> FlowRunner<F> {
         if drain_first {
             queue.extend(self.drain(driver).await);
         }
-        queue.extend(inputs.into_iter().map(|(id, input)| Queued { id, input: Some(input), note: None }));
+        queue.extend(inputs.into_iter().map(|(id, input)| Queued {
+            id,
+            input: Some(input),
+            note: None,
+            note_if_refused: false,
+        }));
         let limit = queue.len().saturating_add(MAX_CHAINED_STEPS);
         let mut steps = 0;
         while let Some(item) = queue.pop_front() {
@@ -186,24 +219,50 @@ impl<F: Flow> FlowRunner<F> {
                 );
                 break;
             }
-            if self.step_one(driver, &item).await? {
+            if matches!(self.step_one(driver, &item).await?, Stepped::Written) {
                 queue.extend(self.drain(driver).await);
             }
         }
         Ok(())
     }
 
-    /// Loads, steps and persists one flow with its effects. `true` if something was written.
-    async fn step_one<D: FlowDriver<F>>(&self, driver: &D, item: &Queued<F::Input>) -> Result<bool, FlowError> {
+    /// Steps one input given by an operator (an admin action), with `note` (who and why) in
+    /// its history entry, then runs the due effects and whatever they feed back. Unlike
+    /// [`run`](Self::run) it says whether the input applied.
+    pub async fn apply_noted<D: FlowDriver<F>>(
+        &self,
+        driver: &D,
+        id: &str,
+        input: F::Input,
+        note: serde_json::Value,
+    ) -> Result<Applied, FlowError> {
+        let applied = {
+            let _guard = self.step_lock.lock().await;
+            let item = Queued { id: id.to_owned(), input: Some(input), note: Some(note), note_if_refused: false };
+            match self.step_one(driver, &item).await? {
+                Stepped::Written => Applied::Done,
+                Stepped::Unchanged => Applied::Unchanged,
+                Stepped::Refused(error) => Applied::Refused(error),
+                Stepped::Missing => Applied::NotFound,
+            }
+        };
+        if applied == Applied::Done {
+            self.run(driver, [], true).await?;
+        }
+        Ok(applied)
+    }
+
+    /// Loads, steps and persists one flow with its effects.
+    async fn step_one<D: FlowDriver<F>>(&self, driver: &D, item: &Queued<F::Input>) -> Result<Stepped, FlowError> {
         let id = item.id.as_str();
         let input_name = item.input.as_ref().map_or("effect_given_up", F::input_name);
         for _ in 0..CONFLICT_ATTEMPTS {
-            let Some(record) = self.store.get(F::KIND, id).await? else { return Ok(false) };
+            let Some(record) = self.store.get(F::KIND, id).await? else { return Ok(Stepped::Missing) };
             let flow = match Self::decode(&record) {
                 Ok(flow) => flow,
                 Err(error) => {
                     error!(flow = F::NOUN, %error, input = input_name, "unreadable flow; input dropped");
-                    return Ok(false);
+                    return Ok(Stepped::Unchanged);
                 }
             };
             let now = self.clock.now();
@@ -214,17 +273,17 @@ impl<F: Flow> FlowRunner<F> {
             };
             let (next, effects) = match stepped {
                 Ok(stepped) => stepped,
-                Err(error) if item.note.is_some() => {
+                Err(error) if item.note.is_some() && item.note_if_refused => {
                     debug!(flow = F::NOUN, id, %error, "input ignored; recording the note");
                     (flow.clone(), Vec::new())
                 }
                 Err(error) => {
                     debug!(flow = F::NOUN, id, %error, "input ignored");
-                    return Ok(false);
+                    return Ok(Stepped::Refused(error));
                 }
             };
-            if next == flow && effects.is_empty() && item.note.is_none() {
-                return Ok(false);
+            if next == flow && effects.is_empty() && (item.note.is_none() || !item.note_if_refused) {
+                return Ok(Stepped::Unchanged);
             }
             let indexed = next.indexed(driver.context(&next, now));
             let change = RecordChange {
@@ -246,14 +305,14 @@ impl<F: Flow> FlowRunner<F> {
                         info!(flow = F::NOUN, id, from = %record.state, to = indexed.state, "moved");
                     }
                     driver.committed(Some(&flow), &next);
-                    return Ok(true);
+                    return Ok(Stepped::Written);
                 }
                 Err(error) if error.is_conflict() => continue,
                 Err(error) => return Err(error.into()),
             }
         }
         warn!(flow = F::NOUN, id, input = input_name, "kept changing under us; input dropped");
-        Ok(false)
+        Ok(Stepped::Unchanged)
     }
 
     /// Executes every due effect of this kind and settles it; returns the inputs to feed back.
@@ -324,7 +383,7 @@ impl<F: Flow> FlowRunner<F> {
             }
             Outcome::Feed(input) => {
                 self.settle(self.store.complete_effect(effect.effect_id, self.now_ms()).await);
-                Some(Queued { id: effect.aggregate_id.clone(), input: Some(input), note: None })
+                Some(Queued { id: effect.aggregate_id.clone(), input: Some(input), note: None, note_if_refused: false })
             }
             Outcome::Retry(reason) => self.failed(effect, parsed, reason).await,
         }
@@ -344,7 +403,7 @@ impl<F: Flow> FlowRunner<F> {
                 GiveUp::Feed(input) => Some(input),
                 GiveUp::Never | GiveUp::Record => None,
             };
-            return Some(Queued { id: id.to_owned(), input, note: Some(note) });
+            return Some(Queued { id: id.to_owned(), input, note: Some(note), note_if_refused: true });
         }
         let delay = self.retry.delay(attempts);
         let next = self.now_ms().saturating_add(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
