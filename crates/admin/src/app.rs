@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use inbound_service::clients::ClientBans;
+use inbound_service::lsps1::Lsps1Service;
 use inbound_service::operator::Operator;
 use metrics_exporter_prometheus::PrometheusHandle;
 
@@ -30,6 +31,7 @@ pub struct AdminState {
     pub(crate) node: Arc<dyn NodeView>,
     pub(crate) operator: Option<Operator>,
     pub(crate) bans: Option<Arc<ClientBans>>,
+    pub(crate) lsps1: Option<Arc<Lsps1Service>>,
     pub(crate) metrics: Option<PrometheusHandle>,
     pub(crate) key: Arc<AdminKey>,
     pub(crate) max_chain_lag_blocks: u32,
@@ -43,6 +45,7 @@ impl AdminState {
             node,
             operator,
             bans: None,
+            lsps1: None,
             metrics: None,
             key,
             max_chain_lag_blocks: crate::DEFAULT_MAX_CHAIN_LAG_BLOCKS,
@@ -53,6 +56,12 @@ impl AdminState {
     /// Lets the operator ban and unban clients (`/v1/clients/…`).
     pub fn with_bans(mut self, bans: Arc<ClientBans>) -> AdminState {
         self.bans = Some(bans);
+        self
+    }
+
+    /// Lets the operator act on LSPS1 orders (`/v1/orders/{id}/…`).
+    pub fn with_lsps1(mut self, service: Arc<Lsps1Service>) -> AdminState {
+        self.lsps1 = Some(service);
         self
     }
 
@@ -101,6 +110,9 @@ pub fn app(state: AdminState) -> Router {
         .route("/v1/channels", get(routes::node::channels))
         .route("/v1/orders", get(routes::flows::orders))
         .route("/v1/orders/{id}", get(routes::flows::order))
+        .route("/v1/orders/{id}/cancel", post(routes::orders::cancel))
+        .route("/v1/orders/{id}/refund", post(routes::orders::refund))
+        .route("/v1/orders/{id}/retry-open", post(routes::orders::retry_open))
         .route("/v1/sessions", get(routes::flows::sessions))
         .route("/v1/sessions/{id}", get(routes::flows::session))
         .route("/v1/flows", get(routes::flows::counts))

@@ -21,6 +21,7 @@
 //! | `GET /v1/channels` | [`ChannelView`]s |
 //! | `GET /v1/orders?state=&terminal=&client=&created_from=&created_before=&id=&limit=&offset=` | LSPS1 orders, newest first |
 //! | `GET /v1/orders/{id}` | one order: its summary, `get_order` answer, stored state and history |
+//! | `POST /v1/orders/{id}/cancel`, `/refund`, `/retry-open` `{"reason": …, "address": …}` | the operator's actions on an order; 409 where one does not apply |
 //! | `GET /v1/sessions?…` | LSPS2 sessions, same filters |
 //! | `GET /v1/sessions/{id}` | one session with its stored state and history |
 //! | `GET /v1/flows` | how many flows of each kind are in each state |
@@ -55,6 +56,7 @@ pub use key::{AdminKey, KeyError, DEFAULT_KEY_FILE};
 pub use node_view::{Balances, ChannelView, NodeHealth, NodeInfo, NodeView, TipFuture};
 pub use routes::clients::{BanView, StandingView};
 pub use routes::health::{Readiness, READY_CHECK_TIMEOUT};
+pub use routes::orders::ActionView;
 
 /// The process-wide Prometheus recorder: installed by the first call, its handle returned by
 /// every call. The services' counters go to it from then on.

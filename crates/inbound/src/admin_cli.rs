@@ -60,6 +60,34 @@ pub enum AdminCommand {
         /// The order id.
         id: String,
     },
+    /// Cancel an LSPS1 order that is not paid in full (a partial deposit is refunded).
+    CancelOrder {
+        /// The order id.
+        id: String,
+        /// Why (kept in the order's history).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Refund a paid LSPS1 order between open attempts (its HTLC failed back, or its deposit
+    /// refunded), or send a refund the LSP kept to --address.
+    RefundOrder {
+        /// The order id.
+        id: String,
+        /// Where an on-chain refund goes (an address of the LSP's network).
+        #[arg(long)]
+        address: Option<String>,
+        /// Why (kept in the order's history).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Make a paid LSPS1 order that waits for its next open attempt try now.
+    RetryOrder {
+        /// The order id.
+        id: String,
+        /// Why (kept in the order's history).
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// LSPS2 JIT sessions, newest first.
     Sessions(ListArgs),
     /// One LSPS2 session with its history.
@@ -179,6 +207,18 @@ async fn execute(args: AdminArgs) -> Result<ExitCode> {
             (client.get_json(&format!("/v1/sessions/{id}"), &[]).await?, crate::admin_tables::detail)
         }
         AdminCommand::Flows => (client.get_json("/v1/flows", &[]).await?, crate::admin_tables::flows),
+        AdminCommand::CancelOrder { id, reason } => {
+            let body = serde_json::json!({ "reason": reason });
+            (client.post_json(&format!("/v1/orders/{id}/cancel"), &body).await?, crate::admin_tables::fields)
+        }
+        AdminCommand::RefundOrder { id, address, reason } => {
+            let body = serde_json::json!({ "reason": reason, "address": address });
+            (client.post_json(&format!("/v1/orders/{id}/refund"), &body).await?, crate::admin_tables::fields)
+        }
+        AdminCommand::RetryOrder { id, reason } => {
+            let body = serde_json::json!({ "reason": reason });
+            (client.post_json(&format!("/v1/orders/{id}/retry-open"), &body).await?, crate::admin_tables::fields)
+        }
         AdminCommand::Ban { node_id, reason } => {
             let body = serde_json::json!({ "reason": reason });
             (client.post_json(&format!("/v1/clients/{node_id}/ban"), &body).await?, crate::admin_tables::fields)

@@ -145,6 +145,9 @@ pub fn start_admin(listener: tokio::net::TcpListener, config: &Config, lsp: &Lsp
     if let Some(bans) = &lsp.bans {
         state = state.with_bans(Arc::clone(bans));
     }
+    if let Some(lsps1) = &lsp.lsps1 {
+        state = state.with_lsps1(Arc::clone(lsps1));
+    }
     match inbound_admin::install_metrics_recorder() {
         Ok(handle) => state = state.with_metrics(handle),
         Err(error) => tracing::warn!("no /metrics: {error}"),

@@ -209,6 +209,22 @@ async fn the_admin_api_and_cli_show_what_the_lsp_did() {
     .expect("in time");
     assert!(matches!(served, Ok(Response::Lsps1CreateOrder(_))), "served again: {served:?}");
 
+    // An operator's action on an order: cancelling an unpaid one, which then cannot be cancelled
+    // again; the history names the operator and the reason.
+    let unpaid = orders[1].1.as_str();
+    let cancelled =
+        json_of(&admin_cli(&url, &key_file, &["--json", "cancel-order", unpaid, "--reason", "asked by the client"]));
+    assert_eq!(cancelled["state"], "expired", "{cancelled}");
+    let twice = admin_cli(&url, &key_file, &["cancel-order", unpaid]);
+    assert_eq!(twice.status.code(), Some(4), "{}", String::from_utf8_lossy(&twice.stderr));
+    let not_paid = admin_cli(&url, &key_file, &["refund-order", &orders[0].1]);
+    assert_eq!(not_paid.status.code(), Some(4), "an unpaid order has nothing to refund");
+    let shown = json_of(&admin_cli(&url, &key_file, &["--json", "order", unpaid]));
+    let last = shown["history"].as_array().and_then(|history| history.last()).cloned().expect("history");
+    assert_eq!(last["detail"]["input"], "operator_cancel", "{shown}");
+    assert_eq!(last["detail"]["note"]["reason"], "asked by the client", "{shown}");
+    assert_eq!(shown["wire"]["order_state"], "FAILED", "the client sees it failed: {shown}");
+
     // Rotation: the running LSP takes the new key at the next request; the old one stops working.
     let rotated = json_of(&admin_cli(&url, &key_file, &["rotate-key"]));
     assert_eq!(rotated["rotated"], true);

@@ -5,3 +5,4 @@ pub(crate) mod flows;
 pub(crate) mod health;
 pub(crate) mod metrics;
 pub(crate) mod node;
+pub(crate) mod orders;

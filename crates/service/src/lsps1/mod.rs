@@ -8,6 +8,7 @@
 //!   [`ProtocolHandler`](crate::ProtocolHandler)), and the runner that turns node events, the
 //!   wallet and timers into order steps, persisting each step with its effects first.
 //! * `lightning.rs`: the one place that knows `inbound_node::Node` and LDK's events.
+//! * `operator.rs`: the operator's actions (cancel, refund, retry the open), as flow inputs.
 //!
 //! Wiring: [`LspBuilder::lsps1`](crate::LspBuilder::lsps1) does it (the service registered with
 //! the [`LspsServer`](crate::LspsServer), [`Lsps1EventHandler`] first in the node's handler
@@ -46,6 +47,7 @@
 pub mod config;
 mod effects;
 mod lightning;
+mod operator;
 pub mod ops;
 pub mod order;
 mod runner;
@@ -54,6 +56,7 @@ mod transitions;
 
 pub use config::{Lsps1Config, Lsps1ConfigError};
 pub use lightning::Lsps1EventHandler;
+pub use operator::{OrderAction, OrderActionError};
 pub use ops::{OrderLightning, OrderOpen, Receipt, UnconfirmedReceipt};
 pub use order::{OrderBook, OrderEffect, OrderInput, OrderStatus};
 pub use runner::OrderEvent;

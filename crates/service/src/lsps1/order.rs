@@ -106,6 +106,10 @@ pub enum FailReason {
     PaidLate,
     /// Under-paid by the end of the payment window (on-chain).
     Underpaid,
+    /// The operator cancelled the order (unpaid, or paid on chain short of the total).
+    Cancelled,
+    /// The operator refunded the payment before the channel was published.
+    RefundedByOperator,
 }
 
 /// An on-chain refund.
@@ -342,6 +346,18 @@ pub enum OrderInput {
     },
     /// Time passed or a block arrived.
     Tick,
+    /// The operator cancels an order that is not paid in full: like the end of the payment
+    /// window, now (a partial on-chain deposit is refunded).
+    OperatorCancel,
+    /// The operator refunds a paid order that is still opening (the HTLC failed back, or the
+    /// deposit refunded), or sends a refund the LSP kept for want of an address to `address`.
+    OperatorRefund {
+        /// Where an on-chain refund goes (replacing the order's refund address); needed when
+        /// the order has none.
+        address: Option<String>,
+    },
+    /// The operator asks an opening order that waits for its next attempt to try now.
+    OperatorRetryOpen,
 }
 
 impl OrderInput {
@@ -358,6 +374,9 @@ impl OrderInput {
             OrderInput::LeaseCloseDeferred => "lease_close_deferred",
             OrderInput::RefundConfirmations { .. } => "refund_confirmations",
             OrderInput::RefundBumped { .. } => "refund_bumped",
+            OrderInput::OperatorCancel => "operator_cancel",
+            OrderInput::OperatorRefund { .. } => "operator_refund",
+            OrderInput::OperatorRetryOpen => "operator_retry_open",
             OrderInput::Tick => "tick",
         }
     }

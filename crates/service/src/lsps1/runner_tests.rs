@@ -295,3 +295,63 @@ async fn onchain_refund_waits_for_funds_and_is_built_once() {
     assert!(record.terminal, "refund confirmed: the order is finished");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Proves: the operator's actions are flow inputs that apply only where they are safe, with
+/// the operator's note in the history: cancelling an unpaid order, refusing a refund while an
+/// open attempt is in flight, retrying the open at once, then refunding between attempts.
+#[tokio::test]
+async fn operator_actions_cancel_retry_and_refund_only_where_they_are_safe() {
+    use super::{OrderAction, OrderActionError};
+    use crate::flow::Applied;
+    let dir = temp_dir("operator");
+    let s = file_setup(&dir).await;
+    let note = |reason: &str| Some(reason.to_owned());
+
+    // An unpaid order is cancelled; a second cancel does not apply.
+    let unpaid = create(&s, request(None)).await.order_id;
+    let cancelled = s.service.operator_action(&unpaid, OrderAction::Cancel, note("asked by the client")).await;
+    assert_eq!(cancelled.expect("cancel"), Applied::Done);
+    assert_eq!(stored(&s, &unpaid).await.order_state(), OrderState::Failed);
+    let again = s.service.operator_action(&unpaid, OrderAction::Cancel, None).await.expect("cancel");
+    assert!(matches!(again, Applied::Refused(_)), "{again:?}");
+    let history = s.store.history(inbound_store::Kind::Lsps1Order, &unpaid).await.expect("history");
+    let last = history.last().expect("entries");
+    assert_eq!(last.detail["input"], "operator_cancel");
+    assert_eq!(last.detail["note"], serde_json::json!({"actor": "operator", "reason": "asked by the client"}));
+    let missing = s.service.operator_action("no-such-order", OrderAction::RetryOpen, None).await.expect("runs");
+    assert_eq!(missing, Applied::NotFound);
+
+    // A paid order: its first open attempt is in flight, so a refund could race the channel.
+    let id = create(&s, request(None)).await.order_id;
+    let order = stored(&s, &id).await;
+    assert!(pay(&s, &order, order.bolt11.as_ref().expect("bolt11").total_sat * 1000).await);
+    let opens = |s: &Setup| count(&s.fake, |c| matches!(c, Call::Open(_)));
+    assert_eq!(opens(&s), 1);
+    let refused = s.service.operator_action(&id, OrderAction::Refund { address: None }, None).await.expect("runs");
+    assert!(matches!(refused, Applied::Refused(_)), "{refused:?}");
+    let cancel_paid = s.service.operator_action(&id, OrderAction::Cancel, None).await.expect("runs");
+    assert!(matches!(cancel_paid, Applied::Refused(_)), "a paid order is refunded, not cancelled");
+    // The attempt fails; the order waits for its retry, which the operator brings forward.
+    let closed = OrderEvent::ChannelClosed { user_channel_id: order.user_channel_id };
+    let forget = |s: &Setup| s.fake.channels.lock().expect("lock").remove(&order.user_channel_id);
+    assert!(forget(&s), "the node had the channel");
+    assert!(s.service.on_event(closed.clone()).await.expect("event"));
+    let retried = s.service.operator_action(&id, OrderAction::RetryOpen, note("peer is back")).await;
+    assert_eq!(retried.expect("retry"), Applied::Done);
+    assert_eq!(opens(&s), 2, "opened again at once");
+    // It fails again; now, between attempts, the refund applies: the HTLC is failed back.
+    const MAINNET: &str = "bc1qgnqkxgyrwjcsc9ey68ysqntfh5tkmzse0wraan";
+    assert!(forget(&s));
+    assert!(s.service.on_event(closed).await.expect("event"));
+    let wrong_network =
+        s.service.operator_action(&id, OrderAction::Refund { address: Some(MAINNET.to_owned()) }, None).await;
+    assert!(matches!(wrong_network, Err(OrderActionError::Address(_))), "{wrong_network:?}");
+    let refunded = s.service.operator_action(&id, OrderAction::Refund { address: None }, note("stuck")).await;
+    assert_eq!(refunded.expect("refund"), Applied::Done);
+    let done = stored(&s, &id).await;
+    assert!(matches!(done.status, OrderStatus::Failed { reason: super::order::FailReason::RefundedByOperator, .. }));
+    assert_eq!(count(&s.fake, |c| *c == Call::Fail(order.bolt11.as_ref().unwrap().payment_hash.0)), 1);
+    assert_eq!(opens(&s), 2, "no open after the refund");
+    s.store.close().await.expect("close");
+    let _ = std::fs::remove_dir_all(&dir);
+}

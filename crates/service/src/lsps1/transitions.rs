@@ -170,6 +170,41 @@ pub(super) fn apply(
             refund.status = RefundStatus::Requested { retry_at: now.checked_add_secs(ctx.policy.refund_retry_secs) };
         }
 
+        // ── The operator ───────────────────────────────────────────────────────────────────
+        (OrderStatus::AwaitingPayment { .. }, OrderInput::OperatorCancel) => {
+            expire(order, ctx, effects);
+            if let OrderStatus::Failed { reason, .. } = &mut order.status {
+                *reason = FailReason::Cancelled;
+            }
+        }
+        (_, OrderInput::OperatorCancel) => return Err(Invalid),
+        // Only between attempts: an open in flight could still publish the channel.
+        (OrderStatus::Opening { retry_at: Some(_), .. }, OrderInput::OperatorRefund { address }) => {
+            set_refund_address(order, address.as_ref());
+            fail(order, FailReason::RefundedByOperator, effects);
+        }
+        (
+            OrderStatus::Completed { .. } | OrderStatus::Failed { .. },
+            OrderInput::OperatorRefund { address: Some(address) },
+        ) => {
+            // A refund the LSP kept for want of an address: send it now.
+            let refund = owed(order)?;
+            if refund.status != RefundStatus::Kept {
+                return Err(Invalid);
+            }
+            refund.status = RefundStatus::Requested { retry_at: None };
+            let amount_sat = refund.amount_sat;
+            set_refund_address(order, Some(address));
+            effects.push(OrderEffect::BuildRefund { amount_sat, address: address.clone() });
+        }
+        (_, OrderInput::OperatorRefund { .. }) => return Err(Invalid),
+        (OrderStatus::Opening { payment, attempts, retry_at: Some(_), deadline }, OrderInput::OperatorRetryOpen) => {
+            let attempts = attempts.saturating_add(1);
+            order.status = OrderStatus::Opening { payment, attempts, retry_at: None, deadline };
+            effects.push(OrderEffect::OpenChannel);
+        }
+        (_, OrderInput::OperatorRetryOpen) => return Err(Invalid),
+
         // ── Time ───────────────────────────────────────────────────────────────────────────
         (status, OrderInput::Tick) => {
             retry_refund(order, ctx, effects);
@@ -222,6 +257,13 @@ fn paid_late(order: &mut OrderBook, received_sat: u64, effects: &mut Vec<OrderEf
 /// The refund the order owes, or [`Invalid`] for an order that owes none.
 fn owed(order: &mut OrderBook) -> Result<&mut Refund, Invalid> {
     order.refund_slot().and_then(Option::as_mut).ok_or(Invalid)
+}
+
+/// Where on-chain refunds go from now on (the operator's choice replaces the client's).
+fn set_refund_address(order: &mut OrderBook, address: Option<&String>) {
+    if let (Some(terms), Some(address)) = (order.onchain.as_mut(), address) {
+        terms.refund_address = Some(address.clone());
+    }
 }
 
 /// Paid: open now. The open deadline is the end of the window, but at least

@@ -1,0 +1,116 @@
+//! `POST /v1/orders/{id}/cancel`, `/refund` and `/retry-open`: the operator's actions on an
+//! LSPS1 order, each an input to the order's flow with the operator's note in its history
+//! (see `inbound_service::lsps1::OrderAction` for what each applies to). The body is JSON:
+//! `{"reason": "…"}` (optional), and for a refund `"address"` (optional, the LSP's network).
+//! 200 with the order's state after the action; 409 when the action does not apply as the order
+//! stands; 404 for an unknown order.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::Json;
+use inbound_service::flow::Applied;
+use inbound_service::lsps1::{Lsps1Service, OrderAction, OrderActionError};
+use serde::{Deserialize, Serialize};
+
+use crate::app::AdminState;
+use crate::error::{AdminError, ErrorCode};
+
+/// The body of an order action.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ActionRequest {
+    reason: Option<String>,
+    address: Option<String>,
+}
+
+/// The answer of an order action.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionView {
+    /// The order.
+    pub order_id: String,
+    /// The action taken.
+    pub action: String,
+    /// The order's state after it.
+    pub state: String,
+}
+
+/// The longest reason kept with an action.
+const MAX_REASON_BYTES: usize = 256;
+
+fn service(state: &AdminState) -> Result<&Lsps1Service, AdminError> {
+    state
+        .lsps1
+        .as_deref()
+        .ok_or_else(|| AdminError::new(ErrorCode::NoFlows, "this LSP does not serve LSPS1 (lsps.enabled)"))
+}
+
+async fn act(
+    state: AdminState,
+    id: String,
+    name: &'static str,
+    body: Result<Json<ActionRequest>, JsonRejection>,
+    action: impl FnOnce(&ActionRequest) -> Result<OrderAction, AdminError>,
+) -> Result<Json<ActionView>, AdminError> {
+    let Json(request) = body.map_err(|rejection| AdminError::new(ErrorCode::InvalidRequest, rejection.body_text()))?;
+    if request.reason.as_ref().is_some_and(|reason| reason.len() > MAX_REASON_BYTES) {
+        return Err(AdminError::new(
+            ErrorCode::InvalidRequest,
+            format!("the reason is longer than {MAX_REASON_BYTES} bytes"),
+        ));
+    }
+    let action = action(&request)?;
+    let service = service(&state)?;
+    let applied = service.operator_action(&id, action, request.reason.clone()).await.map_err(|error| match error {
+        OrderActionError::Address(_) => AdminError::new(ErrorCode::InvalidRequest, error.to_string()),
+        OrderActionError::NotAttached | OrderActionError::Flow(_) => {
+            AdminError::new(ErrorCode::StoreFailed, error.to_string())
+        }
+    })?;
+    match applied {
+        Applied::Done => {}
+        Applied::NotFound => return Err(AdminError::new(ErrorCode::NotFound, format!("no order {id}"))),
+        Applied::Refused(error) => {
+            return Err(AdminError::new(
+                ErrorCode::Conflict,
+                format!("{name} does not apply to an order in state {}", error.state),
+            ))
+        }
+        Applied::Unchanged => {
+            return Err(AdminError::new(ErrorCode::Conflict, format!("{name} changes nothing for this order")))
+        }
+    }
+    let order =
+        service.order(&id).await?.ok_or_else(|| AdminError::new(ErrorCode::NotFound, format!("no order {id}")))?;
+    Ok(Json(ActionView { order_id: id, action: name.to_owned(), state: order.state_name().to_owned() }))
+}
+
+fn no_address(request: &ActionRequest) -> Result<(), AdminError> {
+    match request.address {
+        Some(_) => Err(AdminError::new(ErrorCode::InvalidRequest, "only a refund takes an address")),
+        None => Ok(()),
+    }
+}
+
+pub(crate) async fn cancel(
+    State(state): State<AdminState>,
+    Path(id): Path<String>,
+    body: Result<Json<ActionRequest>, JsonRejection>,
+) -> Result<Json<ActionView>, AdminError> {
+    act(state, id, "cancel", body, |request| no_address(request).map(|()| OrderAction::Cancel)).await
+}
+
+pub(crate) async fn refund(
+    State(state): State<AdminState>,
+    Path(id): Path<String>,
+    body: Result<Json<ActionRequest>, JsonRejection>,
+) -> Result<Json<ActionView>, AdminError> {
+    act(state, id, "refund", body, |request| Ok(OrderAction::Refund { address: request.address.clone() })).await
+}
+
+pub(crate) async fn retry_open(
+    State(state): State<AdminState>,
+    Path(id): Path<String>,
+    body: Result<Json<ActionRequest>, JsonRejection>,
+) -> Result<Json<ActionView>, AdminError> {
+    act(state, id, "retry-open", body, |request| no_address(request).map(|()| OrderAction::RetryOpen)).await
+}
