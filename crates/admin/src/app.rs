@@ -12,6 +12,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use inbound_service::clients::ClientBans;
 use inbound_service::lsps1::Lsps1Service;
+use inbound_service::lsps2::Lsps2Service;
 use inbound_service::operator::Operator;
 use metrics_exporter_prometheus::PrometheusHandle;
 
@@ -32,6 +33,7 @@ pub struct AdminState {
     pub(crate) operator: Option<Operator>,
     pub(crate) bans: Option<Arc<ClientBans>>,
     pub(crate) lsps1: Option<Arc<Lsps1Service>>,
+    pub(crate) lsps2: Option<Arc<Lsps2Service>>,
     pub(crate) metrics: Option<PrometheusHandle>,
     pub(crate) key: Arc<AdminKey>,
     pub(crate) max_chain_lag_blocks: u32,
@@ -46,6 +48,7 @@ impl AdminState {
             operator,
             bans: None,
             lsps1: None,
+            lsps2: None,
             metrics: None,
             key,
             max_chain_lag_blocks: crate::DEFAULT_MAX_CHAIN_LAG_BLOCKS,
@@ -62,6 +65,12 @@ impl AdminState {
     /// Lets the operator act on LSPS1 orders (`/v1/orders/{id}/…`).
     pub fn with_lsps1(mut self, service: Arc<Lsps1Service>) -> AdminState {
         self.lsps1 = Some(service);
+        self
+    }
+
+    /// Lets the operator fail LSPS2 sessions (`/v1/sessions/{id}/fail`).
+    pub fn with_lsps2(mut self, service: Arc<Lsps2Service>) -> AdminState {
+        self.lsps2 = Some(service);
         self
     }
 
@@ -115,6 +124,7 @@ pub fn app(state: AdminState) -> Router {
         .route("/v1/orders/{id}/retry-open", post(routes::orders::retry_open))
         .route("/v1/sessions", get(routes::flows::sessions))
         .route("/v1/sessions/{id}", get(routes::flows::session))
+        .route("/v1/sessions/{id}/fail", post(routes::orders::fail_session))
         .route("/v1/flows", get(routes::flows::counts))
         .route("/v1/clients/banned", get(routes::clients::banned))
         .route("/v1/clients/{node_id}/ban", post(routes::clients::ban))

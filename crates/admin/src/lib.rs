@@ -24,6 +24,7 @@
 //! | `POST /v1/orders/{id}/cancel`, `/refund`, `/retry-open` `{"reason": …, "address": …}` | the operator's actions on an order; 409 where one does not apply |
 //! | `GET /v1/sessions?…` | LSPS2 sessions, same filters |
 //! | `GET /v1/sessions/{id}` | one session with its stored state and history |
+//! | `POST /v1/sessions/{id}/fail` `{"reason": …}` | fails a session that collects or holds a payment (its HTLCs go back); 409 otherwise |
 //! | `GET /v1/flows` | how many flows of each kind are in each state |
 //! | `GET /v1/clients/banned` | the bans in force |
 //! | `POST /v1/clients/{node_id}/ban` `{"reason": "…"}` | bans a client (its LSPS1/2/5 requests get code 1); 409 if banned already |
@@ -56,7 +57,7 @@ pub use key::{AdminKey, KeyError, DEFAULT_KEY_FILE};
 pub use node_view::{Balances, ChannelView, NodeHealth, NodeInfo, NodeView, TipFuture};
 pub use routes::clients::{BanView, StandingView};
 pub use routes::health::{Readiness, READY_CHECK_TIMEOUT};
-pub use routes::orders::ActionView;
+pub use routes::orders::{ActionView, SessionActionView};
 
 /// The process-wide Prometheus recorder: installed by the first call, its handle returned by
 /// every call. The services' counters go to it from then on.

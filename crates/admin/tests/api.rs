@@ -247,3 +247,28 @@ async fn metrics_are_prometheus_text_with_the_scrape_time_gauges() {
     assert_eq!(value("inbound_channels", &[("state", "usable")]), Some(1.0));
     assert_eq!(value("inbound_onchain_balance_sat", &[("status", "confirmed")]), Some(1_234.0));
 }
+
+#[tokio::test]
+async fn actions_check_their_input_and_need_their_service() {
+    let api = start(true).await;
+    let client = api.client();
+    let bad_id = client.post_json("/v1/clients/not-a-node/ban", &serde_json::json!({"reason": "x"})).await;
+    assert_eq!(api_error(bad_id).0, 400);
+    let node = "02".repeat(33);
+    // This LSP was started without the ban list, LSPS1 or LSPS2: each action says so.
+    let no_bans = client.post_json(&format!("/v1/clients/{node}/ban"), &serde_json::json!({"reason": "x"})).await;
+    assert_eq!(api_error(no_bans), (404, ErrorCode::NoFlows));
+    let no_lsps1 = client.post_json("/v1/orders/some-order/cancel", &serde_json::json!({})).await;
+    assert_eq!(api_error(no_lsps1), (404, ErrorCode::NoFlows));
+    let no_lsps2 = client.post_json("/v1/sessions/some-session/fail", &serde_json::json!({"reason": null})).await;
+    assert_eq!(api_error(no_lsps2), (404, ErrorCode::NoFlows));
+    // Bodies are checked before anything is done.
+    let unknown = client.post_json("/v1/orders/some-order/cancel", &serde_json::json!({"colour": "red"})).await;
+    assert_eq!(api_error(unknown), (400, ErrorCode::InvalidRequest));
+    let address = client.post_json("/v1/orders/some-order/retry-open", &serde_json::json!({"address": "bc1q"})).await;
+    assert_eq!(api_error(address), (400, ErrorCode::InvalidRequest));
+    let long = client.post_json("/v1/orders/some-order/cancel", &serde_json::json!({"reason": "x".repeat(300)})).await;
+    assert_eq!(api_error(long), (400, ErrorCode::InvalidRequest));
+    let wrong_key = api.client_with(&"0".repeat(64)).post_json("/v1/orders/o/cancel", &serde_json::json!({})).await;
+    assert_eq!(api_error(wrong_key), (401, ErrorCode::Unauthorized));
+}

@@ -95,6 +95,14 @@ pub enum AdminCommand {
         /// The session id.
         id: String,
     },
+    /// Fail an LSPS2 session that collects or holds a payment (its HTLCs go back to the payer).
+    FailSession {
+        /// The session id.
+        id: String,
+        /// Why (kept in the session's history).
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// How many flows of each kind are in each state.
     Flows,
     /// The Prometheus metrics, as scraped.
@@ -218,6 +226,10 @@ async fn execute(args: AdminArgs) -> Result<ExitCode> {
         AdminCommand::RetryOrder { id, reason } => {
             let body = serde_json::json!({ "reason": reason });
             (client.post_json(&format!("/v1/orders/{id}/retry-open"), &body).await?, crate::admin_tables::fields)
+        }
+        AdminCommand::FailSession { id, reason } => {
+            let body = serde_json::json!({ "reason": reason });
+            (client.post_json(&format!("/v1/sessions/{id}/fail"), &body).await?, crate::admin_tables::fields)
         }
         AdminCommand::Ban { node_id, reason } => {
             let body = serde_json::json!({ "reason": reason });

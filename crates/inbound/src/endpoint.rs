@@ -148,6 +148,9 @@ pub fn start_admin(listener: tokio::net::TcpListener, config: &Config, lsp: &Lsp
     if let Some(lsps1) = &lsp.lsps1 {
         state = state.with_lsps1(Arc::clone(lsps1));
     }
+    if let Some(lsps2) = &lsp.lsps2 {
+        state = state.with_lsps2(Arc::clone(lsps2));
+    }
     match inbound_admin::install_metrics_recorder() {
         Ok(handle) => state = state.with_metrics(handle),
         Err(error) => tracing::warn!("no /metrics: {error}"),

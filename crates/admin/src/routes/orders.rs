@@ -1,5 +1,6 @@
 //! `POST /v1/orders/{id}/cancel`, `/refund` and `/retry-open`: the operator's actions on an
-//! LSPS1 order, each an input to the order's flow with the operator's note in its history
+//! LSPS1 order, and `POST /v1/sessions/{id}/fail` on an LSPS2 session (its held HTLCs failed
+//! back; only while no open is in flight), each each an input to the order's flow with the operator's note in its history
 //! (see `inbound_service::lsps1::OrderAction` for what each applies to). The body is JSON:
 //! `{"reason": "…"}` (optional), and for a refund `"address"` (optional, the LSP's network).
 //! 200 with the order's state after the action; 409 when the action does not apply as the order
@@ -10,6 +11,7 @@ use axum::extract::{Path, State};
 use axum::Json;
 use inbound_service::flow::Applied;
 use inbound_service::lsps1::{Lsps1Service, OrderAction, OrderActionError};
+use inbound_service::lsps2::OperatorFailError;
 use serde::{Deserialize, Serialize};
 
 use crate::app::AdminState;
@@ -113,4 +115,49 @@ pub(crate) async fn retry_open(
     body: Result<Json<ActionRequest>, JsonRejection>,
 ) -> Result<Json<ActionView>, AdminError> {
     act(state, id, "retry-open", body, |request| no_address(request).map(|()| OrderAction::RetryOpen)).await
+}
+
+/// The answer of `POST /v1/sessions/{id}/fail`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionActionView {
+    /// The session.
+    pub session_id: String,
+    /// Its state after the action.
+    pub state: String,
+}
+
+pub(crate) async fn fail_session(
+    State(state): State<AdminState>,
+    Path(id): Path<String>,
+    body: Result<Json<ActionRequest>, JsonRejection>,
+) -> Result<Json<SessionActionView>, AdminError> {
+    let Json(request) = body.map_err(|rejection| AdminError::new(ErrorCode::InvalidRequest, rejection.body_text()))?;
+    no_address(&request)?;
+    if request.reason.as_ref().is_some_and(|reason| reason.len() > MAX_REASON_BYTES) {
+        return Err(AdminError::new(
+            ErrorCode::InvalidRequest,
+            format!("the reason is longer than {MAX_REASON_BYTES} bytes"),
+        ));
+    }
+    let service = state
+        .lsps2
+        .as_deref()
+        .ok_or_else(|| AdminError::new(ErrorCode::NoFlows, "this LSP does not serve LSPS2 (lsps.enabled)"))?;
+    let applied = service.operator_fail(&id, request.reason).await.map_err(|error| match error {
+        OperatorFailError::NotAttached | OperatorFailError::Flow(_) => {
+            AdminError::new(ErrorCode::StoreFailed, error.to_string())
+        }
+    })?;
+    match applied {
+        Applied::Done => Ok(Json(SessionActionView { session_id: id, state: "failed".to_owned() })),
+        Applied::NotFound => Err(AdminError::new(ErrorCode::NotFound, format!("no session {id}"))),
+        Applied::Refused(error) => Err(AdminError::new(
+            ErrorCode::Conflict,
+            format!(
+                "fail does not apply to a session in state {} (only while it collects or holds a payment)",
+                error.state
+            ),
+        )),
+        Applied::Unchanged => Err(AdminError::new(ErrorCode::Conflict, "fail changes nothing for this session")),
+    }
 }

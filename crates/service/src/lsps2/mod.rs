@@ -34,7 +34,7 @@ mod transitions;
 pub use config::{ChannelSizing, FeeTier, Lsps2Config, Lsps2ConfigError, PreviousPromiseKey, TrustMode};
 pub use lightning::Lsps2EventHandler;
 pub use ops::{JitLightning, OpenRequest};
-pub use runner::{JitEvent, Lsps2Stats};
+pub use runner::{JitEvent, Lsps2Stats, OperatorFailError};
 pub use service::{session_id, ClientRejectionHook, Lsps2Service};
 pub use session::{FailReason, HtlcFailure, JitEffect, JitInput, JitSession, JitState, PurchaseMode, SessionPolicy};
 

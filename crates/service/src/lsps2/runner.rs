@@ -66,6 +66,17 @@ pub enum JitEvent {
     },
 }
 
+/// Why [`Lsps2Service::operator_fail`] could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum OperatorFailError {
+    /// The service has no node yet.
+    #[error("the LSPS2 service is not attached to its node")]
+    NotAttached,
+    /// The store failed.
+    #[error(transparent)]
+    Flow(#[from] FlowError),
+}
+
 /// Counters for operators.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Lsps2Stats {
@@ -268,6 +279,22 @@ impl Lsps2Service {
     /// The session holding this intercept SCID, if any.
     pub async fn session_by_scid(&self, scid: u64) -> Result<Option<JitSession>, FlowError> {
         self.flows.get_by_scid(scid).await
+    }
+
+    /// Fails the session `id` as the operator (its held HTLCs failed back), with `reason` in
+    /// its history. Applies while the session collects or holds a payment and no open is in
+    /// flight; `Applied::Refused` otherwise.
+    ///
+    /// # Errors
+    /// If the service has no node yet, or the store fails.
+    pub async fn operator_fail(
+        &self,
+        id: &str,
+        reason: Option<String>,
+    ) -> Result<crate::flow::Applied, OperatorFailError> {
+        let lightning = self.lightning().ok_or(OperatorFailError::NotAttached)?;
+        let note = serde_json::json!({ "actor": "operator", "reason": reason });
+        Ok(self.flows.apply_noted(&self.driver(lightning.as_ref()), id, JitInput::OperatorFail, note).await?)
     }
 
     /// Sessions by state and the fees collected since start.

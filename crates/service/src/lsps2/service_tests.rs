@@ -442,3 +442,27 @@ async fn fifty_concurrent_buys_of_one_client_create_exactly_the_cap_on_postgres(
     concurrent_buys_stop_at_the_cap(setup_on(config(), schema.open().await).await).await;
     schema.drop_schema().await;
 }
+
+#[tokio::test]
+async fn the_operator_fails_a_collecting_session_and_its_parts_go_back() {
+    let setup = setup().await;
+    let bought = buy(&setup, Some(50_000_000)).await.expect("buy");
+    let scid = bought.jit_channel_scid.0;
+    intercept(&setup, scid, htlc(1, 20_000_000)).await;
+    let session = setup.service.session_by_scid(scid).await.expect("store").expect("session");
+    let id = super::session_id(session.user_channel_id);
+    let failed = setup.service.operator_fail(&id, Some("stuck payer".into())).await.expect("runs");
+    assert_eq!(failed, crate::flow::Applied::Done);
+    assert_eq!(setup.fake.take_calls(), vec![Call::Fail(InterceptRef([1; 32]))], "the held part went back");
+    let after = setup.service.session_by_scid(scid).await.expect("store").expect("session");
+    assert!(matches!(after.state, JitState::Failed { reason: super::FailReason::Cancelled }));
+    let again = setup.service.operator_fail(&id, None).await.expect("runs");
+    assert!(matches!(again, crate::flow::Applied::Refused(_)), "{again:?}");
+    let history = setup.store.history(inbound_store::Kind::Lsps2Session, &id).await.expect("history");
+    let last = history.last().expect("entries");
+    assert_eq!(last.detail["input"], "operator_fail");
+    assert_eq!(last.detail["note"]["reason"], "stuck payer");
+    // A later part to the SCID is refused at once.
+    intercept(&setup, scid, htlc(2, 30_000_000)).await;
+    assert_eq!(setup.fake.take_calls(), vec![Call::Fail(InterceptRef([2; 32]))]);
+}

@@ -302,6 +302,9 @@ pub enum JitInput {
     },
     /// Time passed; timers are checked against `now`.
     Tick,
+    /// The operator ends a session that is collecting or holding a payment (no open in
+    /// flight): the held HTLCs are failed back and the session fails as `Cancelled`.
+    OperatorFail,
 }
 
 impl JitInput {
@@ -316,6 +319,7 @@ impl JitInput {
             JitInput::ForwardFailed => "forward_failed",
             JitInput::PaymentForwarded { .. } => "payment_forwarded",
             JitInput::Tick => "tick",
+            JitInput::OperatorFail => "operator_fail",
         }
     }
 }

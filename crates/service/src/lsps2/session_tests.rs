@@ -366,6 +366,7 @@ fn arbitrary_input() -> impl Strategy<Value = (u64, JitInput)> {
         1 => Just(JitInput::ForwardFailed),
         1 => (0u64..=FEE).prop_map(|skimmed_fee_msat| JitInput::PaymentForwarded { skimmed_fee_msat }),
         2 => Just(JitInput::Tick),
+        1 => Just(JitInput::OperatorFail),
     ];
     (0u64..200, input)
 }
@@ -500,4 +501,29 @@ fn an_interrupted_open_keeps_the_payment_and_opens_again() {
     assert!(
         effects.contains(&JitEffect::FailHtlcs { htlcs: vec![id(1)], failure: HtlcFailure::TemporaryChannelFailure })
     );
+}
+
+#[test]
+fn the_operator_fails_a_held_payment_only_while_no_open_is_in_flight() {
+    let policy = SessionPolicy::default();
+    let context = |online| Context { now: t(5), client_online: online, policy: &policy };
+    // Collecting parts: they go back, and the session ends for good.
+    let (collecting, _) = run(fixed(), &[(1, JitInput::HtlcIntercepted(htlc(1, 20_000_000)))], true);
+    let (failed, effects) = collecting.step(JitInput::OperatorFail, context(true)).expect("applies");
+    assert_eq!(failed.state, JitState::Failed { reason: FailReason::Cancelled });
+    assert_eq!(effects, vec![JitEffect::FailHtlcs { htlcs: vec![id(1)], failure: HtlcFailure::UnknownNextPeer }]);
+    // Nothing held yet: the session just ends.
+    let (ended, effects) = fixed().step(JitInput::OperatorFail, context(true)).expect("applies");
+    assert!(matches!(ended.state, JitState::Failed { reason: FailReason::Cancelled }) && effects.is_empty());
+    // Waiting for an offline client: its held payment goes back.
+    let (waiting, _) = run(fixed(), &[(1, JitInput::HtlcIntercepted(htlc(2, SIZE)))], false);
+    let (_, effects) = waiting.step(JitInput::OperatorFail, context(false)).expect("applies");
+    assert_eq!(effects, vec![JitEffect::FailHtlcs { htlcs: vec![id(2)], failure: HtlcFailure::UnknownNextPeer }]);
+    // An open in flight, a forwarded payment, a finished session: refused, nothing changes.
+    let (opening, _) = run(fixed(), &[(1, JitInput::HtlcIntercepted(htlc(3, SIZE)))], true);
+    let refused = TransitionError { state: "opening_channel", input: "operator_fail" };
+    assert_eq!(opening.step(JitInput::OperatorFail, context(true)), Err(refused));
+    let (forwarded, _) = run(opening, &[(2, ready(1))], true);
+    assert!(forwarded.step(JitInput::OperatorFail, context(true)).is_err());
+    assert!(failed.step(JitInput::OperatorFail, context(true)).is_err());
 }

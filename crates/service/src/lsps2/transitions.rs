@@ -19,6 +19,18 @@ impl JitSession {
         let policy = context.policy;
         let now = context.now;
         next.state = match (&self.state, input) {
+            // ---- the operator: only while no open is in flight and nothing was forwarded ----
+            (
+                JitState::AwaitingPayment { parts, .. } | JitState::AwaitingClient { parts, .. },
+                JitInput::OperatorFail,
+            ) => {
+                if !parts.is_empty() {
+                    effects.push(fail(ids(parts), HtlcFailure::UnknownNextPeer));
+                }
+                JitState::Failed { reason: FailReason::Cancelled }
+            }
+            (_, JitInput::OperatorFail) => return Err(invalid()),
+
             // ---- terminal states ----
             (JitState::Expired | JitState::Failed { .. }, JitInput::HtlcIntercepted(htlc)) => {
                 effects.push(fail(vec![htlc.intercept_id], HtlcFailure::UnknownNextPeer));
