@@ -46,6 +46,7 @@
 
 pub mod config;
 mod effects;
+mod inputs;
 mod lightning;
 mod operator;
 pub mod ops;
