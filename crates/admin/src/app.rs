@@ -18,6 +18,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::error::{AdminError, ErrorCode};
 use crate::key::AdminKey;
+use crate::node_control::NodeControl;
 use crate::node_view::NodeView;
 use crate::routes;
 
@@ -30,6 +31,7 @@ pub const AUTH_FAILURE_REFILL: Duration = Duration::from_secs(1);
 #[derive(Clone)]
 pub struct AdminState {
     pub(crate) node: Arc<dyn NodeView>,
+    pub(crate) control: Arc<dyn NodeControl>,
     pub(crate) operator: Option<Operator>,
     pub(crate) bans: Option<Arc<ClientBans>>,
     pub(crate) lsps1: Option<Arc<Lsps1Service>>,
@@ -41,10 +43,17 @@ pub struct AdminState {
 }
 
 impl AdminState {
-    /// The state for a node, the flows' store (if the LSP keeps flows) and the key.
-    pub fn new(node: Arc<dyn NodeView>, operator: Option<Operator>, key: Arc<AdminKey>) -> AdminState {
+    /// The state for a node (what it shows, what it may be asked to do), the flows' store (if
+    /// the LSP keeps flows) and the key.
+    pub fn new(
+        node: Arc<dyn NodeView>,
+        control: Arc<dyn NodeControl>,
+        operator: Option<Operator>,
+        key: Arc<AdminKey>,
+    ) -> AdminState {
         AdminState {
             node,
+            control,
             operator,
             bans: None,
             lsps1: None,
@@ -117,6 +126,11 @@ pub fn app(state: AdminState) -> Router {
         .route("/v1/node", get(routes::node::info))
         .route("/v1/balances", get(routes::node::balances))
         .route("/v1/channels", get(routes::node::channels))
+        .route("/v1/channels/open", post(routes::node_ops::open_channel))
+        .route("/v1/channels/close", post(routes::node_ops::close_channel))
+        .route("/v1/peers/connect", post(routes::node_ops::connect))
+        .route("/v1/onchain/address", post(routes::node_ops::new_address))
+        .route("/v1/onchain/send", post(routes::node_ops::send))
         .route("/v1/orders", get(routes::flows::orders))
         .route("/v1/orders/{id}", get(routes::flows::order))
         .route("/v1/orders/{id}/cancel", post(routes::orders::cancel))

@@ -25,6 +25,8 @@ pub enum ErrorCode {
     NoMetrics,
     /// The action does not apply as things stand (banning a banned client, …) (409).
     Conflict,
+    /// The node refused or failed to do it (not enough funds, the peer refused, …) (422).
+    NodeRefused,
 }
 
 impl ErrorCode {
@@ -37,6 +39,7 @@ impl ErrorCode {
             ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
             ErrorCode::StoreFailed => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::NodeRefused => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 }

@@ -19,6 +19,11 @@
 //! | `GET /v1/node` | [`NodeInfo`] |
 //! | `GET /v1/balances` | [`Balances`] |
 //! | `GET /v1/channels` | [`ChannelView`]s |
+//! | `POST /v1/onchain/address` | a fresh address of the on-chain wallet |
+//! | `POST /v1/onchain/send` `{"address", "amount_sat" or "all": true, "fee_rate_sat_per_vb"?}` | withdraws; the txid |
+//! | `POST /v1/peers/connect` `{"node_id", "address": "host:port"}` | connects (and keeps reconnecting) |
+//! | `POST /v1/channels/open` `{"node_id", "address"?, "amount_sat", "push_msat"?, "public"?}` | opens a channel funded by the wallet |
+//! | `POST /v1/channels/close` `{"channel_id", "force"?, "confirm": "force-close"}` | closes cooperatively, or forced with the confirmation |
 //! | `GET /v1/orders?state=&terminal=&client=&created_from=&created_before=&id=&limit=&offset=` | LSPS1 orders, newest first |
 //! | `GET /v1/orders/{id}` | one order: its summary, `get_order` answer, stored state and history |
 //! | `POST /v1/orders/{id}/cancel`, `/refund`, `/retry-open` `{"reason": …, "address": …}` | the operator's actions on an order; 409 where one does not apply |
@@ -44,6 +49,7 @@ mod client;
 mod config;
 mod error;
 mod key;
+mod node_control;
 mod node_view;
 mod routes;
 
@@ -54,9 +60,11 @@ pub use client::{AdminClient, AdminClientError, REQUEST_TIMEOUT};
 pub use config::{AdminConfig, AdminConfigError, DEFAULT_LISTEN, DEFAULT_MAX_CHAIN_LAG_BLOCKS};
 pub use error::{AdminError, ErrorCode};
 pub use key::{AdminKey, KeyError, DEFAULT_KEY_FILE};
+pub use node_control::{ConnectFuture, ControlError, NodeControl, OpenedChannel};
 pub use node_view::{Balances, ChannelView, NodeHealth, NodeInfo, NodeView, TipFuture};
 pub use routes::clients::{BanView, StandingView};
 pub use routes::health::{Readiness, READY_CHECK_TIMEOUT};
+pub use routes::node_ops::FORCE_CLOSE_CONFIRMATION;
 pub use routes::orders::{ActionView, SessionActionView};
 
 /// The process-wide Prometheus recorder: installed by the first call, its handle returned by

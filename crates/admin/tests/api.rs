@@ -4,17 +4,54 @@
 use std::sync::{Arc, Mutex};
 
 use inbound_admin::{
-    AdminClient, AdminClientError, AdminKey, AdminState, Balances, ChannelView, ErrorCode, NodeHealth, NodeInfo,
-    NodeView, TipFuture, AUTH_FAILURE_BURST,
+    AdminClient, AdminClientError, AdminKey, AdminState, Balances, ChannelView, ConnectFuture, ControlError, ErrorCode,
+    NodeControl, NodeHealth, NodeInfo, NodeView, OpenedChannel, TipFuture, AUTH_FAILURE_BURST,
 };
 use inbound_service::operator::Operator;
 use inbound_store::{Kind, NewRecord, Store};
 
-/// A node whose answers the test sets.
+/// A node whose answers the test sets; what it is asked to do is recorded.
 struct ScriptedNode {
     health: Mutex<NodeHealth>,
     synced: u32,
     tip: Mutex<Result<u32, String>>,
+    done: Mutex<Vec<String>>,
+}
+
+impl NodeControl for ScriptedNode {
+    fn new_address(&self) -> Result<String, ControlError> {
+        self.done.lock().expect("lock").push("new_address".into());
+        Ok("bcrt1qscripted".into())
+    }
+
+    fn send(&self, address: &str, amount_sat: Option<u64>, _fee: Option<u64>) -> Result<String, ControlError> {
+        self.done.lock().expect("lock").push(format!("send {address} {amount_sat:?}"));
+        match amount_sat {
+            Some(amount) if amount > 1_234 => Err(ControlError::Refused("insufficient funds".into())),
+            _ => Ok("ab".repeat(32)),
+        }
+    }
+
+    fn connect(&self, node_id: bitcoin::secp256k1::PublicKey, address: std::net::SocketAddr) -> ConnectFuture<'_> {
+        self.done.lock().expect("lock").push(format!("connect {node_id} {address}"));
+        Box::pin(async { Ok(()) })
+    }
+
+    fn open_channel(
+        &self,
+        node_id: bitcoin::secp256k1::PublicKey,
+        amount_sat: u64,
+        push_msat: u64,
+        public: bool,
+    ) -> Result<OpenedChannel, ControlError> {
+        self.done.lock().expect("lock").push(format!("open {node_id} {amount_sat} {push_msat} {public}"));
+        Ok(OpenedChannel { user_channel_id: "7".into(), channel_id: "cd".repeat(32) })
+    }
+
+    fn close_channel(&self, channel_id: &str, force: bool) -> Result<(), ControlError> {
+        self.done.lock().expect("lock").push(format!("close {channel_id} {force}"));
+        Ok(())
+    }
 }
 
 impl NodeView for ScriptedNode {
@@ -83,12 +120,17 @@ async fn start(with_store: bool) -> Api {
     let dir = tempfile::tempdir().expect("dir");
     let key_path = dir.path().join("admin.key");
     let key = Arc::new(AdminKey::load_or_create(&key_path).expect("key"));
-    let node =
-        Arc::new(ScriptedNode { health: Mutex::new(NodeHealth::Running), synced: 120, tip: Mutex::new(Ok(121)) });
+    let node = Arc::new(ScriptedNode {
+        health: Mutex::new(NodeHealth::Running),
+        synced: 120,
+        tip: Mutex::new(Ok(121)),
+        done: Mutex::new(Vec::new()),
+    });
     let store = inbound_store::open("sqlite::memory:").await.expect("store");
     let operator = with_store.then(|| Operator::new(Arc::clone(&store)));
     let metrics = inbound_admin::install_metrics_recorder().expect("recorder");
-    let state = AdminState::new(Arc::clone(&node) as Arc<dyn NodeView>, operator, key).with_metrics(metrics);
+    let control = Arc::clone(&node) as Arc<dyn NodeControl>;
+    let state = AdminState::new(Arc::clone(&node) as Arc<dyn NodeView>, control, operator, key).with_metrics(metrics);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("address"));
     tokio::spawn(inbound_admin::serve(listener, state, std::future::pending()));
@@ -271,4 +313,62 @@ async fn actions_check_their_input_and_need_their_service() {
     assert_eq!(api_error(long), (400, ErrorCode::InvalidRequest));
     let wrong_key = api.client_with(&"0".repeat(64)).post_json("/v1/orders/o/cancel", &serde_json::json!({})).await;
     assert_eq!(api_error(wrong_key), (401, ErrorCode::Unauthorized));
+}
+
+#[tokio::test]
+async fn node_operations_check_their_input_and_a_forced_close_needs_its_confirmation() {
+    let api = start(true).await;
+    let client = api.client();
+    let done = || api.node.done.lock().expect("lock").clone();
+    let address = client.post_json("/v1/onchain/address", &serde_json::json!({})).await.expect("address");
+    assert_eq!(address["address"], "bcrt1qscripted");
+
+    let both =
+        client.post_json("/v1/onchain/send", &serde_json::json!({"address": "x", "amount_sat": 5, "all": true})).await;
+    assert_eq!(api_error(both), (400, ErrorCode::InvalidRequest));
+    let neither = client.post_json("/v1/onchain/send", &serde_json::json!({"address": "x"})).await;
+    assert_eq!(api_error(neither), (400, ErrorCode::InvalidRequest));
+    let poor = client.post_json("/v1/onchain/send", &serde_json::json!({"address": "x", "amount_sat": 5_000})).await;
+    assert_eq!(api_error(poor), (422, ErrorCode::NodeRefused));
+    let sent = client.post_json("/v1/onchain/send", &serde_json::json!({"address": "x", "all": true})).await;
+    assert_eq!(sent.expect("send")["txid"], "ab".repeat(32));
+
+    let peer = "02".repeat(33);
+    let bad_peer =
+        client.post_json("/v1/peers/connect", &serde_json::json!({"node_id": "02", "address": "127.0.0.1:9735"})).await;
+    assert_eq!(api_error(bad_peer), (400, ErrorCode::InvalidRequest));
+    let bad_address =
+        client.post_json("/v1/peers/connect", &serde_json::json!({"node_id": peer, "address": "nowhere"})).await;
+    assert_eq!(api_error(bad_address), (400, ErrorCode::InvalidRequest));
+    let opened = client
+        .post_json(
+            "/v1/channels/open",
+            &serde_json::json!({"node_id": peer, "address": "127.0.0.1:9735", "amount_sat": 100_000, "public": true}),
+        )
+        .await
+        .expect("open");
+    assert_eq!(opened["user_channel_id"], "7");
+    let overpushed = client
+        .post_json("/v1/channels/open", &serde_json::json!({"node_id": peer, "amount_sat": 1, "push_msat": 1_001}))
+        .await;
+    assert_eq!(api_error(overpushed), (400, ErrorCode::InvalidRequest));
+
+    let channel = "cd".repeat(32);
+    let unconfirmed =
+        client.post_json("/v1/channels/close", &serde_json::json!({"channel_id": channel, "force": true})).await;
+    assert_eq!(api_error(unconfirmed), (400, ErrorCode::InvalidRequest));
+    let forced = serde_json::json!({"channel_id": channel, "force": true, "confirm": "force-close"});
+    assert_eq!(client.post_json("/v1/channels/close", &forced).await.expect("close")["force"], true);
+    assert_eq!(
+        done(),
+        [
+            "new_address".to_owned(),
+            "send x Some(5000)".into(),
+            "send x None".into(),
+            format!("connect {peer} 127.0.0.1:9735"),
+            format!("open {peer} 100000 0 true"),
+            format!("close {channel} true"),
+        ],
+        "refused requests never reached the node"
+    );
 }

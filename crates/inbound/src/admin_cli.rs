@@ -53,6 +53,52 @@ pub enum AdminCommand {
     Balances,
     /// Every channel.
     Channels,
+    /// A fresh address of the LSP's on-chain wallet (to fund it).
+    NewAddress,
+    /// Send coins from the on-chain wallet.
+    Send {
+        /// The destination (an address of the LSP's network).
+        address: String,
+        /// How much; the fee comes on top.
+        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        amount_sat: Option<u64>,
+        /// Everything, the fee taken out of it.
+        #[arg(long)]
+        all: bool,
+        /// The fee rate (default: the chain's estimate).
+        #[arg(long, value_name = "SAT_PER_VB")]
+        fee_rate: Option<u64>,
+    },
+    /// Connect to a peer (and keep reconnecting to it).
+    Connect {
+        /// <node_id>@<host:port>.
+        peer: String,
+    },
+    /// Open a channel funded by the on-chain wallet.
+    OpenChannel {
+        /// <node_id>@<host:port>, or a connected peer's node id.
+        peer: String,
+        /// The channel's size.
+        #[arg(long)]
+        amount_sat: u64,
+        /// Given to the peer at the start.
+        #[arg(long, default_value_t = 0)]
+        push_msat: u64,
+        /// Announce it to the network (a public, routing channel).
+        #[arg(long)]
+        public: bool,
+    },
+    /// Close a channel (cooperatively; --force broadcasts our latest commitment).
+    CloseChannel {
+        /// The channel id (hex, as `channels` shows it).
+        channel_id: String,
+        /// Force-close: our funds wait for the CSV delay.
+        #[arg(long)]
+        force: bool,
+        /// Required with --force.
+        #[arg(long)]
+        yes_force_close: bool,
+    },
     /// LSPS1 orders, newest first.
     Orders(ListArgs),
     /// One LSPS1 order with its history.
@@ -202,6 +248,33 @@ async fn execute(args: AdminArgs) -> Result<ExitCode> {
         AdminCommand::Info => (client.get_json("/v1/node", &[]).await?, crate::admin_tables::info),
         AdminCommand::Balances => (client.get_json("/v1/balances", &[]).await?, crate::admin_tables::fields),
         AdminCommand::Channels => (client.get_json("/v1/channels", &[]).await?, crate::admin_tables::channels),
+        AdminCommand::NewAddress => {
+            (client.post_json("/v1/onchain/address", &serde_json::json!({})).await?, crate::admin_tables::fields)
+        }
+        AdminCommand::Send { address, amount_sat, all, fee_rate } => {
+            let body = serde_json::json!({
+                "address": address, "amount_sat": amount_sat, "all": all, "fee_rate_sat_per_vb": fee_rate,
+            });
+            (client.post_json("/v1/onchain/send", &body).await?, crate::admin_tables::fields)
+        }
+        AdminCommand::Connect { peer } => {
+            let (node_id, address) = split_peer(peer)?;
+            let address = address.context("give the peer as <node_id>@<host:port>")?;
+            let body = serde_json::json!({ "node_id": node_id, "address": address });
+            (client.post_json("/v1/peers/connect", &body).await?, crate::admin_tables::fields)
+        }
+        AdminCommand::OpenChannel { peer, amount_sat, push_msat, public } => {
+            let (node_id, address) = split_peer(peer)?;
+            let body = serde_json::json!({
+                "node_id": node_id, "address": address, "amount_sat": amount_sat, "push_msat": push_msat, "public": public,
+            });
+            (client.post_json("/v1/channels/open", &body).await?, crate::admin_tables::fields)
+        }
+        AdminCommand::CloseChannel { channel_id, force, yes_force_close } => {
+            let confirm = yes_force_close.then_some(inbound_admin::FORCE_CLOSE_CONFIRMATION);
+            let body = serde_json::json!({ "channel_id": channel_id, "force": force, "confirm": confirm });
+            (client.post_json("/v1/channels/close", &body).await?, crate::admin_tables::fields)
+        }
         AdminCommand::Orders(list) => {
             (client.get_json("/v1/orders", &list.query()).await?, crate::admin_tables::orders)
         }
@@ -285,4 +358,13 @@ fn endpoint(args: &AdminArgs) -> Result<(String, PathBuf)> {
     };
     let key_file = args.key_file.clone().unwrap_or_else(|| config.admin_key_path());
     Ok((url, key_file))
+}
+
+/// `<node_id>@<host:port>` or a bare node id.
+fn split_peer(peer: &str) -> Result<(&str, Option<&str>)> {
+    match peer.split_once('@') {
+        Some((node_id, address)) if !address.is_empty() => Ok((node_id, Some(address))),
+        Some(_) => anyhow::bail!("{peer:?}: the address after @ is empty"),
+        None => Ok((peer, None)),
+    }
 }

@@ -140,7 +140,8 @@ pub fn start_admin(listener: tokio::net::TcpListener, config: &Config, lsp: &Lsp
     }
     let key = inbound_admin::AdminKey::load_or_create(&key_path).context("the admin key (admin.key_file)")?;
     let node = Arc::clone(&lsp.node) as Arc<dyn inbound_admin::NodeView>;
-    let mut state = inbound_admin::AdminState::new(node, lsp.operator.clone(), Arc::new(key))
+    let control = Arc::clone(&lsp.node) as Arc<dyn inbound_admin::NodeControl>;
+    let mut state = inbound_admin::AdminState::new(node, control, lsp.operator.clone(), Arc::new(key))
         .with_max_chain_lag(config.admin.max_chain_lag_blocks);
     if let Some(bans) = &lsp.bans {
         state = state.with_bans(Arc::clone(bans));

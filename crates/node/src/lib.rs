@@ -45,6 +45,7 @@ mod logger;
 pub mod lsps0;
 mod net;
 mod node;
+mod onchain;
 mod payments;
 mod peers;
 mod processor;
@@ -66,6 +67,7 @@ pub use logger::NodeLogger;
 pub use lsps0::{LspsMessageHandler, LspsSendError, MAX_LSPS_PAYLOAD_BYTES};
 pub use net::PeerSocket;
 pub use node::Node;
+pub use onchain::SendAmount;
 pub use peers::PEER_NAMESPACE;
 pub use wallet::{OnchainWallet, ScriptReceipt, WalletBalance};
 

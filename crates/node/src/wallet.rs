@@ -255,6 +255,20 @@ impl OnchainWallet {
         self.build_funding_transaction(address.script_pubkey(), amount_sat, fee_rate_sat_per_kwu)
     }
 
+    /// Builds and signs a transaction sending every coin of the wallet to `address` (its fee
+    /// paid out of them); see [`OnchainWallet::build_funding_transaction`].
+    ///
+    /// # Errors
+    /// [`NodeError::Wallet`] if there is nothing to send, or not enough for the fee.
+    pub fn build_drain_transaction(&self, address: &Address, fee_rate_sat_per_kwu: u32) -> NodeResult<Transaction> {
+        let mut state = self.lock();
+        let fee_rate = FeeRate::from_sat_per_kwu(u64::from(fee_rate_sat_per_kwu));
+        let mut builder = state.wallet.build_tx();
+        builder.drain_wallet().drain_to(address.script_pubkey()).fee_rate(fee_rate);
+        let psbt = builder.finish().map_err(|e| NodeError::Wallet(format!("building the transaction: {e}")))?;
+        self.sign_and_record(&mut state, psbt)
+    }
+
     /// Forgets an unconfirmed transaction of ours that was never broadcast (an abandoned
     /// manual-broadcast funding), so that its inputs are spendable again. Marks it evicted
     /// from the mempool in bdk's graph and persists.

@@ -5,4 +5,5 @@ pub(crate) mod flows;
 pub(crate) mod health;
 pub(crate) mod metrics;
 pub(crate) mod node;
+pub(crate) mod node_ops;
 pub(crate) mod orders;
