@@ -21,9 +21,11 @@ use inbound_service::{Clock, ManualClock, SystemClock};
 use jit_lsp::*;
 use lsps::lsps2::opening_fee_msat;
 
-/// Each of the payer's two channels to the LSP in the MPP test. The LSP accepts at most 10 %
-/// of an inbound channel in flight (LDK's default), so each carries at most 10 000 000 msat.
-const SMALL_CHANNEL_SAT: u64 = 100_000;
+/// Each of the payer's two channels to the LSP in the MPP test: smaller than the payment, so it
+/// must be split. The LSP lets a peer have up to 100 % of a channel in flight towards it
+/// (`node.max_inbound_htlc_in_flight_percent`); with LDK's default of 10 % each channel would
+/// carry at most 1,200 sat at once and the payer would find no route at all (issue 14).
+const SMALL_CHANNEL_SAT: u64 = 12_000;
 /// More than one small channel can carry, less than two can.
 const MPP_PAYMENT_MSAT: u64 = 15_000_000;
 /// LDK's `LATENCY_GRACE_PERIOD_BLOCKS`: a hop whose forward is stuck on a closed channel
@@ -54,6 +56,7 @@ async fn a_multi_part_payment_is_collected_and_forwarded_minus_the_fee() -> Harn
     let limits: Vec<u64> = first_hops.iter().map(|channel| channel.next_outbound_htlc_limit_msat).collect();
     assert!(limits.iter().all(|limit| *limit < MPP_PAYMENT_MSAT), "no single channel can carry it: {limits:?}");
     assert!(limits.iter().sum::<u64>() >= MPP_PAYMENT_MSAT, "both together can: {limits:?}");
+    assert!(limits.iter().all(|limit| *limit > SMALL_CHANNEL_SAT * 1000 / 2), "far above 10 %: {limits:?}");
 
     let invoice = buy(&jit, Some(MPP_PAYMENT_MSAT)).await;
     let fee = opening_fee_msat(MPP_PAYMENT_MSAT, MIN_FEE_MSAT, PROPORTIONAL_PPM).expect("fee");

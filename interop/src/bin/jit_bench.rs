@@ -50,7 +50,7 @@ const LATENCY_PAYMENT_MSAT: u64 = 50_000_000;
 /// What each burst payment is worth.
 const BURST_PAYMENT_MSAT: u64 = 10_000_000;
 /// Payer → Inbound channels for the burst: LDK accepts at most 50 HTLCs per channel (the LSP's
-/// `max_accepted_htlcs`) and 10 % of the channel in flight, so M payments at once need room.
+/// `max_accepted_htlcs`), so M payments at once need room.
 const PAYER_CHANNEL_SAT: u64 = 10_000_000;
 
 /// The receiving wallet of the latency runs.
