@@ -14,6 +14,9 @@ use crate::config::{Config, Overrides, ENV_CONFIG};
 #[derive(Debug, Parser)]
 #[command(name = "inbound", version, about, long_about = None)]
 pub struct Cli {
+    /// How log lines on standard error are written: text, or one JSON object per line.
+    #[arg(long, global = true, env = "INBOUND_LOG_FORMAT", value_enum, default_value_t = crate::logging::LogFormat::Text)]
+    pub log_format: crate::logging::LogFormat,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -84,6 +87,7 @@ impl ConfigArgs {
             http_enabled: self.http.clone(),
             http_listen: self.http_listen.clone(),
             admin_listen: self.admin_listen.clone(),
+            keys: Vec::new(),
         }
     }
 
@@ -92,7 +96,10 @@ impl ConfigArgs {
     /// # Errors
     /// A [`ConfigError`](crate::config::ConfigError) naming the key and where its value came from.
     pub fn load(&self) -> Result<Config> {
-        let env = Overrides::from_env(|name| std::env::var(name).ok());
+        let env = Overrides::from_env(|name| std::env::var(name).ok()).with_keys(
+            // Variables that are not UTF-8 cannot be configuration values; `vars()` would panic.
+            std::env::vars_os().filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?))),
+        );
         Ok(Config::load(self.config.as_deref(), &env, &self.overrides())?)
     }
 }
@@ -154,7 +161,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::ConfigCheck(_) | Command::Demo(_) | Command::Admin(_) => "warn",
         Command::Client(_) => "warn",
     };
-    crate::logging::init(default_filter);
+    crate::logging::init(default_filter, cli.log_format);
     let result = match cli.command {
         #[cfg(feature = "daemon")]
         Command::Serve(args) => match args.load() {

@@ -1,7 +1,10 @@
-//! Logging: `tracing` to standard error, filtered by `RUST_LOG` (default given per command).
+//! Logging: `tracing` to standard error, filtered by `RUST_LOG` (default given per command), as
+//! text or, with `--log-format json` (`INBOUND_LOG_FORMAT=json`), one JSON object per line.
 //!
-//! LDK's own log lines come from the node crate's logger, which writes to standard error itself;
-//! [`node_log_level`] gives it the same threshold as the `tracing` filter.
+//! LDK's own log records reach `tracing` through the `log` facade (the subscriber installs
+//! `tracing-log`), with LDK's module as their target: `RUST_LOG=info,lightning=warn` quiets LDK
+//! alone. [`node_log_level`] gives LDK the same threshold as the filter, so records the filter
+//! would drop are not even formatted.
 
 use std::io::IsTerminal;
 
@@ -9,9 +12,19 @@ use inbound_node::lightning::util::logger::Level;
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::EnvFilter;
 
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line (`timestamp`, `level`, `target`, `fields`).
+    Json,
+}
+
 /// Installs the global subscriber. `default_filter` applies when `RUST_LOG` is unset or invalid
 /// (an invalid one is reported once the subscriber is up).
-pub fn init(default_filter: &str) {
+pub fn init(default_filter: &str, format: LogFormat) {
     let (filter, invalid) = match std::env::var("RUST_LOG") {
         Ok(directives) if !directives.is_empty() => match EnvFilter::try_new(&directives) {
             Ok(filter) => (filter, None),
@@ -19,11 +32,11 @@ pub fn init(default_filter: &str) {
         },
         _ => (EnvFilter::new(default_filter), None),
     };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
+        LogFormat::Json => builder.json().with_ansi(false).try_init(),
+    };
     if let Some(message) = invalid {
         tracing::warn!("{message}");
     }

@@ -573,3 +573,45 @@ fn the_admin_api_stays_on_loopback_unless_allowed() {
     assert_eq!(error.key(), Some("admin.listen"));
     assert!(error.to_string().contains("INBOUND_ADMIN_LISTEN"), "names where it came from: {error}");
 }
+
+#[test]
+fn every_key_can_come_from_the_environment_and_secrets_from_files() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("inbound.toml");
+    std::fs::write(&file, "[lsps1]\nfee_ppm = 100\n[chain]\nuser = \"rpc\"\npassword = \"from-the-file\"\n")
+        .expect("write");
+    let secret = dir.path().join("rpc-password");
+    std::fs::write(&secret, "hunter2\n").expect("write");
+    let keys = |pairs: &[(&str, &str)]| {
+        Overrides::default().with_keys(pairs.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned())))
+    };
+    let generic = [
+        ("INBOUND__LSPS1__FEE_PPM", "7000"),
+        ("INBOUND__CHAIN__PASSWORD__FILE", secret.to_str().expect("utf-8")),
+        ("INBOUND__ADMIN__MAX_CHAIN_LAG_BLOCKS", "5"),
+        ("INBOUND__LSPS__ENABLED", "[\"lsps1\"]"),
+        ("INBOUND__NODE__LISTEN", "127.0.0.1:1111"),
+    ];
+    let env = env(&[("INBOUND_LISTEN", "127.0.0.1:2222")])
+        .with_keys(generic.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned())));
+    let config = Config::load(Some(&file), &env, &Overrides::default()).expect("loads");
+    assert_eq!(config.lsps1.fee_ppm, 7000, "the environment beats the file");
+    assert_eq!(config.admin.max_chain_lag_blocks, 5);
+    assert_eq!(config.lsps.enabled, [Protocol::Lsps1]);
+    assert_eq!(config.node.listen.port(), 2222, "a named variable beats the generic one");
+    assert!(
+        matches!(&config.chain.auth, ChainAuth::UserPassword { password, .. } if password == "hunter2"),
+        "the secret comes from its file: {:?}",
+        config.chain.auth
+    );
+    // Without a file, the environment alone.
+    let alone = Config::load(None, &keys(&[("INBOUND__HTTP__ENABLED", "true")]), &Overrides::default()).expect("loads");
+    assert!(alone.http.enabled);
+    // A bad value names its key and its variable.
+    let error = Config::load(Some(&file), &keys(&[("INBOUND__LSPS1__FEE_PPM", "lots")]), &Overrides::default())
+        .expect_err("not a number");
+    assert_eq!(error.key(), Some("lsps1.fee_ppm"));
+    assert!(error.to_string().contains("INBOUND__LSPS1__FEE_PPM"), "{error}");
+    let unknown = Config::load(None, &keys(&[("INBOUND__LSPS1__COLOUR", "red")]), &Overrides::default());
+    assert!(unknown.expect_err("unknown key").to_string().contains("INBOUND__LSPS1__COLOUR"));
+}

@@ -1,7 +1,9 @@
-//! A minimal LDK [`Logger`] that writes to standard error.
-//!
-//! The binary crate is expected to install its own subscriber later; until then every line carries
-//! the node's alias so that several in-process nodes (as in the tests) can be told apart.
+//! The LDK [`Logger`]: records at or above the node's level go to the `log` facade with LDK's
+//! module path as their target (`lightning::ln::channelmanager`, …), so a `tracing` subscriber
+//! with `tracing-log` (the `inbound` binary's) filters them like its own lines
+//! (`RUST_LOG=info,lightning=warn`) and formats them the same way (text or JSON). When no `log`
+//! logger is installed (tests that run nodes in-process), they are written to standard error.
+//! Every line carries the node's alias, so that several in-process nodes can be told apart.
 
 use lightning::util::logger::{Level, Logger, Record};
 
@@ -22,25 +24,44 @@ impl NodeLogger {
 
     /// Logs a line of our own (not from LDK) at `level`.
     pub fn log_line(&self, level: Level, line: &str) {
-        if level >= self.min_level {
-            eprintln!("{} [{} {} inbound_node] {}", time_of_day(), self.alias, level, line);
+        self.emit(level, "inbound_node", 0, format_args!("{line}"));
+    }
+
+    fn emit(&self, level: Level, target: &'static str, line: u32, message: std::fmt::Arguments<'_>) {
+        if level < self.min_level {
+            return;
         }
+        let facade_level = facade_level(level);
+        if log::max_level() == log::LevelFilter::Off {
+            eprintln!("{} [{} {} {}:{}] {}", time_of_day(), self.alias, level, target, line, message);
+            return;
+        }
+        log::logger().log(
+            &log::Record::builder()
+                .args(format_args!("[{}] {}", self.alias, message))
+                .level(facade_level)
+                .target(target)
+                .module_path_static(Some(target))
+                .line(Some(line))
+                .build(),
+        );
+    }
+}
+
+/// LDK's levels on the facade's (gossip and trace are both its trace).
+fn facade_level(level: Level) -> log::Level {
+    match level {
+        Level::Gossip | Level::Trace => log::Level::Trace,
+        Level::Debug => log::Level::Debug,
+        Level::Info => log::Level::Info,
+        Level::Warn => log::Level::Warn,
+        Level::Error => log::Level::Error,
     }
 }
 
 impl Logger for NodeLogger {
     fn log(&self, record: Record) {
-        if record.level >= self.min_level {
-            eprintln!(
-                "{} [{} {} {}:{}] {}",
-                time_of_day(),
-                self.alias,
-                record.level,
-                record.module_path,
-                record.line,
-                record.args
-            );
-        }
+        self.emit(record.level, record.module_path, record.line, record.args);
     }
 }
 

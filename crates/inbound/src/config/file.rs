@@ -258,6 +258,43 @@ impl FileConfig {
     /// # Errors
     /// [`ConfigError::Syntax`] if the text is not TOML; [`ConfigError::Invalid`] naming the key if a
     /// key is unknown or a value has the wrong type or spelling.
+    /// Parses `text` (when there is a file) with the environment's keys over it
+    /// (`INBOUND__<SECTION>__<KEY>`, see `env_layer.rs`). An error in a key set from the
+    /// environment names the variable; errors in the file keep their line.
+    ///
+    /// # Errors
+    /// As [`FileConfig::parse`].
+    pub fn parse_layered(
+        text: Option<&str>,
+        origin: &str,
+        keys: &[super::env_layer::EnvKey],
+    ) -> Result<FileConfig, ConfigError> {
+        if keys.is_empty() {
+            return match text {
+                Some(text) => FileConfig::parse(text, origin),
+                None => Ok(FileConfig::default()),
+            };
+        }
+        let mut table: toml::Table = match text {
+            Some(text) => toml::from_str(text)
+                .map_err(|error| ConfigError::Syntax { origin: origin.to_string(), message: describe(&error, text) })?,
+            None => toml::Table::new(),
+        };
+        super::env_layer::apply(keys, &mut table)?;
+        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|error| {
+            let key = error.path().to_string();
+            let from_env =
+                keys.iter().find(|env| key == env.dotted() || key.starts_with(&format!("{}.", env.dotted())));
+            let origin = from_env.map_or_else(|| origin.to_string(), |env| env.variable.clone());
+            let key = if key == "." { "(top level)".to_string() } else { key };
+            ConfigError::Invalid { key, origin, message: error.into_inner().to_string().trim().to_string() }
+        })
+    }
+
+    /// Parses the TOML `text`; `origin` names it in errors.
+    ///
+    /// # Errors
+    /// [`ConfigError::Syntax`] for bad TOML, [`ConfigError::Invalid`] naming the key otherwise.
     pub fn parse(text: &str, origin: &str) -> Result<FileConfig, ConfigError> {
         let deserializer = toml::Deserializer::parse(text)
             .map_err(|error| ConfigError::Syntax { origin: origin.to_string(), message: describe(&error, text) })?;

@@ -1,9 +1,10 @@
 //! The daemon's configuration: defaults, the TOML file, `INBOUND_*` environment variables and
 //! command-line flags, layered like ldk-server.
 //!
-//! Priority, highest first: command-line flags, then environment variables, then the TOML file,
-//! then the built-in defaults below. Only the four settings an operator typically changes per
-//! machine have flags and variables; everything else comes from the file.
+//! Priority, highest first: command-line flags, then the named environment variables below, then
+//! the generic ones (`INBOUND__<SECTION>__<KEY>`, any key, with `__FILE` for secrets read from a
+//! file; see `env_layer.rs`), then the TOML file, then the built-in defaults below. The settings
+//! an operator typically changes per machine have flags and named variables.
 //!
 //! | key | default | flag | environment variable |
 //! |---|---|---|---|
@@ -72,6 +73,8 @@
 //! which `inbound client …` uses. The file, `Config` and the LSP's tables need `daemon`.
 
 mod chain;
+#[cfg(feature = "daemon")]
+mod env_layer;
 #[cfg(feature = "daemon")]
 mod file;
 #[cfg(feature = "daemon")]
@@ -207,7 +210,7 @@ impl ConfigError {
 
 /// Values from one overriding layer: the environment or the command line. Empty strings count
 /// as unset, as clap treats empty environment variables.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Overrides {
     /// `network`.
     pub network: Option<String>,
@@ -223,6 +226,10 @@ pub struct Overrides {
     pub http_listen: Option<String>,
     /// `admin.listen`.
     pub admin_listen: Option<String>,
+    /// Every other key: the raw `INBOUND__<SECTION>__<KEY>` variables, name and value
+    /// (environment layer only; see `env_layer.rs`), applied over the file and under the named
+    /// values above.
+    pub keys: Vec<(String, String)>,
 }
 
 impl Overrides {
@@ -238,9 +245,23 @@ impl Overrides {
             http_enabled: get(ENV_HTTP_ENABLED),
             http_listen: get(ENV_HTTP_LISTEN),
             admin_listen: get(ENV_ADMIN_LISTEN),
+            keys: Vec::new(),
         }
     }
+
+    /// Adds the `INBOUND__<SECTION>__<KEY>` variables among `variables` (pass
+    /// `std::env::vars()`); empty values count as unset.
+    pub fn with_keys(mut self, variables: impl IntoIterator<Item = (String, String)>) -> Overrides {
+        self.keys = variables
+            .into_iter()
+            .filter(|(name, value)| name.starts_with(ENV_KEY_PREFIX) && !value.is_empty())
+            .collect();
+        self
+    }
 }
+
+/// The prefix of the variables that set any configuration key (`INBOUND__LSPS1__FEE_PPM`).
+pub const ENV_KEY_PREFIX: &str = "INBOUND__";
 
 /// The value the highest overriding layer sets, with where it came from: the flag, else the
 /// variable.
@@ -373,16 +394,16 @@ impl Config {
     /// # Errors
     /// See [`ConfigError`]; every error names the file, variable or flag, and the key.
     pub fn load(file: Option<&Path>, env: &Overrides, cli: &Overrides) -> Result<Config, ConfigError> {
-        let parsed = match file {
+        let keys = env_layer::env_keys(env.keys.iter().cloned())?;
+        let (file_config, origin) = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
                 let origin = path.display().to_string();
-                Some((FileConfig::parse(&text, &origin)?, origin))
+                (FileConfig::parse_layered(Some(&text), &origin, &keys)?, origin)
             }
-            None => None,
+            None => (FileConfig::parse_layered(None, "defaults", &keys)?, "defaults".to_string()),
         };
-        let (file_config, origin) = parsed.unwrap_or_else(|| (FileConfig::default(), "defaults".to_string()));
         Config::resolve(file_config, &origin, env, cli)
     }
 
