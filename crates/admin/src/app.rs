@@ -140,6 +140,7 @@ pub fn app(state: AdminState) -> Router {
         .route("/v1/sessions/{id}", get(routes::flows::session))
         .route("/v1/sessions/{id}/fail", post(routes::orders::fail_session))
         .route("/v1/flows", get(routes::flows::counts))
+        .route("/v1/clients", get(routes::flows::clients))
         .route("/v1/clients/banned", get(routes::clients::banned))
         .route("/v1/clients/{node_id}/ban", post(routes::clients::ban))
         .route("/v1/clients/{node_id}/unban", post(routes::clients::unban))

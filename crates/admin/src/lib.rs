@@ -31,6 +31,7 @@
 //! | `GET /v1/sessions/{id}` | one session with its stored state and history |
 //! | `POST /v1/sessions/{id}/fail` `{"reason": …}` | fails a session that collects or holds a payment (its HTLCs go back); 409 otherwise |
 //! | `GET /v1/flows` | how many flows of each kind are in each state |
+//! | `GET /v1/clients?limit=&offset=` | clients by last activity, with their flows per kind (total, unfinished) and whether banned |
 //! | `GET /v1/clients/banned` | the bans in force |
 //! | `POST /v1/clients/{node_id}/ban` `{"reason": "…"}` | bans a client (its LSPS1/2/5 requests get code 1); 409 if banned already |
 //! | `POST /v1/clients/{node_id}/unban` | lifts the ban; 409 if there is none |

@@ -170,6 +170,15 @@ pub enum AdminCommand {
     },
     /// The bans in force.
     Banned,
+    /// Clients by last activity, with their flows per kind and whether banned.
+    Clients {
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Skip this many first.
+        #[arg(long, default_value_t = 0)]
+        offset: u32,
+    },
     /// Write a new admin key; a running LSP uses it from its next request on.
     RotateKey,
 }
@@ -313,6 +322,10 @@ async fn execute(args: AdminArgs) -> Result<ExitCode> {
             crate::admin_tables::fields,
         ),
         AdminCommand::Banned => (client.get_json("/v1/clients/banned", &[]).await?, crate::admin_tables::bans),
+        AdminCommand::Clients { limit, offset } => {
+            let query = [("limit", limit.to_string()), ("offset", offset.to_string())];
+            (client.get_json("/v1/clients", &query).await?, crate::admin_tables::clients)
+        }
         AdminCommand::Metrics => {
             print!("{}", client.get_text("/metrics").await?);
             return Ok(ExitCode::SUCCESS);

@@ -147,6 +147,27 @@ pub fn detail(answer: &Value) -> String {
     fields(&summary) + "\n" + &table(&["SEQ", "AT_UNIX_MS", "FROM", "TO", "WHY"], &rows)
 }
 
+/// `/v1/clients`: one row per client, `total/unfinished` per kind.
+pub fn clients(answer: &Value) -> String {
+    let kinds = ["lsps1_order", "lsps2_session", "lsps5_webhook", "held_htlc"];
+    let rows: Vec<Vec<String>> = items(answer)
+        .iter()
+        .map(|client| {
+            let mut row = vec![short(&client["client"]), cell(&client["last_activity_unix_ms"])];
+            for kind in kinds {
+                let count = &client["flows"][kind];
+                row.push(match count.is_null() {
+                    true => "-".to_owned(),
+                    false => format!("{}/{}", cell(&count["total"]), cell(&count["active"])),
+                });
+            }
+            row.push(cell(&client["banned"]));
+            row
+        })
+        .collect();
+    table(&["CLIENT", "LAST_ACTIVITY_MS", "ORDERS", "SESSIONS", "WEBHOOKS", "HELD", "BANNED"], &rows)
+}
+
 /// `/v1/clients/banned`.
 pub fn bans(answer: &Value) -> String {
     let rows: Vec<Vec<String>> = items(answer)

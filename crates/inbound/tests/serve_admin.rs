@@ -6,40 +6,21 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::Output;
-use std::str::FromStr;
 use std::time::Duration;
 
-use common::{field, inbound, write_file, Daemon};
+use common::lsp::{admin_with_key, regtest_config, Serve};
+use common::write_file;
 use inbound::wallet::{start_wallet, WalletOptions};
 use inbound_admin::{AdminClient, AdminClientError, ErrorCode};
-use inbound_node::bitcoin::secp256k1::PublicKey;
 use inbound_node::bitcoin::Network;
 use inbound_node::BitcoindRpcConfig;
 use inbound_regtest::Bcoin;
 use lsps::lsps1::{CreateOrderRequest, GetOrderRequest};
 use lsps::method::{Request, Response};
 use lsps::schema::SatAmount;
-use serde_json::Value;
 
-const START_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 const ANSWER: Duration = Duration::from_secs(30);
-
-/// `inbound admin --url … --key-file … <args>`, run to completion.
-fn admin_cli(url: &str, key_file: &Path, args: &[&str]) -> Output {
-    let mut command = inbound();
-    command.arg("admin").args(["--url", url]).arg("--key-file").arg(key_file).args(args);
-    command.output().expect("run inbound admin")
-}
-
-fn json_of(output: &Output) -> Value {
-    assert!(output.status.success(), "{}: {}", output.status, String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
-        panic!("not JSON ({error}): {}", String::from_utf8_lossy(&output.stdout));
-    })
-}
 
 fn order_request(lsp_balance_sat: u64) -> CreateOrderRequest {
     CreateOrderRequest {
@@ -74,28 +55,12 @@ fn sample(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]
 async fn the_admin_api_and_cli_show_what_the_lsp_did() {
     let bcoin = Bcoin::start().await.expect("bcoin regtest node");
     let dir = tempfile::tempdir().expect("tempdir");
-    let data_dir = dir.path().join("lsp");
-    let config = write_file(
-        dir.path(),
-        "inbound.toml",
-        &format!(
-            "network = \"regtest\"\ndata_dir = {:?}\n[node]\nlisten = \"127.0.0.1:0\"\n\
-             [chain]\nurl = {:?}\npoll_interval_secs = 1\n[lsps]\nenabled = [\"lsps1\"]\n",
-            data_dir.display().to_string(),
-            bcoin.rpc_url()
-        ),
-    );
-    let mut command = inbound();
-    command.arg("serve").arg("--config").arg(&config);
-    let mut daemon = Daemon::spawn(command);
-    let admin_line = daemon.wait_for_line("admin API listening", START_TIMEOUT);
-    let url = format!("http://{}", field(&admin_line, "admin_listen").expect("admin_listen="));
-    let line = daemon.wait_for_line("LSP started", START_TIMEOUT);
-    let node_id = field(&line, "node_id").and_then(|id| PublicKey::from_str(id).ok()).expect("node_id=");
-    let listen = field(&line, "listen").and_then(|address| address.parse().ok()).expect("listen=");
+    let config = regtest_config(dir.path(), bcoin.rpc_url(), "[lsps]\nenabled = [\"lsps1\"]\n");
+    let mut lsp = Serve::start(dir.path(), &config);
+    let (node_id, listen, url) = (lsp.node_id, lsp.listen, lsp.admin_url.clone());
 
     // The key was created at first start, readable by the owner only.
-    let key_file = data_dir.join("admin.key");
+    let key_file = lsp.key_file.clone();
     let mode = std::fs::metadata(&key_file).expect("the admin key file").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 
@@ -125,41 +90,41 @@ async fn the_admin_api_and_cli_show_what_the_lsp_did() {
     assert!(refused.is_err(), "another client's order: {refused:?}");
 
     // The CLI, as JSON.
-    let info = json_of(&admin_cli(&url, &key_file, &["--json", "info"]));
+    let info = lsp.admin_json(&["info"]);
     assert_eq!(info["node_id"], node_id.to_string());
     assert_eq!(info["network"], "regtest");
     assert_eq!(info["peers"].as_array().map(Vec::len), Some(2), "{info}");
-    let listed = json_of(&admin_cli(&url, &key_file, &["--json", "orders"]));
+    let listed = lsp.admin_json(&["orders"]);
     let ids: Vec<&str> =
         listed["items"].as_array().expect("items").iter().filter_map(|o| o["order_id"].as_str()).collect();
     let newest_first: Vec<&str> = orders.iter().rev().map(|(_, id)| id.as_str()).collect();
     assert_eq!(ids, newest_first, "{listed}");
     let a_client = orders[0].0.as_str();
-    let of_a = json_of(&admin_cli(&url, &key_file, &["--json", "orders", "--client", a_client]));
+    let of_a = lsp.admin_json(&["orders", "--client", a_client]);
     assert_eq!(of_a["items"].as_array().map(Vec::len), Some(2), "{of_a}");
     let prefix = &orders[2].1[..8];
-    let by_id = json_of(&admin_cli(&url, &key_file, &["--json", "orders", "--id", prefix]));
+    let by_id = lsp.admin_json(&["orders", "--id", prefix]);
     assert_eq!(by_id["items"][0]["order_id"], orders[2].1.as_str(), "{by_id}");
-    let none_completed = json_of(&admin_cli(&url, &key_file, &["--json", "orders", "--state", "completed"]));
+    let none_completed = lsp.admin_json(&["orders", "--state", "completed"]);
     assert_eq!(none_completed["items"], serde_json::json!([]));
-    let shown = json_of(&admin_cli(&url, &key_file, &["--json", "order", &orders[0].1]));
+    let shown = lsp.admin_json(&["order", &orders[0].1]);
     assert_eq!(shown["state"], "awaiting_payment");
     assert_eq!(shown["lsp_balance_sat"], 100_000);
     assert_eq!(shown["wire"]["order_state"], "CREATED", "the client's view: {shown}");
     assert_eq!(shown["history"][0]["seq"], 1, "{shown}");
 
     // The CLI for people, and its exit codes.
-    let table = admin_cli(&url, &key_file, &["orders"]);
+    let table = lsp.admin(&["orders"]);
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(table.status.success() && text.starts_with("ORDER_ID") && text.contains(&orders[1].1), "{text}");
-    let missing = admin_cli(&url, &key_file, &["order", "no-such-order"]);
+    let missing = lsp.admin(&["order", "no-such-order"]);
     assert_eq!(missing.status.code(), Some(3), "{}", String::from_utf8_lossy(&missing.stderr));
-    let ready = admin_cli(&url, &key_file, &["ready"]);
+    let ready = lsp.admin(&["ready"]);
     assert!(ready.status.success(), "{}", String::from_utf8_lossy(&ready.stdout));
     assert!(String::from_utf8_lossy(&ready.stdout).starts_with("ready: true"));
     let wrong_key = write_file(dir.path(), "wrong.key", &"ab".repeat(32));
     std::fs::set_permissions(&wrong_key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    let refused = admin_cli(&url, &wrong_key, &["info"]);
+    let refused = admin_with_key(&url, &wrong_key, &["info"]);
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("401"), "{}", String::from_utf8_lossy(&refused.stderr));
 
@@ -180,7 +145,7 @@ async fn the_admin_api_and_cli_show_what_the_lsp_did() {
 
     // A ban: the client's requests get code 1 until it is lifted; the history says who did it.
     let b_client = orders[2].0.clone();
-    let banned = json_of(&admin_cli(&url, &key_file, &["--json", "ban", &b_client, "--reason", "fee drain"]));
+    let banned = lsp.admin_json(&["ban", &b_client, "--reason", "fee drain"]);
     assert_eq!(banned["banned"], true, "{banned}");
     let refused = tokio::time::timeout(
         ANSWER,
@@ -192,14 +157,21 @@ async fn the_admin_api_and_cli_show_what_the_lsp_did() {
         Err(inbound_client::ClientError::LspRejected(error)) => assert_eq!(error.code, 1, "{error:?}"),
         other => panic!("a banned client's order must get code 1: {other:?}"),
     }
-    let again = admin_cli(&url, &key_file, &["ban", &b_client, "--reason", "twice"]);
+    let again = lsp.admin(&["ban", &b_client, "--reason", "twice"]);
     assert_eq!(again.status.code(), Some(4), "{}", String::from_utf8_lossy(&again.stderr));
-    let list = json_of(&admin_cli(&url, &key_file, &["--json", "banned"]));
+    let list = lsp.admin_json(&["banned"]);
     assert_eq!(list[0]["client"], b_client.as_str(), "{list}");
     assert_eq!(list[0]["reason"], "fee drain", "{list}");
-    let bad_id = admin_cli(&url, &key_file, &["ban", "not-a-node", "--reason", "x"]);
+    let bad_id = lsp.admin(&["ban", "not-a-node", "--reason", "x"]);
     assert_eq!(bad_id.status.code(), Some(1));
-    let lifted = json_of(&admin_cli(&url, &key_file, &["--json", "unban", &b_client]));
+    let clients = lsp.admin_json(&["clients"]);
+    let listed = |node: &str| clients.as_array().and_then(|all| all.iter().find(|c| c["client"] == node)).cloned();
+    let b = listed(&b_client).expect("b is listed");
+    assert_eq!((b["banned"].clone(), b["flows"]["lsps1_order"]["total"].clone()), (true.into(), 1.into()), "{clients}");
+    let a = listed(a_client).expect("a is listed");
+    assert_eq!(a["flows"]["lsps1_order"], serde_json::json!({"total": 2, "active": 2}), "{clients}");
+    assert_eq!(a["banned"], false);
+    let lifted = lsp.admin_json(&["unban", &b_client]);
     assert_eq!(lifted["banned"], false, "{lifted}");
     let served = tokio::time::timeout(
         ANSWER,
@@ -212,21 +184,20 @@ async fn the_admin_api_and_cli_show_what_the_lsp_did() {
     // An operator's action on an order: cancelling an unpaid one, which then cannot be cancelled
     // again; the history names the operator and the reason.
     let unpaid = orders[1].1.as_str();
-    let cancelled =
-        json_of(&admin_cli(&url, &key_file, &["--json", "cancel-order", unpaid, "--reason", "asked by the client"]));
+    let cancelled = lsp.admin_json(&["cancel-order", unpaid, "--reason", "asked by the client"]);
     assert_eq!(cancelled["state"], "expired", "{cancelled}");
-    let twice = admin_cli(&url, &key_file, &["cancel-order", unpaid]);
+    let twice = lsp.admin(&["cancel-order", unpaid]);
     assert_eq!(twice.status.code(), Some(4), "{}", String::from_utf8_lossy(&twice.stderr));
-    let not_paid = admin_cli(&url, &key_file, &["refund-order", &orders[0].1]);
+    let not_paid = lsp.admin(&["refund-order", &orders[0].1]);
     assert_eq!(not_paid.status.code(), Some(4), "an unpaid order has nothing to refund");
-    let shown = json_of(&admin_cli(&url, &key_file, &["--json", "order", unpaid]));
+    let shown = lsp.admin_json(&["order", unpaid]);
     let last = shown["history"].as_array().and_then(|history| history.last()).cloned().expect("history");
     assert_eq!(last["detail"]["input"], "operator_cancel", "{shown}");
     assert_eq!(last["detail"]["note"]["reason"], "asked by the client", "{shown}");
     assert_eq!(shown["wire"]["order_state"], "FAILED", "the client sees it failed: {shown}");
 
     // Rotation: the running LSP takes the new key at the next request; the old one stops working.
-    let rotated = json_of(&admin_cli(&url, &key_file, &["rotate-key"]));
+    let rotated = lsp.admin_json(&["rotate-key"]);
     assert_eq!(rotated["rotated"], true);
     let stale = client.get_json("/v1/node", &[]).await;
     assert!(
@@ -239,8 +210,9 @@ async fn the_admin_api_and_cli_show_what_the_lsp_did() {
     for wallet in &wallets {
         wallet.stop().await.expect("stop wallet");
     }
-    daemon.terminate();
-    let status = daemon.wait_exit(STOP_TIMEOUT);
-    assert!(status.success(), "exit status {status}; log:\n{}", daemon.log.join("\n"));
-    assert!(daemon.log.iter().any(|line| line.contains("admin API stopped")), "{}", daemon.log.join("\n"));
+    lsp.daemon.terminate();
+    let status = lsp.daemon.wait_exit(STOP_TIMEOUT);
+    let log = lsp.daemon.log.join("\n");
+    assert!(status.success(), "exit status {status}; log:\n{log}");
+    assert!(log.contains("admin API stopped"), "{log}");
 }

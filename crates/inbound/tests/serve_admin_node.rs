@@ -4,42 +4,24 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Output;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use common::{field, inbound, write_file, Daemon};
+use common::lsp::{regtest_config, Serve};
 use inbound::wallet::{start_wallet, WalletOptions};
-use inbound_node::bitcoin::secp256k1::PublicKey;
 use inbound_node::bitcoin::{Address, Network};
 use inbound_node::BitcoindRpcConfig;
 use inbound_regtest::Bcoin;
 use serde_json::Value;
 
-const START_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 const WAIT: Duration = Duration::from_secs(60);
 
-fn admin(url: &str, key_file: &Path, args: &[&str]) -> Output {
-    let mut command = inbound();
-    command.arg("admin").args(["--url", url]).arg("--key-file").arg(key_file).args(args);
-    command.output().expect("run inbound admin")
-}
-
-fn json(url: &str, key_file: &Path, args: &[&str]) -> Value {
-    let mut with_json = vec!["--json"];
-    with_json.extend_from_slice(args);
-    let output = admin(url, key_file, &with_json);
-    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).expect("JSON")
-}
-
 /// Polls `inbound admin --json <args>` until `done` holds for its answer.
-async fn wait_for(url: &str, key_file: &Path, args: &[&str], what: &str, done: impl Fn(&Value) -> bool) -> Value {
+async fn wait_for(lsp: &Serve, args: &[&str], what: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + WAIT;
     loop {
-        let answer = json(url, key_file, args);
+        let answer = lsp.admin_json(args);
         if done(&answer) {
             return answer;
         }
@@ -60,32 +42,15 @@ async fn in_mempool(bcoin: &Bcoin, txid: inbound_node::bitcoin::Txid) {
 async fn an_operator_funds_opens_closes_and_withdraws_through_the_cli() {
     let bcoin = Bcoin::start().await.expect("bcoin regtest node");
     let dir = tempfile::tempdir().expect("tempdir");
-    let data_dir = dir.path().join("lsp");
-    let config = write_file(
-        dir.path(),
-        "inbound.toml",
-        &format!(
-            "network = \"regtest\"\ndata_dir = {:?}\n[node]\nlisten = \"127.0.0.1:0\"\n\
-             [chain]\nurl = {:?}\npoll_interval_secs = 1\n",
-            data_dir.display().to_string(),
-            bcoin.rpc_url()
-        ),
-    );
-    let mut command = inbound();
-    command.arg("serve").arg("--config").arg(&config);
-    let mut daemon = Daemon::spawn(command);
-    let admin_line = daemon.wait_for_line("admin API listening", START_TIMEOUT);
-    let url = format!("http://{}", field(&admin_line, "admin_listen").expect("admin_listen="));
-    let line = daemon.wait_for_line("LSP started", START_TIMEOUT);
-    let node_id = field(&line, "node_id").and_then(|id| PublicKey::from_str(id).ok()).expect("node_id=");
-    let listen = field(&line, "listen").and_then(|address| address.parse().ok()).expect("listen=");
-    let key_file = data_dir.join("admin.key");
+    let config = regtest_config(dir.path(), bcoin.rpc_url(), "");
+    let mut lsp = Serve::start(dir.path(), &config);
+    let (node_id, listen) = (lsp.node_id, lsp.listen);
 
     // Fund the LSP at a fresh address of its wallet.
-    let address = json(&url, &key_file, &["new-address"])["address"].as_str().expect("address").to_owned();
+    let address = lsp.admin_json(&["new-address"])["address"].as_str().expect("address").to_owned();
     let address = Address::from_str(&address).expect("an address").require_network(Network::Regtest).expect("regtest");
     bcoin.fund(&address).await.expect("mine to the LSP");
-    wait_for(&url, &key_file, &["balances"], "the coinbase to count", |balances| {
+    wait_for(&lsp, &["balances"], "the coinbase to count", |balances| {
         balances["onchain_confirmed_sat"].as_u64().is_some_and(|sat| sat > 1_000_000)
     })
     .await;
@@ -101,9 +66,9 @@ async fn an_operator_funds_opens_closes_and_withdraws_through_the_cli() {
     .expect("wallet node");
     wallet.node.connect_peer(node_id, listen, false).await.expect("connect to the LSP");
     let peer = wallet.node.node_id().to_string();
-    let opened = json(&url, &key_file, &["open-channel", &peer, "--amount-sat", "200000", "--push-msat", "5000000"]);
+    let opened = lsp.admin_json(&["open-channel", &peer, "--amount-sat", "200000", "--push-msat", "5000000"]);
     assert!(opened["user_channel_id"].as_str().is_some(), "{opened}");
-    let pending = wait_for(&url, &key_file, &["channels"], "the funding to be published", |channels| {
+    let pending = wait_for(&lsp, &["channels"], "the funding to be published", |channels| {
         channels[0]["funding_outpoint"].is_string()
     })
     .await;
@@ -114,42 +79,38 @@ async fn an_operator_funds_opens_closes_and_withdraws_through_the_cli() {
     let funding: inbound_node::bitcoin::Txid = funding.expect("outpoint").parse().expect("a txid");
     in_mempool(&bcoin, funding).await;
     bcoin.mine(6, None).await.expect("confirm the funding");
-    let usable = wait_for(&url, &key_file, &["channels"], "the channel to be usable", |channels| {
-        channels[0]["state"] == "usable"
-    })
-    .await;
+    let usable =
+        wait_for(&lsp, &["channels"], "the channel to be usable", |channels| channels[0]["state"] == "usable").await;
     let channel_id = usable[0]["channel_id"].as_str().expect("channel id").to_owned();
     let inbound_msat = usable[0]["inbound_msat"].as_u64().expect("inbound");
     assert!(inbound_msat > 0 && inbound_msat <= 5_000_000, "the push is the wallet's: {usable}");
 
     // A forced close needs its confirmation; a cooperative close goes through.
-    let unconfirmed = admin(&url, &key_file, &["close-channel", &channel_id, "--force"]);
+    let unconfirmed = lsp.admin(&["close-channel", &channel_id, "--force"]);
     assert_eq!(unconfirmed.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&unconfirmed.stderr).contains("force-close"), "{unconfirmed:?}");
-    let unknown = admin(&url, &key_file, &["close-channel", &"00".repeat(32)]);
+    let unknown = lsp.admin(&["close-channel", &"00".repeat(32)]);
     assert_eq!(unknown.status.code(), Some(1));
-    let closing = json(&url, &key_file, &["close-channel", &channel_id]);
+    let closing = lsp.admin_json(&["close-channel", &channel_id]);
     assert_eq!(closing["closing"], true);
-    wait_for(&url, &key_file, &["channels"], "the channel to close", |channels| {
-        channels.as_array().is_some_and(Vec::is_empty)
-    })
-    .await;
+    wait_for(&lsp, &["channels"], "the channel to close", |channels| channels.as_array().is_some_and(Vec::is_empty))
+        .await;
 
     // Withdraw to the wallet: the transaction reaches the mempool; another network's address
     // and more than the wallet holds are refused.
     let to = wallet.node.new_onchain_address().expect("wallet address").to_string();
-    let mainnet =
-        admin(&url, &key_file, &["send", "bc1qgnqkxgyrwjcsc9ey68ysqntfh5tkmzse0wraan", "--amount-sat", "1000"]);
+    let mainnet = lsp.admin(&["send", "bc1qgnqkxgyrwjcsc9ey68ysqntfh5tkmzse0wraan", "--amount-sat", "1000"]);
     assert_eq!(mainnet.status.code(), Some(1), "{}", String::from_utf8_lossy(&mainnet.stderr));
-    let too_much = admin(&url, &key_file, &["send", &to, "--amount-sat", "100000000000"]);
+    let too_much = lsp.admin(&["send", &to, "--amount-sat", "100000000000"]);
     assert!(String::from_utf8_lossy(&too_much.stderr).contains("422"), "{}", String::from_utf8_lossy(&too_much.stderr));
-    let sent = json(&url, &key_file, &["send", &to, "--amount-sat", "50000", "--fee-rate", "2"]);
+    let sent = lsp.admin_json(&["send", &to, "--amount-sat", "50000", "--fee-rate", "2"]);
     let txid: inbound_node::bitcoin::Txid = sent["txid"].as_str().expect("txid").parse().expect("a txid");
     in_mempool(&bcoin, txid).await;
 
     wallet.stop().await.expect("stop wallet");
-    daemon.terminate();
-    let status = daemon.wait_exit(STOP_TIMEOUT);
-    assert!(status.success(), "exit status {status}; log:\n{}", daemon.log.join("\n"));
-    assert!(daemon.log.iter().any(|line| line.contains("admin API: opening a channel")), "{}", daemon.log.join("\n"));
+    lsp.daemon.terminate();
+    let status = lsp.daemon.wait_exit(STOP_TIMEOUT);
+    let log = lsp.daemon.log.join("\n");
+    assert!(status.success(), "exit status {status}; log:\n{log}");
+    assert!(log.contains("admin API: opening a channel"), "{log}");
 }

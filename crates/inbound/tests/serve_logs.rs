@@ -7,7 +7,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{inbound, write_file, Daemon};
+use common::lsp::regtest_config;
+use common::{inbound, Daemon};
 use inbound::wallet::{start_wallet, WalletOptions};
 use inbound_node::bitcoin::Network;
 use inbound_node::BitcoindRpcConfig;
@@ -20,16 +21,7 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Runs `inbound serve` with `RUST_LOG=rust_log` and `extra` arguments until a wallet has
 /// connected, then stops it and returns every stderr line.
 async fn run_once(bcoin: &Bcoin, dir: &std::path::Path, rust_log: &str, extra: &[&str]) -> Vec<String> {
-    let config = write_file(
-        dir,
-        "inbound.toml",
-        &format!(
-            "network = \"regtest\"\ndata_dir = {:?}\n[node]\nlisten = \"127.0.0.1:0\"\n\
-             [chain]\nurl = {:?}\npoll_interval_secs = 1\n",
-            dir.join("lsp").display().to_string(),
-            bcoin.rpc_url()
-        ),
-    );
+    let config = regtest_config(dir, bcoin.rpc_url(), "");
     let mut command = inbound();
     command.args(extra).arg("serve").arg("--config").arg(&config);
     command.env("RUST_LOG", rust_log).env("INBOUND__NODE__ALIAS", "env-alias");

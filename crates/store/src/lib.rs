@@ -95,7 +95,7 @@ pub use connect::{DEFAULT_ACQUIRE_TIMEOUT_SECS, DEFAULT_POSTGRES_MAX_CONNECTIONS
 pub use error::{CorruptRow, StoreError};
 pub use migrations::SCHEMA_VERSION;
 pub use model::{Effect, HistoryEntry, Kind, Listing, NewRecord, Record, RecordChange};
-pub use query::{Search, StateCount, MAX_SEARCH_LIMIT};
+pub use query::{ClientActivity, KindCount, Search, StateCount, MAX_SEARCH_LIMIT};
 pub use store::{Backend, Store, StoreFuture};
 
 /// Opens (creating if needed) the store at `location` and brings its schema up to

@@ -62,6 +62,28 @@ pub struct StateCount {
     pub count: u64,
 }
 
+/// One client's flows: how many of each kind, how many unfinished, and when one last changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientActivity {
+    /// The client's node id.
+    pub client_node_id: String,
+    /// The latest change of any of its flows, in Unix milliseconds.
+    pub last_activity_unix_ms: u64,
+    /// Per kind it has flows of, in kind order.
+    pub counts: Vec<KindCount>,
+}
+
+/// How many flows of one kind a client has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindCount {
+    /// The kind.
+    pub kind: Kind,
+    /// All of them.
+    pub total: u64,
+    /// The unfinished ones.
+    pub active: u64,
+}
+
 /// Escapes `%`, `_` and the escape character itself for `LIKE … ESCAPE '\'`.
 fn like_pattern(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
@@ -158,6 +180,49 @@ pub(crate) async fn count_by_state(pool: &AnyPool, kind: Kind) -> Result<Vec<Sta
         });
     }
     Ok(counts)
+}
+
+pub(crate) async fn clients(pool: &AnyPool, limit: u32, offset: u32) -> Result<Vec<ClientActivity>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT client_node_id, MAX(updated_at_unix_ms) AS last_activity FROM aggregates
+         WHERE client_node_id IS NOT NULL GROUP BY client_node_id
+         ORDER BY last_activity DESC, client_node_id LIMIT $1 OFFSET $2",
+    )
+    .bind(i64::from(limit.min(MAX_SEARCH_LIMIT)))
+    .bind(i64::from(offset))
+    .fetch_all(pool)
+    .await?;
+    let mut clients = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let reader = crate::rows::RowReader::new(row, "aggregates", "client activity".to_owned());
+        let client_node_id = reader.text("client_node_id")?;
+        let last_activity: i64 = row.try_get("last_activity")?;
+        let count_rows = sqlx::query(
+            "SELECT kind, COUNT(*) AS total, SUM(CASE WHEN terminal = 0 THEN 1 ELSE 0 END) AS active
+             FROM aggregates WHERE client_node_id = $1 GROUP BY kind ORDER BY kind",
+        )
+        .bind(client_node_id.as_str())
+        .fetch_all(pool)
+        .await?;
+        let mut counts = Vec::with_capacity(count_rows.len());
+        for count in &count_rows {
+            let reader = crate::rows::RowReader::new(count, "aggregates", format!("{client_node_id} counts"));
+            let total: i64 = count.try_get("total")?;
+            let active: i64 = count.try_get("active")?;
+            counts.push(KindCount {
+                kind: reader.kind("kind")?,
+                total: u64::try_from(total).unwrap_or(0),
+                active: u64::try_from(active).unwrap_or(0),
+            });
+        }
+        counts.sort_by_key(|count| count.kind);
+        clients.push(ClientActivity {
+            client_node_id,
+            last_activity_unix_ms: u64::try_from(last_activity).unwrap_or(0),
+            counts,
+        });
+    }
+    Ok(clients)
 }
 
 #[cfg(test)]

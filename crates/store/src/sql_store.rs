@@ -525,6 +525,10 @@ impl Store for SqlStore {
         Box::pin(crate::query::count_by_state(&self.pool, kind))
     }
 
+    fn clients(&self, limit: u32, offset: u32) -> StoreFuture<'_, Vec<crate::ClientActivity>> {
+        Box::pin(crate::query::clients(&self.pool, limit, offset))
+    }
+
     fn close(&self) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             self.pool.close().await;

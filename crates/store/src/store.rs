@@ -3,7 +3,10 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::{Effect, HistoryEntry, Kind, Listing, NewRecord, Record, RecordChange, Search, StateCount, StoreError};
+use crate::{
+    ClientActivity, Effect, HistoryEntry, Kind, Listing, NewRecord, Record, RecordChange, Search, StateCount,
+    StoreError,
+};
 
 /// The future every [`Store`] method returns. Boxed so that the trait can be used as
 /// `Arc<dyn Store>`.
@@ -142,6 +145,11 @@ pub trait Store: Send + Sync {
 
     /// How many aggregates of this kind are in each state, finished or not, ordered by state.
     fn count_by_state(&self, kind: Kind) -> StoreFuture<'_, Vec<StateCount>>;
+
+    /// The clients with aggregates, most recently active first (at most `limit`, capped at
+    /// [`MAX_SEARCH_LIMIT`](crate::MAX_SEARCH_LIMIT), after skipping `offset`), each with its
+    /// counts per kind.
+    fn clients(&self, limit: u32, offset: u32) -> StoreFuture<'_, Vec<ClientActivity>>;
 
     /// Closes every connection, waiting for calls in progress. Call it on shutdown; a store
     /// that is dropped without it loses nothing that was committed.

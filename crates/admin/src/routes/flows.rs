@@ -59,6 +59,23 @@ pub(crate) async fn session(
     found(operator(&state)?.session(&id).await?, "session", &id)
 }
 
+/// `GET /v1/clients?limit=&offset=`: paging only.
+#[derive(Clone, Copy, Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Page {
+    limit: Option<u32>,
+    offset: Option<u32>,
+}
+
+pub(crate) async fn clients(
+    State(state): State<AdminState>,
+    query: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<inbound_service::operator::ClientView>>, AdminError> {
+    let Query(page) = query.map_err(|rejection| AdminError::new(ErrorCode::InvalidRequest, rejection.body_text()))?;
+    let limit = page.limit.unwrap_or(inbound_service::operator::DEFAULT_LIST_LIMIT);
+    Ok(Json(operator(&state)?.clients(limit, page.offset.unwrap_or(0)).await?))
+}
+
 pub(crate) async fn counts(State(state): State<AdminState>) -> Result<Json<Vec<FlowCounts>>, AdminError> {
     Ok(Json(operator(&state)?.counts().await?))
 }

@@ -94,6 +94,28 @@ impl From<StateCount> for StateCountView {
     }
 }
 
+/// One client as the operator sees it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ClientView {
+    /// The client's node id.
+    pub client: String,
+    /// When one of its flows last changed (Unix milliseconds).
+    pub last_activity_unix_ms: u64,
+    /// Its flows per kind (`lsps1_order`, `lsps2_session`, `lsps5_webhook`, …).
+    pub flows: std::collections::BTreeMap<&'static str, KindCountView>,
+    /// Whether the operator banned it.
+    pub banned: bool,
+}
+
+/// How many flows of one kind a client has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct KindCountView {
+    /// All of them.
+    pub total: u64,
+    /// The unfinished ones.
+    pub active: u64,
+}
+
 /// The operator's read access to the flows in one store.
 #[derive(Clone)]
 pub struct Operator {
@@ -166,6 +188,29 @@ impl Operator {
             counts.push(FlowCounts { kind: kind.as_str(), states: states.into_iter().map(Into::into).collect() });
         }
         Ok(counts)
+    }
+
+    /// The clients with flows, most recently active first, with their counts per kind and
+    /// whether they are banned.
+    ///
+    /// # Errors
+    /// If the store fails.
+    pub async fn clients(&self, limit: u32, offset: u32) -> Result<Vec<ClientView>, StoreError> {
+        let clients = self.store.clients(limit, offset).await?;
+        Ok(clients
+            .into_iter()
+            .map(|activity| ClientView {
+                banned: activity.counts.iter().any(|count| count.kind == Kind::ClientStanding && count.active > 0),
+                flows: activity
+                    .counts
+                    .iter()
+                    .filter(|count| count.kind != Kind::ClientStanding)
+                    .map(|count| (count.kind.as_str(), KindCountView { total: count.total, active: count.active }))
+                    .collect(),
+                client: activity.client_node_id,
+                last_activity_unix_ms: activity.last_activity_unix_ms,
+            })
+            .collect())
     }
 
     /// Whether the store answers: one small query, and how long it took.

@@ -38,6 +38,7 @@ macro_rules! suite {
         check!($backend, queries::concurrent_capped_inserts_of_one_client_stop_exactly_at_the_cap);
         check!($backend, queries::retention_deletes_old_terminal_aggregates_without_pending_effects);
         check!($backend, queries::operator_search_filters_pages_and_counts_by_state);
+        check!($backend, queries::clients_are_listed_by_last_activity_with_counts_per_kind);
         check!($backend, durability::reopen_after_drop_without_close_keeps_everything);
         check!($backend, durability::migrations_apply_once_even_when_opens_race);
         check!($backend, durability::a_newer_schema_is_refused);

@@ -309,3 +309,42 @@ pub async fn operator_search_filters_pages_and_counts_by_state(fixture: &Fixture
     assert_eq!(counts, expected);
     assert!(store.count_by_state(Kind::HeldHtlc).await.expect("counts").is_empty());
 }
+
+pub async fn clients_are_listed_by_last_activity_with_counts_per_kind(fixture: &Fixture) {
+    use inbound_store::KindCount;
+    let store = fixture.open().await;
+    // (kind, id, client, created, finished at)
+    let rows = [
+        (Kind::Lsps1Order, "o1", "alice", 1_000, Some(1_500)),
+        (Kind::Lsps1Order, "o2", "alice", 2_000, None),
+        (Kind::Lsps2Session, "s1", "alice", 3_000, None),
+        (Kind::Lsps1Order, "o3", "bob", 4_000, Some(9_000)),
+    ];
+    for (kind, id, client, created, finished) in rows {
+        let mut new = new_record(kind, id, created);
+        new.client_node_id = Some(client.to_owned());
+        store.insert(new, json!({}), vec![]).await.expect("insert");
+        if let Some(at) = finished {
+            store.update(kind, id, 1, change_to("completed", true, at), json!({}), vec![]).await.expect("finish");
+        }
+    }
+    let mut anonymous = new_record(Kind::Lsps1Order, "o4", 5_000);
+    anonymous.client_node_id = None;
+    store.insert(anonymous, json!({}), vec![]).await.expect("insert");
+
+    let clients = store.clients(10, 0).await.expect("clients");
+    let names: Vec<&str> = clients.iter().map(|client| client.client_node_id.as_str()).collect();
+    assert_eq!(names, ["bob", "alice"], "most recently active first; flows without a client are not listed");
+    assert_eq!(clients[0].last_activity_unix_ms, 9_000);
+    assert_eq!(clients[0].counts, [KindCount { kind: Kind::Lsps1Order, total: 1, active: 0 }]);
+    assert_eq!(
+        clients[1].counts,
+        [
+            KindCount { kind: Kind::Lsps2Session, total: 1, active: 1 },
+            KindCount { kind: Kind::Lsps1Order, total: 2, active: 1 },
+        ]
+    );
+    let page = store.clients(1, 1).await.expect("page");
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].client_node_id, "alice");
+}
