@@ -1,6 +1,7 @@
 //! Node operations through `inbound admin` on a real `inbound serve` and bcoin: fund the LSP at
 //! a fresh address, open a channel to a wallet, refuse a forced close without its confirmation,
-//! close it cooperatively, and withdraw to the wallet's address.
+//! close it cooperatively, force-close a second one with the confirmation, and withdraw to the
+//! wallet's address.
 
 mod common;
 
@@ -95,6 +96,29 @@ async fn an_operator_funds_opens_closes_and_withdraws_through_the_cli() {
     assert_eq!(closing["closing"], true);
     wait_for(&lsp, &["channels"], "the channel to close", |channels| channels.as_array().is_some_and(Vec::is_empty))
         .await;
+
+    // A second channel, force-closed with the confirmation: it is gone at once and the LSP's
+    // commitment transaction is broadcast.
+    let before = bcoin.mempool().await.expect("mempool").len();
+    lsp.admin_json(&["open-channel", &peer, "--amount-sat", "100000"]);
+    let pending =
+        wait_for(&lsp, &["channels"], "the second funding", |channels| channels[0]["funding_outpoint"].is_string())
+            .await;
+    let funding = pending[0]["funding_outpoint"].as_str().and_then(|outpoint| outpoint.split(':').next());
+    in_mempool(&bcoin, funding.expect("outpoint").parse().expect("a txid")).await;
+    bcoin.mine(6, None).await.expect("confirm the funding");
+    let usable =
+        wait_for(&lsp, &["channels"], "the second channel to be usable", |channels| channels[0]["state"] == "usable")
+            .await;
+    let second = usable[0]["channel_id"].as_str().expect("channel id").to_owned();
+    let forced = lsp.admin_json(&["close-channel", &second, "--force", "--yes-force-close"]);
+    assert_eq!((forced["closing"].clone(), forced["force"].clone()), (true.into(), true.into()), "{forced}");
+    wait_for(&lsp, &["channels"], "the forced close", |channels| channels.as_array().is_some_and(Vec::is_empty)).await;
+    let deadline = Instant::now() + WAIT;
+    while bcoin.mempool().await.expect("mempool").len() <= before {
+        assert!(Instant::now() < deadline, "no commitment transaction was broadcast");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     // Withdraw to the wallet: the transaction reaches the mempool; another network's address
     // and more than the wallet holds are refused.
