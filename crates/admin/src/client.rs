@@ -69,13 +69,8 @@ impl AdminClient {
     /// See [`AdminClientError`].
     pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, AdminClientError> {
         let url = format!("{}{path}", self.base);
-        let unreachable = |source| AdminClientError::Unreachable { url: url.clone(), source };
-        let response = self.http.post(&url).bearer_auth(&self.key).json(body).send().await.map_err(unreachable)?;
-        let status = response.status().as_u16();
-        let text = response.text().await.map_err(unreachable)?;
-        answer(status, text, false).and_then(|(status, body)| {
-            serde_json::from_str(&body).map_err(|_| AdminClientError::Unexpected { status, body: preview(&body) })
-        })
+        let (status, body) = self.exchange(self.http.post(&url).json(body), url, false).await?;
+        serde_json::from_str(&body).map_err(|_| AdminClientError::Unexpected { status, body: preview(&body) })
     }
 
     /// `GET path` with the key, the body as text (for `/metrics`).
@@ -103,11 +98,22 @@ impl AdminClient {
         ready_is_error: bool,
     ) -> Result<(u16, String), AdminClientError> {
         let url = format!("{}{path}", self.base);
+        self.exchange(self.http.get(&url).query(query), url, !ready_is_error).await
+    }
+
+    /// Sends `request` to `url` with the key; a 2xx answer (or a 503 when `accept_503`), or the
+    /// API's typed error.
+    async fn exchange(
+        &self,
+        request: reqwest::RequestBuilder,
+        url: String,
+        accept_503: bool,
+    ) -> Result<(u16, String), AdminClientError> {
         let unreachable = |source| AdminClientError::Unreachable { url: url.clone(), source };
-        let response = self.http.get(&url).query(query).bearer_auth(&self.key).send().await.map_err(unreachable)?;
+        let response = request.bearer_auth(&self.key).send().await.map_err(unreachable)?;
         let status = response.status().as_u16();
         let body = response.text().await.map_err(unreachable)?;
-        answer(status, body, !ready_is_error)
+        answer(status, body, accept_503)
     }
 }
 

@@ -42,7 +42,8 @@ pub struct Balances {
     pub lightning_inbound_msat: u64,
     /// The node's side of every channel (reserves included).
     pub lightning_balance_msat: u64,
-    /// Channels still waiting for their funding to confirm (the LSP's share committed).
+    /// What the node could send over the channels it opened that are not ready yet (their
+    /// funding is not confirmed), in sat.
     pub pending_open_sat: u64,
 }
 

@@ -71,7 +71,7 @@ pub(crate) async fn ban(
     body: Result<Json<BanRequest>, JsonRejection>,
 ) -> Result<Json<StandingView>, AdminError> {
     let client = node_id(&client)?;
-    let Json(request) = body.map_err(|rejection| AdminError::new(ErrorCode::InvalidRequest, rejection.body_text()))?;
+    let request = crate::routes::json_body(body)?;
     match bans(&state)?.ban(client, request.reason).await {
         Ok(applied) => answer(client, true, applied),
         Err(BanError::ReasonTooLong) => {

@@ -9,20 +9,13 @@ use inbound_service::operator::{FlowCounts, FlowDetail, FlowList, ListFilter, Op
 use crate::app::AdminState;
 use crate::error::{AdminError, ErrorCode};
 
-/// Query parameters that do not parse are a 400 with the reason, not axum's plain-text answer.
+/// Query parameters that do not parse are a 400 with the reason ([`crate::routes::query`]).
 pub(crate) type Filter = Result<Query<ListFilter>, axum::extract::rejection::QueryRejection>;
 
 fn operator(state: &AdminState) -> Result<&Operator, AdminError> {
     state.operator.as_ref().ok_or_else(|| {
         AdminError::new(ErrorCode::NoFlows, "this LSP serves no LSPS1, LSPS2 or LSPS5 flows (lsps.enabled)")
     })
-}
-
-fn filter(filter: Filter) -> Result<ListFilter, AdminError> {
-    match filter {
-        Ok(Query(filter)) => Ok(filter),
-        Err(rejection) => Err(AdminError::new(ErrorCode::InvalidRequest, rejection.body_text())),
-    }
 }
 
 fn found<T>(detail: Option<T>, noun: &str, id: &str) -> Result<Json<T>, AdminError> {
@@ -33,7 +26,7 @@ pub(crate) async fn orders(
     State(state): State<AdminState>,
     query: Filter,
 ) -> Result<Json<FlowList<OrderSummary>>, AdminError> {
-    let filter = filter(query)?;
+    let filter = crate::routes::query(query)?;
     Ok(Json(operator(&state)?.orders(&filter).await?))
 }
 
@@ -48,7 +41,7 @@ pub(crate) async fn sessions(
     State(state): State<AdminState>,
     query: Filter,
 ) -> Result<Json<FlowList<SessionSummary>>, AdminError> {
-    let filter = filter(query)?;
+    let filter = crate::routes::query(query)?;
     Ok(Json(operator(&state)?.sessions(&filter).await?))
 }
 
@@ -71,7 +64,7 @@ pub(crate) async fn clients(
     State(state): State<AdminState>,
     query: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<inbound_service::operator::ClientView>>, AdminError> {
-    let Query(page) = query.map_err(|rejection| AdminError::new(ErrorCode::InvalidRequest, rejection.body_text()))?;
+    let page = crate::routes::query(query)?;
     let limit = page.limit.unwrap_or(inbound_service::operator::DEFAULT_LIST_LIMIT);
     Ok(Json(operator(&state)?.clients(limit, page.offset.unwrap_or(0)).await?))
 }

@@ -14,13 +14,10 @@ use serde_json::{json, Value};
 use crate::app::AdminState;
 use crate::error::{AdminError, ErrorCode};
 use crate::node_control::ControlError;
+use crate::routes::json_body;
 
 /// What a forced close must carry in `confirm`.
 pub const FORCE_CLOSE_CONFIRMATION: &str = "force-close";
-
-fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, AdminError> {
-    body.map(|Json(value)| value).map_err(|rejection| AdminError::new(ErrorCode::InvalidRequest, rejection.body_text()))
-}
 
 impl From<ControlError> for AdminError {
     fn from(error: ControlError) -> Self {
@@ -62,7 +59,7 @@ pub(crate) async fn send(
     State(state): State<AdminState>,
     request: Result<Json<SendRequest>, JsonRejection>,
 ) -> Result<Json<Value>, AdminError> {
-    let request = body(request)?;
+    let request = json_body(request)?;
     let amount = match (request.amount_sat, request.all) {
         (Some(amount), false) => Some(amount),
         (None, true) => None,
@@ -84,7 +81,7 @@ pub(crate) async fn connect(
     State(state): State<AdminState>,
     request: Result<Json<ConnectRequest>, JsonRejection>,
 ) -> Result<Json<Value>, AdminError> {
-    let request = body(request)?;
+    let request = json_body(request)?;
     let peer = node_id(&request.node_id)?;
     let address = socket_address(&request.address).await?;
     state.control.connect(peer, address).await?;
@@ -108,7 +105,7 @@ pub(crate) async fn open_channel(
     State(state): State<AdminState>,
     request: Result<Json<OpenRequest>, JsonRejection>,
 ) -> Result<Json<crate::node_control::OpenedChannel>, AdminError> {
-    let request = body(request)?;
+    let request = json_body(request)?;
     let peer = node_id(&request.node_id)?;
     if let Some(address) = &request.address {
         let address = socket_address(address).await?;
@@ -135,7 +132,7 @@ pub(crate) async fn close_channel(
     State(state): State<AdminState>,
     request: Result<Json<CloseRequest>, JsonRejection>,
 ) -> Result<Json<Value>, AdminError> {
-    let request = body(request)?;
+    let request = json_body(request)?;
     if request.force && request.confirm.as_deref() != Some(FORCE_CLOSE_CONFIRMATION) {
         return Err(AdminError::new(
             ErrorCode::InvalidRequest,

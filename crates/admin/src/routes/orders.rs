@@ -46,6 +46,18 @@ fn service(state: &AdminState) -> Result<&Lsps1Service, AdminError> {
         .ok_or_else(|| AdminError::new(ErrorCode::NoFlows, "this LSP does not serve LSPS1 (lsps.enabled)"))
 }
 
+/// The body, with a reason of at most [`MAX_REASON_BYTES`].
+fn checked(body: Result<Json<ActionRequest>, JsonRejection>) -> Result<ActionRequest, AdminError> {
+    let request = crate::routes::json_body(body)?;
+    if request.reason.as_ref().is_some_and(|reason| reason.len() > MAX_REASON_BYTES) {
+        return Err(AdminError::new(
+            ErrorCode::InvalidRequest,
+            format!("the reason is longer than {MAX_REASON_BYTES} bytes"),
+        ));
+    }
+    Ok(request)
+}
+
 async fn act(
     state: AdminState,
     id: String,
@@ -53,13 +65,7 @@ async fn act(
     body: Result<Json<ActionRequest>, JsonRejection>,
     action: impl FnOnce(&ActionRequest) -> Result<OrderAction, AdminError>,
 ) -> Result<Json<ActionView>, AdminError> {
-    let Json(request) = body.map_err(|rejection| AdminError::new(ErrorCode::InvalidRequest, rejection.body_text()))?;
-    if request.reason.as_ref().is_some_and(|reason| reason.len() > MAX_REASON_BYTES) {
-        return Err(AdminError::new(
-            ErrorCode::InvalidRequest,
-            format!("the reason is longer than {MAX_REASON_BYTES} bytes"),
-        ));
-    }
+    let request = checked(body)?;
     let action = action(&request)?;
     let service = service(&state)?;
     let applied = service.operator_action(&id, action, request.reason.clone()).await.map_err(|error| match error {
@@ -131,14 +137,8 @@ pub(crate) async fn fail_session(
     Path(id): Path<String>,
     body: Result<Json<ActionRequest>, JsonRejection>,
 ) -> Result<Json<SessionActionView>, AdminError> {
-    let Json(request) = body.map_err(|rejection| AdminError::new(ErrorCode::InvalidRequest, rejection.body_text()))?;
+    let request = checked(body)?;
     no_address(&request)?;
-    if request.reason.as_ref().is_some_and(|reason| reason.len() > MAX_REASON_BYTES) {
-        return Err(AdminError::new(
-            ErrorCode::InvalidRequest,
-            format!("the reason is longer than {MAX_REASON_BYTES} bytes"),
-        ));
-    }
     let service = state
         .lsps2
         .as_deref()

@@ -273,7 +273,7 @@ impl<F: Flow> FlowRunner<F> {
             };
             let (next, effects) = match stepped {
                 Ok(stepped) => stepped,
-                Err(error) if item.note.is_some() && item.note_if_refused => {
+                Err(error) if item.note_if_refused => {
                     debug!(flow = F::NOUN, id, %error, "input ignored; recording the note");
                     (flow.clone(), Vec::new())
                 }
@@ -282,7 +282,7 @@ impl<F: Flow> FlowRunner<F> {
                     return Ok(Stepped::Refused(error));
                 }
             };
-            if next == flow && effects.is_empty() && (item.note.is_none() || !item.note_if_refused) {
+            if next == flow && effects.is_empty() && !item.note_if_refused {
                 return Ok(Stepped::Unchanged);
             }
             let indexed = next.indexed(driver.context(&next, now));
