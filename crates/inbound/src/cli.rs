@@ -38,6 +38,9 @@ pub enum Command {
     /// Wallet-side commands against an LSP.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Check an LSP's conformance to LSPS0/1/2/5 over the wire, requirement by requirement
+    /// (exit status 1 if a MUST failed, 2 if the check could not run).
+    Check(crate::check::CheckArgs),
     /// Operator commands against a running LSP's admin API (`inbound admin --help`).
     #[cfg(feature = "daemon")]
     Admin(crate::admin_cli::AdminArgs),
@@ -159,7 +162,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Serve(_) => "info",
         #[cfg(feature = "daemon")]
         Command::ConfigCheck(_) | Command::Demo(_) | Command::Admin(_) => "warn",
-        Command::Client(_) => "warn",
+        Command::Client(_) | Command::Check(_) => "warn",
     };
     crate::logging::init(default_filter, cli.log_format);
     let result = match cli.command {
@@ -174,6 +177,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Demo(args) => return crate::demo::run(args).await,
         #[cfg(feature = "daemon")]
         Command::Admin(args) => return crate::admin_cli::run(args).await,
+        Command::Check(args) => return crate::check::run(args).await,
         Command::Client(ClientCommand::ListProtocols(args)) => crate::client::list_protocols(args).await,
         Command::Client(ClientCommand::JitInvoice(args)) => crate::client_jit::jit_invoice(args).await,
         Command::Client(ClientCommand::Order(args)) => crate::client_order::order(args).await,

@@ -32,6 +32,7 @@ compile_error!("the `inbound` crate needs the `wallet` feature, or `daemon` (the
 pub mod admin_cli;
 #[cfg(feature = "daemon")]
 pub mod admin_tables;
+pub mod check;
 pub mod cli;
 pub mod client;
 pub mod client_jit;

@@ -76,6 +76,44 @@ pub async fn start_jit_wallet(options: WalletOptions) -> Result<Wallet> {
     build_and_start_wallet(options, true).await
 }
 
+/// Builds and starts a wallet node whose type-37913 messages go to `handler` and nothing else:
+/// the node `inbound check` probes an LSP with (its handler is the checker's inbox).
+///
+/// # Errors
+/// As [`start_wallet`].
+pub async fn start_probe_node(
+    options: WalletOptions,
+    handler: Arc<dyn LspsMessageHandler>,
+) -> Result<(Arc<Node>, Arc<EventHandler>)> {
+    let events = EventHandler::new(options.alias.clone());
+    let node = build_node(&options, handler, Arc::clone(&events) as Arc<dyn NodeEventHandler>).await?;
+    events.attach(Arc::clone(node.channel_manager()));
+    node.start().await.with_context(|| format!("starting node {}", options.alias))?;
+    Ok((node, events))
+}
+
+async fn build_node(
+    options: &WalletOptions,
+    handler: Arc<dyn LspsMessageHandler>,
+    events: Arc<dyn NodeEventHandler>,
+) -> Result<Arc<Node>> {
+    let mut builder = NodeBuilder::new(&options.data_dir);
+    builder
+        .set_network(options.network)
+        .set_role(NodeRole::Wallet)
+        .set_alias(options.alias.clone())
+        .set_listen_address(None)
+        .set_log_level(node_log_level())
+        .set_chain_source_bitcoind_rpc(options.chain.clone())
+        .set_lsps_message_handler(handler)
+        .set_event_handler(events);
+    let node = builder
+        .build()
+        .await
+        .with_context(|| format!("building wallet node {} in {}", options.alias, options.data_dir.display()))?;
+    Ok(Arc::new(node))
+}
+
 async fn build_and_start_wallet(options: WalletOptions, jit: bool) -> Result<Wallet> {
     let client = LspsClient::new(ClientConfig::default());
     let events = EventHandler::new(options.alias.clone());
@@ -84,22 +122,7 @@ async fn build_and_start_wallet(options: WalletOptions, jit: bool) -> Result<Wal
         Some(wallet_events) => Arc::clone(wallet_events) as Arc<dyn NodeEventHandler>,
         None => Arc::clone(&events) as Arc<dyn NodeEventHandler>,
     };
-    let mut builder = NodeBuilder::new(&options.data_dir);
-    builder
-        .set_network(options.network)
-        .set_role(NodeRole::Wallet)
-        .set_alias(options.alias.clone())
-        .set_listen_address(None)
-        .set_log_level(node_log_level())
-        .set_chain_source_bitcoind_rpc(options.chain)
-        .set_lsps_message_handler(Arc::clone(&client) as Arc<dyn LspsMessageHandler>)
-        .set_event_handler(node_events);
-    let node = Arc::new(
-        builder
-            .build()
-            .await
-            .with_context(|| format!("building wallet node {} in {}", options.alias, options.data_dir.display()))?,
-    );
+    let node = build_node(&options, Arc::clone(&client) as Arc<dyn LspsMessageHandler>, node_events).await?;
     client.attach(Arc::clone(node.lsps_transport()) as Arc<dyn LspsOutbound>);
     events.attach(Arc::clone(node.channel_manager()));
     let lsps2 = match wallet_events {

@@ -27,6 +27,8 @@ const ALLOWED_EDGES: &[(&str, &[&str])] = &[
     ("admin", &["lsps", "node", "service", "store"]),
     // The wallet SDK (its node dependency may become an optional feature; it is still an edge).
     ("client", &["lsps", "node"]),
+    // The conformance checker: the wire layer only; the binary gives it a node to talk through.
+    ("check", &["lsps"]),
     // The reference LSPS5 push relay: the wallet SDK's verifier (without the node) behind HTTPS.
     ("push-relay", &["client", "lsps"]),
     // bcoin regtest for tests and the demo; funds and mines through the node's chain client.
@@ -34,7 +36,7 @@ const ALLOWED_EDGES: &[(&str, &[&str])] = &[
     // Test harness: may use anything; pinned to what it uses.
     ("harness", &["client", "lsps", "node", "regtest", "service", "store"]),
     // The binary wires everything.
-    ("inbound", &["admin", "client", "http", "lsps", "node", "push-relay", "regtest", "service", "store"]),
+    ("inbound", &["admin", "check", "client", "http", "lsps", "node", "push-relay", "regtest", "service", "store"]),
 ];
 
 fn workspace_root() -> PathBuf {

@@ -68,6 +68,13 @@ fn demo_runs_every_flow_and_prints_one_json_summary() {
     let jit_fees = 2 * msat("fee_msat");
     assert_eq!(count("fees_earned_msat"), sat("fee_total_sat") * 1000 + jit_fees, "{summary}");
     assert_eq!(operator["ready"], true, "{summary}");
+    // The conformance checker against the demo's own LSP: every catalogue entry, no MUST broken.
+    let check = &summary["check"];
+    let outcome = |key: &str| check[key].as_u64().unwrap_or_else(|| panic!("check.{key} missing: {summary}"));
+    assert_eq!(outcome("fail"), 0, "{summary}");
+    let total = outcome("pass") + outcome("fail") + outcome("warn") + outcome("skip");
+    assert_eq!(total, inbound_check::CATALOGUE.len() as u64, "{summary}");
+    assert!(outcome("pass") >= total - 2, "at most the two MAY/unreachable entries may be skipped: {summary}");
     // Progress went to stderr, with every step and the total.
     assert!(stderr.contains("pay an LSP invoice (payer→LSP): ok"), "{stderr}");
     assert!(stderr.contains("pay a JIT invoice (payer→LSP→new channel→wallet): ok"), "{stderr}");

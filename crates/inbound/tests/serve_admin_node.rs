@@ -8,28 +8,13 @@ mod common;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use common::lsp::{regtest_config, Serve};
+use common::lsp::{regtest_config, Serve, WAIT};
 use inbound::wallet::{start_wallet, WalletOptions};
 use inbound_node::bitcoin::{Address, Network};
 use inbound_node::BitcoindRpcConfig;
 use inbound_regtest::Bcoin;
-use serde_json::Value;
 
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
-const WAIT: Duration = Duration::from_secs(60);
-
-/// Polls `inbound admin --json <args>` until `done` holds for its answer.
-async fn wait_for(lsp: &Serve, args: &[&str], what: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let answer = lsp.admin_json(args);
-        if done(&answer) {
-            return answer;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}: {answer}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
 
 async fn in_mempool(bcoin: &Bcoin, txid: inbound_node::bitcoin::Txid) {
     let deadline = Instant::now() + WAIT;
@@ -51,7 +36,7 @@ async fn an_operator_funds_opens_closes_and_withdraws_through_the_cli() {
     let address = lsp.admin_json(&["new-address"])["address"].as_str().expect("address").to_owned();
     let address = Address::from_str(&address).expect("an address").require_network(Network::Regtest).expect("regtest");
     bcoin.fund(&address).await.expect("mine to the LSP");
-    wait_for(&lsp, &["balances"], "the coinbase to count", |balances| {
+    lsp.wait_for(&["balances"], "the coinbase to count", |balances| {
         balances["onchain_confirmed_sat"].as_u64().is_some_and(|sat| sat > 1_000_000)
     })
     .await;
@@ -69,10 +54,9 @@ async fn an_operator_funds_opens_closes_and_withdraws_through_the_cli() {
     let peer = wallet.node.node_id().to_string();
     let opened = lsp.admin_json(&["open-channel", &peer, "--amount-sat", "200000", "--push-msat", "5000000"]);
     assert!(opened["user_channel_id"].as_str().is_some(), "{opened}");
-    let pending = wait_for(&lsp, &["channels"], "the funding to be published", |channels| {
-        channels[0]["funding_outpoint"].is_string()
-    })
-    .await;
+    let pending = lsp
+        .wait_for(&["channels"], "the funding to be published", |channels| channels[0]["funding_outpoint"].is_string())
+        .await;
     assert_eq!(pending[0]["capacity_sat"], 200_000);
     assert_eq!(pending[0]["peer"], peer.as_str());
     assert_eq!(pending[0]["public"], false);
@@ -81,7 +65,7 @@ async fn an_operator_funds_opens_closes_and_withdraws_through_the_cli() {
     in_mempool(&bcoin, funding).await;
     bcoin.mine(6, None).await.expect("confirm the funding");
     let usable =
-        wait_for(&lsp, &["channels"], "the channel to be usable", |channels| channels[0]["state"] == "usable").await;
+        lsp.wait_for(&["channels"], "the channel to be usable", |channels| channels[0]["state"] == "usable").await;
     let channel_id = usable[0]["channel_id"].as_str().expect("channel id").to_owned();
     let inbound_msat = usable[0]["inbound_msat"].as_u64().expect("inbound");
     assert!(inbound_msat > 0 && inbound_msat <= 5_000_000, "the push is the wallet's: {usable}");
@@ -94,7 +78,7 @@ async fn an_operator_funds_opens_closes_and_withdraws_through_the_cli() {
     assert_eq!(unknown.status.code(), Some(1));
     let closing = lsp.admin_json(&["close-channel", &channel_id]);
     assert_eq!(closing["closing"], true);
-    wait_for(&lsp, &["channels"], "the channel to close", |channels| channels.as_array().is_some_and(Vec::is_empty))
+    lsp.wait_for(&["channels"], "the channel to close", |channels| channels.as_array().is_some_and(Vec::is_empty))
         .await;
 
     // A second channel, force-closed with the confirmation: it is gone at once and the LSP's
@@ -102,18 +86,17 @@ async fn an_operator_funds_opens_closes_and_withdraws_through_the_cli() {
     let before = bcoin.mempool().await.expect("mempool").len();
     lsp.admin_json(&["open-channel", &peer, "--amount-sat", "100000"]);
     let pending =
-        wait_for(&lsp, &["channels"], "the second funding", |channels| channels[0]["funding_outpoint"].is_string())
-            .await;
+        lsp.wait_for(&["channels"], "the second funding", |channels| channels[0]["funding_outpoint"].is_string()).await;
     let funding = pending[0]["funding_outpoint"].as_str().and_then(|outpoint| outpoint.split(':').next());
     in_mempool(&bcoin, funding.expect("outpoint").parse().expect("a txid")).await;
     bcoin.mine(6, None).await.expect("confirm the funding");
-    let usable =
-        wait_for(&lsp, &["channels"], "the second channel to be usable", |channels| channels[0]["state"] == "usable")
-            .await;
+    let usable = lsp
+        .wait_for(&["channels"], "the second channel to be usable", |channels| channels[0]["state"] == "usable")
+        .await;
     let second = usable[0]["channel_id"].as_str().expect("channel id").to_owned();
     let forced = lsp.admin_json(&["close-channel", &second, "--force", "--yes-force-close"]);
     assert_eq!((forced["closing"].clone(), forced["force"].clone()), (true.into(), true.into()), "{forced}");
-    wait_for(&lsp, &["channels"], "the forced close", |channels| channels.as_array().is_some_and(Vec::is_empty)).await;
+    lsp.wait_for(&["channels"], "the forced close", |channels| channels.as_array().is_some_and(Vec::is_empty)).await;
     let deadline = Instant::now() + WAIT;
     while bcoin.mempool().await.expect("mempool").len() <= before {
         assert!(Instant::now() < deadline, "no commitment transaction was broadcast");

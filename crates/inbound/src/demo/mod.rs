@@ -12,7 +12,9 @@
 //! 5. run the flows of `flows.rs`, `order.rs` and `wake.rs`, each of which fills one section of
 //!    the [`DemoReport`];
 //! 6. start the admin API as `inbound serve` does and check, in `operator.rs`, that it lists
-//!    what the flows did and that `/metrics` counted their fees.
+//!    what the flows did and that `/metrics` counted their fees;
+//! 7. run `inbound check` (the conformance checker, `check.rs`) against the LSP through a node of
+//!    its own.
 //!
 //! Stdout gets exactly one JSON object, the report, whether the run succeeded or not; on failure
 //! it carries `"error"` and the process exits non-zero. Everything started is stopped and the
@@ -21,6 +23,7 @@
 //! Adding a flow (issue 5): write one `async fn` in `flows.rs` returning its report
 //! section, add that section as a field of [`DemoReport`], and call it from `run_flows`.
 
+mod check;
 mod flows;
 mod operator;
 mod order;
@@ -41,6 +44,7 @@ use crate::cli::DemoArgs;
 use crate::lsp::Lsp;
 use crate::wallet::Wallet;
 
+pub use check::CheckReport;
 pub use flows::{ChainReport, ChannelReport, Lsps0Report, Lsps2Report, PaymentReport};
 pub use operator::OperatorReport;
 pub use order::Lsps1Report;
@@ -82,6 +86,9 @@ pub struct DemoReport {
     /// The operator's admin API: the flows above listed, their fees in `/metrics`, `/readyz`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub operator: Option<OperatorReport>,
+    /// `inbound check` against the LSP: passes, failures (always 0 on success), warnings, skips.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<CheckReport>,
     /// The first failure, with its step; absent on success.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -211,6 +218,15 @@ async fn run_flows(parts: &mut Parts, report: &mut DemoReport, progress: &mut Pr
         )
         .await?;
     report.operator = Some(operator_report);
+    report.check = Some(
+        progress
+            .step(
+                "check the LSP's conformance (inbound check, without --pay)",
+                STEP_TIMEOUT,
+                check::check(&net, &root_path),
+            )
+            .await?,
+    );
     report.chain = Some(progress.step("read the chain tip", STEP_TIMEOUT, flows::chain(&net)).await?);
     Ok(())
 }

@@ -12,6 +12,9 @@ use serde_json::Value;
 
 use super::{field, inbound, write_file, Daemon};
 
+/// How long [`Serve::wait_for`] waits.
+pub const WAIT: Duration = Duration::from_secs(60);
+
 /// How long `inbound serve` may take to start.
 pub const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -58,6 +61,20 @@ impl Serve {
     /// `inbound admin --url … --key-file … <args>`, run to completion.
     pub fn admin(&self, args: &[&str]) -> Output {
         admin_with_key(&self.admin_url, &self.key_file, args)
+    }
+
+    /// Runs `inbound admin --json <args>` every 250 ms until `done` holds for its answer, at most
+    /// [`WAIT`]; `what` names the wait in the failure.
+    pub async fn wait_for(&self, args: &[&str], what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let answer = self.admin_json(args);
+            if done(&answer) {
+                return answer;
+            }
+            assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}: {answer}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
 
     /// `inbound admin --json <args>`, which must succeed, as JSON.

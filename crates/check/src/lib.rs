@@ -1,0 +1,115 @@
+//! `inbound-check`: a conformance checker for LSPs, the h2spec of LSPS.
+//!
+//! It exercises an LSP over the wire and reports, requirement by requirement of bLIP-50
+//! (LSPS0), bLIP-51 (LSPS1), bLIP-52 (LSPS2) and bLIP-55 (LSPS5), whether the LSP conforms:
+//! every entry of the [`catalogue`] gets one [`Finding`]: PASS, FAIL (a MUST broken), WARN (a
+//! SHOULD broken) or SKIP (the protocol is not offered or not selected, or the check cannot
+//! apply to this LSP's terms).
+//!
+//! The checker needs no payment and changes nothing an LSP must keep: it reads `get_info`s,
+//! creates one unpaid LSPS1 order and two unpaid LSPS2 buys (both expire on their own), and
+//! registers webhooks under app names starting with `inbound-check-`, which it removes again.
+//!
+//! How it reaches the LSP is the caller's choice: a [`Link`] sends raw type-37913 payloads
+//! (garbage too), and the LSP's messages arrive in an [`Inbox`]. `inbound check` implements the
+//! link with a throwaway wallet node; tests use a double.
+//!
+//! Order of a run: the well-formed requests first (LSPS0's `list_protocols`, then LSPS1, LSPS2,
+//! LSPS5), then the malformed and unusual ones, each followed by a liveness probe and, if the
+//! LSP went deaf (lightning-liquidity ignores a peer that sent garbage until it reconnects), a
+//! reconnect, so that one check's garbage cannot fail the next check.
+
+#![deny(missing_docs)]
+
+pub mod catalogue;
+mod link;
+mod lsps0;
+mod lsps1;
+mod lsps2;
+mod lsps5;
+mod report;
+mod session;
+
+use std::time::Duration;
+
+use bitcoin::Network;
+
+pub use catalogue::{Check, CheckSpec, Level, CATALOGUE};
+pub use link::{inbox, Inbox, InboxSender, Link, LinkError, LinkFuture, INBOX_CAPACITY};
+pub use report::{Counts, Evidence, Finding, Outcome, Report};
+pub use session::MAX_UNRELATED_PER_EXCHANGE;
+
+use session::{Session, Verdict};
+
+/// How long the checker waits for each answer by default.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The protocols the checker knows.
+pub const PROTOCOLS: [u16; 4] = [0, 1, 2, 5];
+
+/// What to check and how.
+#[derive(Clone, Debug)]
+pub struct CheckOptions {
+    /// How the LSP is named in the report.
+    pub lsp: String,
+    /// The chain the LSP runs on (invoices and addresses must be for it).
+    pub network: Network,
+    /// How long to wait for each answer.
+    pub request_timeout: Duration,
+    /// The protocols to check (`--only`); the others' checks are skipped.
+    pub protocols: Vec<u16>,
+}
+
+impl CheckOptions {
+    /// Every protocol, the default timeout.
+    pub fn new(lsp: impl Into<String>, network: Network) -> CheckOptions {
+        CheckOptions {
+            lsp: lsp.into(),
+            network,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            protocols: PROTOCOLS.to_vec(),
+        }
+    }
+
+    fn selected(&self, protocol: u16) -> bool {
+        self.protocols.contains(&protocol)
+    }
+}
+
+/// Runs the whole catalogue against the LSP behind `link`, whose messages arrive in `inbox`.
+///
+/// Never fails and never hangs: an LSP that does not answer, answers garbage or floods gets
+/// FAILs, each exchange bounded by [`CheckOptions::request_timeout`].
+pub async fn run(link: &dyn Link, inbox: &mut Inbox, options: &CheckOptions) -> Report {
+    let mut session = Session::new(link, inbox, options);
+    let offered = lsps0::basics(&mut session).await;
+    let protocols = [(1u16, lsps1::CHECKS), (2, lsps2::CHECKS), (5, lsps5::CHECKS)];
+    for (protocol, checks) in protocols {
+        if !options.selected(protocol) {
+            session.skip_all(checks, "not selected (--only)");
+            continue;
+        }
+        match &offered {
+            None => session.skip_all(checks, "lsps0.list_protocols was not answered"),
+            Some(offered) if !offered.contains(&protocol) => {
+                session.skip_all(checks, &format!("LSPS{protocol} is not offered"))
+            }
+            Some(_) => match protocol {
+                1 => lsps1::run(&mut session).await,
+                2 => lsps2::run(&mut session).await,
+                _ => lsps5::run(&mut session).await,
+            },
+        }
+    }
+    lsps0::unusual(&mut session).await;
+    lsps0::conclude(&mut session);
+    if !options.selected(0) {
+        session.skip_all(lsps0::CHECKS, "not selected (--only)");
+    }
+    for spec in CATALOGUE {
+        if !session.recorded(spec.check) {
+            session.record(spec.check, Verdict::Skip("not run".into()), None);
+        }
+    }
+    Report::new(options.lsp.clone(), offered, session.into_findings())
+}

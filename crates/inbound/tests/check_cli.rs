@@ -1,0 +1,85 @@
+//! `inbound check` as a user runs it: against `inbound serve` (LSPS1, LSPS2 and LSPS5, a funded
+//! wallet) on a bcoin regtest chain, every check passes, with the report as JSON and as JUnit
+//! XML; a bad `--only` and an unreachable LSP exit 2.
+
+mod common;
+
+use std::net::TcpListener;
+use std::str::FromStr;
+use std::time::Duration;
+
+use common::inbound;
+use common::lsp::{regtest_config, Serve};
+use inbound_check::CATALOGUE;
+use inbound_node::bitcoin::{Address, Network};
+use inbound_regtest::Bcoin;
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_serve_passes_every_check() {
+    let bcoin = Bcoin::start().await.expect("bcoin regtest node");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = regtest_config(dir.path(), bcoin.rpc_url(), "[lsps]\nenabled = [\"lsps1\", \"lsps2\", \"lsps5\"]\n");
+    let mut lsp = Serve::start(dir.path(), &config);
+    // Confirmed coins, so that the LSP offers JIT channels and the buy checks run.
+    let address = lsp.admin_json(&["new-address"])["address"].as_str().expect("address").to_owned();
+    let address = Address::from_str(&address).expect("an address").require_network(Network::Regtest).expect("regtest");
+    bcoin.fund(&address).await.expect("mine to the LSP");
+    lsp.wait_for(&["balances"], "the coinbase to count", |balances| {
+        balances["onchain_confirmed_sat"].as_u64().is_some_and(|sat| sat > 1_000_000)
+    })
+    .await;
+
+    let target = format!("{}@{}", lsp.node_id, lsp.listen);
+    let junit = dir.path().join("check.xml");
+    let output = inbound()
+        .args(["check", "--lsp", &target, "--chain-url", bcoin.rpc_url(), "--json", "--junit"])
+        .arg(&junit)
+        .output()
+        .expect("run inbound check");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}: {stdout}\n{}", output.status, String::from_utf8_lossy(&output.stderr));
+    let report: Value = serde_json::from_str(&stdout).expect("one JSON object");
+    let findings = report["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), CATALOGUE.len());
+    for finding in findings {
+        // The LSP's default terms ask for no confirmations, so nothing lies below the minimum.
+        let skippable = finding["check"] == "lsps1.create_order.range.confirmations";
+        let wanted = if skippable { "SKIP" } else { "PASS" };
+        assert_eq!(finding["outcome"], wanted, "{finding}");
+    }
+    assert_eq!(report["protocols"], serde_json::json!([1, 2, 5]));
+    let xml = std::fs::read_to_string(&junit).expect("the JUnit file");
+    assert!(xml.contains("<testsuite name=\"lsps2\""), "{xml}");
+    assert!(xml.contains(" failures=\"0\""), "{xml}");
+
+    // Only LSPS1, as a table: the other protocols' checks are skipped as not selected.
+    let output = inbound()
+        .args(["check", "--lsp", &target, "--chain-url", bcoin.rpc_url(), "--only", "lsps1"])
+        .output()
+        .expect("run inbound check");
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{table}");
+    assert!(table.contains("PASS  MUST    lsps1.order.totals"), "{table}");
+    assert!(table.contains("SKIP  MUST    lsps2.buy.mpp"), "{table}");
+    assert!(table.contains("not selected (--only)"), "{table}");
+
+    // A bad flag, and an LSP that is not there, are "could not run".
+    let output = inbound().args(["check", "--lsp", &target, "--only", "lsps3"]).output().expect("run");
+    assert_eq!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stderr));
+    let closed = TcpListener::bind("127.0.0.1:0").expect("a port").local_addr().expect("its address");
+    let nobody = format!("{}@{closed}", lsp.node_id);
+    let output = inbound()
+        .args(["check", "--lsp", &nobody, "--chain-url", bcoin.rpc_url(), "--timeout-secs", "2"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("connecting to"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    lsp.daemon.terminate();
+    assert!(lsp.daemon.wait_exit(Duration::from_secs(30)).success());
+}
