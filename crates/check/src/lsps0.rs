@@ -86,9 +86,11 @@ fn protocols_of(result: &Value) -> (Vec<u16>, Vec<String>) {
 /// The unusual requests, each followed by a liveness probe: unknown method and parameter, a
 /// numeric id, a maximum-size payload, and every kind of malformed payload.
 pub(crate) async fn unusual(session: &mut Session<'_>) {
-    let exchange = session.call("lsps0.list_protocols", json!({ UNKNOWN_PARAM: true })).await;
+    let exchange = session.call_or_null("lsps0.list_protocols", json!({ UNKNOWN_PARAM: true })).await;
     let verdict = match &exchange.reply {
-        Reply::Error { code: Some(code), data } if *code == i64::from(INVALID_PARAMS) => {
+        Reply::Error { code: Some(code), data }
+            if *code == i64::from(INVALID_PARAMS) && is_string(&exchange.answer_id) =>
+        {
             let names = data.as_ref().and_then(|data| data.get("unrecognized")).and_then(Value::as_array);
             match names {
                 Some(names) if names.iter().any(|name| name == UNKNOWN_PARAM) => {
@@ -123,7 +125,7 @@ pub(crate) async fn unusual(session: &mut Session<'_>) {
     session.judge(Check::Lsps0MaxPayload, &exchange, verdict);
     session.ensure_listening().await;
 
-    let exchange = session.call(UNKNOWN_METHOD, json!({})).await;
+    let exchange = session.call_or_null(UNKNOWN_METHOD, json!({})).await;
     let verdict = match &exchange.reply {
         Reply::Error { code: Some(code), .. }
             if *code == i64::from(METHOD_NOT_FOUND) && is_string(&exchange.answer_id) =>
@@ -265,6 +267,9 @@ pub(crate) fn expected(wanted: &str, reply: &Reply, exchange: &Exchange) -> Stri
 pub(crate) fn describe(reply: &Reply, exchange: &Exchange) -> String {
     match reply {
         Reply::Result(_) => "a result".into(),
+        Reply::Error { code, .. } if exchange.answer_id == Some(Value::Null) => {
+            format!("error {} with id null", code_text(*code))
+        }
         Reply::Error { code, .. } => format!("error {}", code_text(*code)),
         Reply::Malformed => "a message that is not a response".into(),
         Reply::Silent | Reply::Flooded | Reply::NotSent => exchange.evidence.response.clone(),

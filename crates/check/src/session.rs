@@ -165,6 +165,15 @@ impl<'a> Session<'a> {
         self.exchange(payload, &[id]).await
     }
 
+    /// [`call`](Self::call), also taking an answer with id `null` (how an LSP that could not read
+    /// the request answers), so the report can say so instead of timing out.
+    pub(crate) async fn call_or_null(&mut self, method: &str, params: Value) -> Exchange {
+        let id = Value::String(fresh_id());
+        let request = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
+        let payload = serde_json::to_vec(&request).unwrap_or_default();
+        self.exchange(payload, &[id, Value::Null]).await
+    }
+
     /// Sends `payload` as it is and waits for a message whose `id` is one of `ids` (`Value::Null`
     /// for the `null` of a parse error).
     pub(crate) async fn exchange(&mut self, payload: Vec<u8>, ids: &[Value]) -> Exchange {
