@@ -169,6 +169,8 @@ catalogue! {
         "A payment_size_msat whose opening fee overflows 64 bits gets error 203.";
     Lsps5SetWebhook => "lsps5.set_webhook.registered", 5, "bLIP-55 §\"lsps5.set_webhook\"", Must,
         "set_webhook with a new app_name and an https URL answers num_webhooks counting it, max_webhooks, and no_change false.";
+    Lsps5WebhookRegistered => "lsps5.webhook_registered.posted", 5, "bLIP-55 §\"LSP persistence and obligations\"", Must,
+        "After a set_webhook that adds a webhook, the LSP POSTs lsps5.webhook_registered to that webhook, signed with its node key (x-lsps5-timestamp, x-lsps5-signature).";
     Lsps5NoChange => "lsps5.set_webhook.no_change", 5, "bLIP-55 §\"lsps5.set_webhook\"", Must,
         "Setting the same app_name and webhook again answers no_change true and does not count it twice.";
     Lsps5List => "lsps5.list_webhooks.names", 5, "bLIP-55 §\"lsps5.list_webhooks\"", Must,

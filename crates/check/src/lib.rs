@@ -29,7 +29,10 @@ mod lsps2;
 mod lsps5;
 mod report;
 mod session;
+mod webhooks;
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bitcoin::Network;
@@ -38,6 +41,7 @@ pub use catalogue::{Check, CheckSpec, Level, CATALOGUE};
 pub use link::{inbox, Inbox, InboxSender, Link, LinkError, LinkFuture, INBOX_CAPACITY};
 pub use report::{Counts, Evidence, Finding, Outcome, Report};
 pub use session::MAX_UNRELATED_PER_EXCHANGE;
+pub use webhooks::{Received, ReceivedFuture, WebhookReceiver};
 
 use session::{Session, Verdict};
 
@@ -48,7 +52,7 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub const PROTOCOLS: [u16; 4] = [0, 1, 2, 5];
 
 /// What to check and how.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct CheckOptions {
     /// How the LSP is named in the report.
     pub lsp: String,
@@ -58,16 +62,31 @@ pub struct CheckOptions {
     pub request_timeout: Duration,
     /// The protocols to check (`--only`); the others' checks are skipped.
     pub protocols: Vec<u16>,
+    /// Where the LSP's `webhook_registered` POST can land; without one that check is skipped.
+    pub webhooks: Option<Arc<dyn WebhookReceiver>>,
+}
+
+impl fmt::Debug for CheckOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CheckOptions")
+            .field("lsp", &self.lsp)
+            .field("network", &self.network)
+            .field("request_timeout", &self.request_timeout)
+            .field("protocols", &self.protocols)
+            .field("webhooks", &self.webhooks.as_ref().map(|webhooks| webhooks.url("/")))
+            .finish()
+    }
 }
 
 impl CheckOptions {
-    /// Every protocol, the default timeout.
+    /// Every protocol, the default timeout, no webhook receiver.
     pub fn new(lsp: impl Into<String>, network: Network) -> CheckOptions {
         CheckOptions {
             lsp: lsp.into(),
             network,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             protocols: PROTOCOLS.to_vec(),
+            webhooks: None,
         }
     }
 

@@ -3,6 +3,8 @@
 //! (a name that never resolves), carry app names starting with `inbound-check-`, and are removed
 //! before the run ends.
 
+use std::time::Duration;
+
 use lsps::lsps5::{codes, ListWebhooksResponse, SetWebhookResponse, MAX_APP_NAME_BYTES};
 use serde_json::{json, Value};
 
@@ -10,10 +12,13 @@ use crate::catalogue::Check;
 use crate::lsps0::expected;
 use crate::lsps1::expect_code;
 use crate::session::{fresh_id, Reply, Session, Verdict};
+use crate::webhooks::WebhookReceiver;
+use tokio::time::Instant;
 
 /// LSPS5's checks.
 pub(crate) const CHECKS: &[Check] = &[
     Check::Lsps5SetWebhook,
+    Check::Lsps5WebhookRegistered,
     Check::Lsps5NoChange,
     Check::Lsps5List,
     Check::Lsps5TooLong,
@@ -34,7 +39,9 @@ fn webhook() -> String {
 pub(crate) async fn run(session: &mut Session<'_>) {
     let tag = &fresh_id()[..12];
     let app = format!("inbound-check-{tag}");
-    let url = webhook();
+    let receiver = session.options.webhooks.clone();
+    let path = format!("/inbound-check/{tag}");
+    let url = receiver.as_ref().map_or_else(webhook, |receiver| receiver.url(&path));
     let exchange = session.call("lsps5.set_webhook", json!({ "app_name": app, "webhook": url })).await;
     let first = match &exchange.reply {
         Reply::Result(result) => {
@@ -86,6 +93,12 @@ pub(crate) async fn run(session: &mut Session<'_>) {
         other => Verdict::Fail(expected("a set_webhook result", other, &exchange)),
     };
     session.judge(Check::Lsps5NoChange, &exchange, verdict);
+
+    let posted = match receiver {
+        None => Verdict::Skip("needs a webhook receiver the LSP can reach (inbound check --webhook-listen)".into()),
+        Some(receiver) => webhook_registered(receiver.as_ref(), &path, session.options.request_timeout * 3).await,
+    };
+    session.record(Check::Lsps5WebhookRegistered, posted, None);
 
     let (exchange, listed) = list(session).await;
     let verdict = match &listed {
@@ -143,6 +156,28 @@ pub(crate) async fn run(session: &mut Session<'_>) {
     let exchange = session.call("lsps5.remove_webhook", json!({ "app_name": app })).await;
     let verdict = expect_code(&exchange, codes::APP_NAME_NOT_FOUND);
     session.judge(Check::Lsps5RemoveUnknown, &exchange, verdict);
+}
+
+/// Waits until `wait` for the verified `webhook_registered` POST to `path` (delivery is
+/// asynchronous: the LSP may POST before or after answering).
+async fn webhook_registered(receiver: &dyn WebhookReceiver, path: &str, wait: Duration) -> Verdict {
+    let deadline = Instant::now() + wait;
+    loop {
+        match receiver.next_until(deadline).await {
+            Some(received) if received.path == path && received.method == "lsps5.webhook_registered" => {
+                return Verdict::Pass("a signed webhook_registered arrived at the new webhook".into());
+            }
+            // Another notification, or one for another webhook: not this check's business.
+            Some(_) => {}
+            None => {
+                return Verdict::Fail(format!(
+                    "no verified lsps5.webhook_registered arrived within {} s ({} POSTs refused by the receiver)",
+                    wait.as_secs(),
+                    receiver.refused()
+                ))
+            }
+        }
+    }
 }
 
 /// Registers new names until the LSP answers 503 (or it took one more than `max_webhooks`);

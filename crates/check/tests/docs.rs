@@ -18,5 +18,10 @@ fn docs_check_md_lists_the_catalogue() {
         std::fs::write(&path, format!("{before}{START}{generated}{END}{after}")).expect("rewriting docs/check.md");
         return;
     }
-    assert_eq!(current, generated, "docs/check.md is out of date: run with INBOUND_UPDATE_DOCS=1");
+    let stale: Vec<&str> = generated.lines().filter(|line| !current.lines().any(|have| have == *line)).collect();
+    assert!(
+        current == generated,
+        "docs/check.md is out of date (missing or changed: {stale:#?}); run \
+         `INBOUND_UPDATE_DOCS=1 cargo test -p inbound-check --test docs`"
+    );
 }

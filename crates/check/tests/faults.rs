@@ -8,7 +8,7 @@ use inbound_check::{Check, Outcome, Report, CATALOGUE};
 
 async fn check(faults: &[Fault]) -> Report {
     let (fake, mut inbox) = FakeLsp::new(faults, None);
-    inbound_check::run(&fake, &mut inbox, &options()).await
+    inbound_check::run(&fake, &mut inbox, &options(&fake)).await
 }
 
 #[tokio::test]
@@ -70,6 +70,7 @@ async fn each_planted_fault_is_reported_by_its_check_and_nothing_else() {
         (Fault::AcceptHttpWebhook, vec![(Lsps5UnsupportedProtocol, Fail)]),
         (Fault::NoMaxWebhooksData, vec![(Lsps5TooMany, Fail)]),
         (Fault::RemoveUnknownAnswersOk, vec![(Lsps5RemoveUnknown, Fail)]),
+        (Fault::NoWebhookRegistered, vec![(Lsps5WebhookRegistered, Fail)]),
     ];
     let mut problems = Vec::new();
     for (fault, expected) in cases {

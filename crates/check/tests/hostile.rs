@@ -12,7 +12,7 @@ async fn check(hostility: Hostility) -> (Report, bool) {
     let (fake, mut inbox) = FakeLsp::new(&[], Some(hostility));
     // A guard against a hang, not a speed assertion: every exchange is bounded by the 300 ms
     // request timeout, so a run ends long before this.
-    let report = tokio::time::timeout(Duration::from_secs(120), inbound_check::run(&fake, &mut inbox, &options()))
+    let report = tokio::time::timeout(Duration::from_secs(120), inbound_check::run(&fake, &mut inbox, &options(&fake)))
         .await
         .expect("the run ends");
     (report, fake.reconnected())

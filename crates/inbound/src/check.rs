@@ -3,6 +3,9 @@
 //! the LSP sends, and [`NodeLink`] sends the checker's payloads (garbage included) as
 //! type-37913 messages and reconnects when the checker asks.
 //!
+//! With `--webhook-listen`, [`RelayReceiver`] (the reference push relay) receives the LSP's
+//! `lsps5.webhook_registered` POST and verifies its signature.
+//!
 //! Exit status: 0 when no MUST failed, 1 when one did, 2 when the check could not run (a bad
 //! flag, no chain backend, the LSP unreachable).
 
@@ -12,11 +15,16 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
-use inbound_check::{CheckOptions, InboxSender, Link, LinkError, LinkFuture, Report, PROTOCOLS};
+use inbound_check::{
+    CheckOptions, InboxSender, Link, LinkError, LinkFuture, Received, ReceivedFuture, Report, WebhookReceiver,
+    PROTOCOLS,
+};
 use inbound_node::bitcoin::secp256k1::PublicKey;
 use inbound_node::{LspsMessageHandler, Node};
+use inbound_push_relay::{NotificationVerifier, PushRelay, RelayLimits, TlsConfig, Wake};
+use tokio::sync::mpsc;
 
 use crate::client::{resolve_lsp, wallet_options};
 use crate::wallet::{start_probe_node, WalletOptions};
@@ -56,6 +64,19 @@ pub struct CheckArgs {
     /// How long to wait for each answer.
     #[arg(long, default_value_t = 10, value_name = "SECS")]
     pub timeout_secs: u64,
+    /// Run an HTTPS receiver for the LSP's `lsps5.webhook_registered` POST on this address
+    /// (the check is skipped without one). Needs `--webhook-tls-cert` and `--webhook-tls-key`.
+    #[arg(long, value_name = "IP:PORT", requires_all = ["webhook_tls_cert", "webhook_tls_key"])]
+    pub webhook_listen: Option<SocketAddr>,
+    /// The https URL at which the LSP reaches that receiver (default: https://localhost:<port>).
+    #[arg(long, value_name = "URL", requires = "webhook_listen")]
+    pub webhook_url: Option<String>,
+    /// The receiver's certificate chain (PEM), which the LSP must trust.
+    #[arg(long, value_name = "FILE", requires = "webhook_listen")]
+    pub webhook_tls_cert: Option<PathBuf>,
+    /// The receiver's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "webhook_listen")]
+    pub webhook_tls_key: Option<PathBuf>,
 }
 
 /// Runs `inbound check` and returns its exit status.
@@ -92,7 +113,60 @@ async fn check(args: &CheckArgs) -> Result<Report> {
     let mut check_options = CheckOptions::new(args.lsp.clone(), options.network);
     check_options.request_timeout = Duration::from_secs(args.timeout_secs.max(1));
     check_options.protocols = protocols;
+    if let (Some(listen), Some(cert), Some(key)) = (args.webhook_listen, &args.webhook_tls_cert, &args.webhook_tls_key)
+    {
+        let tls = inbound_push_relay::load_tls(cert, key).context("the webhook receiver's TLS")?;
+        let receiver = RelayReceiver::start(lsp_id, listen, args.webhook_url.clone(), tls).await?;
+        check_options.webhooks = Some(receiver);
+    }
     check_lsp(lsp_id, address, options, &check_options).await
+}
+
+/// The checker's webhook receiver: the reference push relay, verifying each POST against the
+/// LSP's node id.
+pub struct RelayReceiver {
+    relay: PushRelay,
+    wakes: tokio::sync::Mutex<mpsc::Receiver<Wake>>,
+    base_url: String,
+}
+
+impl RelayReceiver {
+    /// Starts the relay on `listen` with `tls`; the LSP reaches it at `url`
+    /// (default `https://localhost:<port>`).
+    ///
+    /// # Errors
+    /// If `listen` cannot be bound.
+    pub async fn start(
+        lsp: PublicKey,
+        listen: SocketAddr,
+        url: Option<String>,
+        tls: Arc<TlsConfig>,
+    ) -> Result<Arc<dyn WebhookReceiver>> {
+        let verifier = Arc::new(NotificationVerifier::new(lsp));
+        let (relay, wakes) = PushRelay::start(listen, tls, verifier, RelayLimits::default())
+            .await
+            .context("starting the webhook receiver")?;
+        let base_url = url.unwrap_or_else(|| format!("https://localhost:{}", relay.local_addr().port()));
+        Ok(Arc::new(RelayReceiver { relay, wakes: tokio::sync::Mutex::new(wakes), base_url }))
+    }
+}
+
+impl WebhookReceiver for RelayReceiver {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url.trim_end_matches('/'))
+    }
+
+    fn next_until(&self, deadline: tokio::time::Instant) -> ReceivedFuture<'_> {
+        Box::pin(async move {
+            let mut wakes = self.wakes.lock().await;
+            let wake = tokio::time::timeout_at(deadline, wakes.recv()).await.ok().flatten()?;
+            Some(Received { path: wake.target, method: wake.notification.method_name().to_owned() })
+        })
+    }
+
+    fn refused(&self) -> u64 {
+        self.relay.stats().refused
+    }
 }
 
 /// Starts a probe node with `options`, connects it to the LSP, runs the whole catalogue and

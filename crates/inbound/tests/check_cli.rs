@@ -1,6 +1,7 @@
 //! `inbound check` as a user runs it: against `inbound serve` (LSPS1, LSPS2 and LSPS5, a funded
-//! wallet) on a bcoin regtest chain, every check passes, with the report as JSON and as JUnit
-//! XML; a bad `--only` and an unreachable LSP exit 2.
+//! wallet) on a bcoin regtest chain, every check passes, the signed `webhook_registered` POST to
+//! the checker's receiver included, with the report as JSON and as JUnit XML; a bad `--only` and
+//! an unreachable LSP exit 2.
 
 mod common;
 
@@ -8,8 +9,8 @@ use std::net::TcpListener;
 use std::str::FromStr;
 use std::time::Duration;
 
-use common::inbound;
 use common::lsp::{regtest_config, Serve};
+use common::{inbound, write_file};
 use inbound_check::CATALOGUE;
 use inbound_node::bitcoin::{Address, Network};
 use inbound_regtest::Bcoin;
@@ -19,7 +20,16 @@ use serde_json::Value;
 async fn inbound_serve_passes_every_check() {
     let bcoin = Bcoin::start().await.expect("bcoin regtest node");
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = regtest_config(dir.path(), bcoin.rpc_url(), "[lsps]\nenabled = [\"lsps1\", \"lsps2\", \"lsps5\"]\n");
+    // The checker's webhook receiver: a certificate the LSP trusts, on loopback (which the LSP
+    // may POST to in tests only).
+    let (cert, key) = inbound_push_relay::self_signed_pem(&["localhost".to_owned()]).expect("a certificate");
+    let cert_file = write_file(dir.path(), "receiver.pem", &cert);
+    let key_file = write_file(dir.path(), "receiver.key", &key);
+    let extra = format!(
+        "[lsps]\nenabled = [\"lsps1\", \"lsps2\", \"lsps5\"]\n[lsps5]\nallow_private_destinations = true\nextra_ca_file = {:?}\n",
+        cert_file.display().to_string()
+    );
+    let config = regtest_config(dir.path(), bcoin.rpc_url(), &extra);
     let mut lsp = Serve::start(dir.path(), &config);
     // Confirmed coins, so that the LSP offers JIT channels and the buy checks run.
     let address = lsp.admin_json(&["new-address"])["address"].as_str().expect("address").to_owned();
@@ -35,6 +45,10 @@ async fn inbound_serve_passes_every_check() {
     let output = inbound()
         .args(["check", "--lsp", &target, "--chain-url", bcoin.rpc_url(), "--json", "--junit"])
         .arg(&junit)
+        .args(["--webhook-listen", "127.0.0.1:0", "--webhook-tls-cert"])
+        .arg(&cert_file)
+        .arg("--webhook-tls-key")
+        .arg(&key_file)
         .output()
         .expect("run inbound check");
     let stdout = String::from_utf8_lossy(&output.stdout);

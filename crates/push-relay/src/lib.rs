@@ -44,7 +44,7 @@ use lsps::schema::DateTime;
 pub use inbound_client::lsps5::{NotificationRejected, NotificationVerifier};
 pub use rustls::ServerConfig as TlsConfig;
 pub use server::{PushRelay, RelayError, RelayStats};
-pub use tls::{load_tls, self_signed_tls, TlsError};
+pub use tls::{load_tls, self_signed_pem, self_signed_tls, TlsError};
 
 /// Default [`RelayLimits::max_connections`].
 pub const DEFAULT_MAX_CONNECTIONS: usize = 256;

@@ -69,3 +69,13 @@ pub fn self_signed_tls(names: &[String]) -> Result<(Arc<ServerConfig>, String), 
     let config = server_config(vec![certified.cert.der().clone()], key)?;
     Ok((config, certified.cert.pem()))
 }
+
+/// A fresh self-signed certificate for `names` as PEM files' contents: (certificate, PKCS#8
+/// private key), for [`load_tls`] and for whoever connects to trust.
+///
+/// # Errors
+/// If the certificate cannot be made (an invalid name).
+pub fn self_signed_pem(names: &[String]) -> Result<(String, String), TlsError> {
+    let certified = rcgen::generate_simple_self_signed(names.to_vec())?;
+    Ok((certified.cert.pem(), certified.signing_key.serialize_pem()))
+}

@@ -7,13 +7,15 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bitcoin::hashes::{sha256, Hash};
 use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
 use bitcoin::Network;
-use inbound_check::{inbox, Inbox, InboxSender, Link, LinkError, LinkFuture};
+use inbound_check::{
+    inbox, Inbox, InboxSender, Link, LinkError, LinkFuture, Received, ReceivedFuture, WebhookReceiver,
+};
 use lightning_invoice::{Currency, InvoiceBuilder, PaymentSecret};
 use lsps::jsonrpc::RpcError;
 use lsps::lsps0::ListProtocolsResponse;
@@ -55,6 +57,7 @@ pub enum Fault {
     AcceptHttpWebhook,
     NoMaxWebhooksData,
     RemoveUnknownAnswersOk,
+    NoWebhookRegistered,
 }
 
 /// A hostile LSP.
@@ -81,7 +84,33 @@ struct State {
     deaf: bool,
 }
 
+/// The receiver the fake LSP "POSTs" its `webhook_registered` notifications to.
+pub struct FakeReceiver {
+    sender: tokio::sync::mpsc::UnboundedSender<Received>,
+    receiver: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<Received>>,
+}
+
+const RECEIVER_URL: &str = "https://receiver.fake.test";
+
+impl WebhookReceiver for FakeReceiver {
+    fn url(&self, path: &str) -> String {
+        format!("{RECEIVER_URL}{path}")
+    }
+
+    fn next_until(&self, deadline: tokio::time::Instant) -> ReceivedFuture<'_> {
+        Box::pin(async move {
+            let mut receiver = self.receiver.lock().await;
+            tokio::time::timeout_at(deadline, receiver.recv()).await.ok().flatten()
+        })
+    }
+
+    fn refused(&self) -> u64 {
+        0
+    }
+}
+
 pub struct FakeLsp {
+    pub receiver: Arc<FakeReceiver>,
     faults: HashSet<Fault>,
     hostility: Option<Hostility>,
     sender: InboxSender,
@@ -97,7 +126,10 @@ impl FakeLsp {
         let (sender, inbox) = inbox();
         let secp = Secp256k1::new();
         let client_key = SecretKey::from_slice(&[7; 32]).expect("a valid key");
+        let (sender_half, receiver_half) = tokio::sync::mpsc::unbounded_channel();
+        let receiver = Arc::new(FakeReceiver { sender: sender_half, receiver: tokio::sync::Mutex::new(receiver_half) });
         let fake = FakeLsp {
+            receiver,
             faults: faults.iter().copied().collect(),
             hostility,
             sender,
@@ -258,6 +290,12 @@ impl FakeLsp {
                     let max_webhooks = (!self.has(Fault::NoMaxWebhooksData)).then_some(MAX_WEBHOOKS);
                     return Err(Lsps5Error::TooManyWebhooks { max_webhooks }.into());
                 }
+                let posts =
+                    !no_change && request.webhook.starts_with(RECEIVER_URL) && !self.has(Fault::NoWebhookRegistered);
+                if posts {
+                    let path = request.webhook[RECEIVER_URL.len()..].to_owned();
+                    let _ = self.receiver.sender.send(Received { path, method: "lsps5.webhook_registered".into() });
+                }
                 state.webhooks.insert(request.app_name, request.webhook);
                 let num_webhooks = u32::try_from(state.webhooks.len()).unwrap_or(u32::MAX);
                 Ok(Response::Lsps5SetWebhook(SetWebhookResponse {
@@ -416,9 +454,10 @@ impl Link for FakeLsp {
     }
 }
 
-/// The fake with `faults`, checked with a short timeout.
-pub fn options() -> inbound_check::CheckOptions {
+/// Options for checking `fake`: a short timeout, and its webhook receiver.
+pub fn options(fake: &FakeLsp) -> inbound_check::CheckOptions {
     let mut options = inbound_check::CheckOptions::new("fake LSP", NETWORK);
     options.request_timeout = Duration::from_millis(300);
+    options.webhooks = Some(Arc::clone(&fake.receiver) as Arc<dyn WebhookReceiver>);
     options
 }

@@ -1,14 +1,20 @@
 //! The demo's last flow: `inbound check` (the conformance checker, without `--pay`) against the
-//! demo's own LSP, through a node of its own, as an operator would run it against theirs.
+//! demo's own LSP, through a node of its own, as an operator would run it against theirs, with
+//! a webhook receiver on the push relay's certificate (which the demo's LSP trusts), so the
+//! `webhook_registered` POST is checked too.
+
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use inbound_check::{CheckOptions, Outcome};
 use inbound_node::bitcoin::Network;
 use inbound_node::BitcoindRpcConfig;
+use inbound_push_relay::TlsConfig;
 use serde::Serialize;
 
 use super::setup::DEMO_POLL_INTERVAL_SECS;
 use super::{poll_until, DemoNet, STEP_TIMEOUT};
+use crate::check::RelayReceiver;
 use crate::wallet::WalletOptions;
 
 /// The `check` section of the demo's summary: the checker's counts over its whole catalogue.
@@ -31,7 +37,7 @@ pub struct CheckReport {
 /// The channels the flows opened left the LSP's wallet with only unconfirmed change, and an LSP
 /// sells JIT channels only from confirmed coins (its menu is empty until then), so one block is
 /// mined first and the LSP synced: the LSPS2 buy checks then run instead of being skipped.
-pub async fn check(net: &DemoNet<'_>, root: &std::path::Path) -> Result<CheckReport> {
+pub async fn check(net: &DemoNet<'_>, root: &std::path::Path, tls: Arc<TlsConfig>) -> Result<CheckReport> {
     net.bcoin.mine(1, None).await.context("mining the LSP's change")?;
     poll_until("the LSP's change to confirm", STEP_TIMEOUT, || async {
         net.lsp.node.sync_chain().await.context("syncing the LSP")?;
@@ -48,7 +54,9 @@ pub async fn check(net: &DemoNet<'_>, root: &std::path::Path) -> Result<CheckRep
     };
     let lsp_id = net.lsp.node.node_id();
     let address = net.lsp.listening_address()?;
-    let check_options = CheckOptions::new(format!("{lsp_id}@{address}"), Network::Regtest);
+    let mut check_options = CheckOptions::new(format!("{lsp_id}@{address}"), Network::Regtest);
+    let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    check_options.webhooks = Some(RelayReceiver::start(lsp_id, listen, None, tls).await?);
     let report = crate::check::check_lsp(lsp_id, address, options, &check_options).await?;
     if report.must_failed() {
         let failed: Vec<String> = report

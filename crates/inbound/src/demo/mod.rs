@@ -33,6 +33,7 @@ mod wake;
 use std::future::Future;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
@@ -199,7 +200,7 @@ async fn run_flows(parts: &mut Parts, report: &mut DemoReport, progress: &mut Pr
             .step(
                 "wake an offline wallet by LSPS5 webhook and pay it (sleeper stops, payer pays, relay verifies)",
                 STEP_TIMEOUT * 2,
-                wake::lsps5(&net, relay_tls, &root_path, &mut parts.relay, &mut parts.sleeper),
+                wake::lsps5(&net, Arc::clone(&relay_tls), &root_path, &mut parts.relay, &mut parts.sleeper),
             )
             .await?,
     );
@@ -223,7 +224,7 @@ async fn run_flows(parts: &mut Parts, report: &mut DemoReport, progress: &mut Pr
             .step(
                 "check the LSP's conformance (inbound check, without --pay)",
                 STEP_TIMEOUT,
-                check::check(&net, &root_path),
+                check::check(&net, &root_path, relay_tls),
             )
             .await?,
     );
