@@ -3,6 +3,7 @@
 //! the LSP sends, and [`NodeLink`] sends the checker's payloads (garbage included) as
 //! type-37913 messages and reconnects when the checker asks.
 //!
+//! With `--http URL` the link is [`HttpLink`] to the LSP's HTTP endpoint instead.
 //! With `--webhook-listen`, [`RelayReceiver`] (the reference push relay) receives the LSP's
 //! `lsps5.webhook_registered` POST and verifies its signature.
 //!
@@ -12,6 +13,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,11 +24,13 @@ use inbound_check::{
     PROTOCOLS,
 };
 use inbound_node::bitcoin::secp256k1::PublicKey;
+use inbound_node::bitcoin::Network;
 use inbound_node::{LspsMessageHandler, Node};
 use inbound_push_relay::{NotificationVerifier, PushRelay, RelayLimits, TlsConfig, Wake};
 use tokio::sync::mpsc;
 
-use crate::client::{resolve_lsp, wallet_options};
+use crate::check_http::HttpLink;
+use crate::client::{parse_lsp, resolve_lsp, wallet_options};
 use crate::wallet::{start_probe_node, WalletOptions};
 
 /// Exit status when a MUST failed.
@@ -52,6 +56,10 @@ pub struct CheckArgs {
     /// Also write the report as JUnit XML to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Check the LSP's HTTP endpoint (Inbound's HTTP transport, e.g. `https://lsp.example/lsps`)
+    /// instead of its Lightning connection; no node is started then.
+    #[arg(long, value_name = "URL")]
+    pub http: Option<String>,
     /// The network of the checker's node; must match the LSP's.
     #[arg(long, default_value = "regtest")]
     pub network: String,
@@ -108,17 +116,25 @@ pub async fn run(args: CheckArgs) -> ExitCode {
 
 async fn check(args: &CheckArgs) -> Result<Report> {
     let protocols = parse_only(&args.only)?;
-    let (lsp_id, address) = resolve_lsp(&args.lsp).await?;
-    let (_temporary_dir, options) = wallet_options(&args.network, args.chain_url.as_deref(), args.data_dir.as_deref())?;
-    let mut check_options = CheckOptions::new(args.lsp.clone(), options.network);
+    let network =
+        Network::from_str(&args.network).map_err(|_| anyhow!("--network {:?} is not a network", args.network))?;
+    let mut check_options = CheckOptions::new(args.lsp.clone(), network);
     check_options.request_timeout = Duration::from_secs(args.timeout_secs.max(1));
     check_options.protocols = protocols;
+    let (lsp_id, _) = parse_lsp(&args.lsp)?;
     if let (Some(listen), Some(cert), Some(key)) = (args.webhook_listen, &args.webhook_tls_cert, &args.webhook_tls_key)
     {
         let tls = inbound_push_relay::load_tls(cert, key).context("the webhook receiver's TLS")?;
         let receiver = RelayReceiver::start(lsp_id, listen, args.webhook_url.clone(), tls).await?;
         check_options.webhooks = Some(receiver);
     }
+    if let Some(url) = &args.http {
+        let (sender, mut inbox) = inbound_check::inbox();
+        let link = HttpLink::new(url, check_options.request_timeout, sender)?;
+        return Ok(inbound_check::run(&link, &mut inbox, &check_options).await);
+    }
+    let (lsp_id, address) = resolve_lsp(&args.lsp).await?;
+    let (_temporary_dir, options) = wallet_options(&args.network, args.chain_url.as_deref(), args.data_dir.as_deref())?;
     check_lsp(lsp_id, address, options, &check_options).await
 }
 

@@ -33,6 +33,7 @@ pub mod admin_cli;
 #[cfg(feature = "daemon")]
 pub mod admin_tables;
 pub mod check;
+pub mod check_http;
 pub mod cli;
 pub mod client;
 pub mod client_jit;

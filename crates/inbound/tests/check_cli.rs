@@ -26,7 +26,7 @@ async fn inbound_serve_passes_every_check() {
     let cert_file = write_file(dir.path(), "receiver.pem", &cert);
     let key_file = write_file(dir.path(), "receiver.key", &key);
     let extra = format!(
-        "[lsps]\nenabled = [\"lsps1\", \"lsps2\", \"lsps5\"]\n[lsps5]\nallow_private_destinations = true\nextra_ca_file = {:?}\n",
+        "[lsps]\nenabled = [\"lsps1\", \"lsps2\", \"lsps5\"]\n[http]\nenabled = true\nlisten = \"127.0.0.1:0\"\n[lsps5]\nallow_private_destinations = true\nextra_ca_file = {:?}\n",
         cert_file.display().to_string()
     );
     let config = regtest_config(dir.path(), bcoin.rpc_url(), &extra);
@@ -77,6 +77,22 @@ async fn inbound_serve_passes_every_check() {
     assert!(table.contains("PASS  MUST    lsps1.order.totals"), "{table}");
     assert!(table.contains("SKIP  MUST    lsps2.buy.mpp"), "{table}");
     assert!(table.contains("not selected (--only)"), "{table}");
+
+    // Over the HTTP endpoint (no node, a random client key proven by signature): the same checks
+    // pass, except what only a Lightning connection shows (bit 729 in `init`) and the webhook
+    // POST (no receiver this time).
+    let http_line = lsp.daemon.log.iter().find(|line| line.contains("HTTP endpoint listening")).expect("the HTTP line");
+    let http_url = format!("http://{}/lsps", common::field(http_line, "http_listen").expect("http_listen="));
+    let output = inbound().args(["check", "--lsp", &target, "--http", &http_url, "--json"]).output().expect("run");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}: {stdout}\n{}", output.status, String::from_utf8_lossy(&output.stderr));
+    let report: Value = serde_json::from_str(&stdout).expect("one JSON object");
+    for finding in report["findings"].as_array().expect("findings") {
+        let skipped =
+            ["lsps0.init.feature_bit", "lsps1.create_order.range.confirmations", "lsps5.webhook_registered.posted"];
+        let wanted = if skipped.contains(&finding["check"].as_str().unwrap_or_default()) { "SKIP" } else { "PASS" };
+        assert_eq!(finding["outcome"], wanted, "over HTTP: {finding}");
+    }
 
     // A bad flag, and an LSP that is not there, are "could not run".
     let output = inbound().args(["check", "--lsp", &target, "--only", "lsps3"]).output().expect("run");
