@@ -67,7 +67,9 @@ async fn the_checker_pins_ldks_deviations() -> Result<()> {
         let (check, protocol) = (finding["check"].as_str().unwrap_or_default(), finding["protocol"].as_u64());
         let outcome = finding["outcome"].as_str().unwrap_or_default();
         let selected = matches!(protocol, Some(0 | 2));
-        if selected && outcome != "PASS" {
+        // The live checks need --pay, which this test does not give.
+        let live = finding["detail"] == "needs --pay";
+        if selected && outcome != "PASS" && !live {
             not_passed.insert(
                 check.to_owned(),
                 (outcome.to_owned(), finding["detail"].as_str().unwrap_or_default().to_owned()),

@@ -139,6 +139,8 @@ catalogue! {
         "required_channel_confirmations below min_required_channel_confirmations gets error 100 with data.property naming a get_info field.";
     Lsps1RangeFundingTarget => "lsps1.create_order.range.funding_target", 1, "bLIP-51 §\"lsps1.create_order\"", Must,
         "funding_confirms_within_blocks below min_funding_confirms_within_blocks gets error 100 with data.property naming a get_info field.";
+    Lsps1PaidOrder => "lsps1.pay.order_completed", 1, "bLIP-51 §\"Channel object and opening duties\"", Must,
+        "An order paid with its BOLT11 invoice becomes COMPLETED with its channel, and the client gets a channel of the ordered size (needs --pay).";
     Lsps2GetInfo => "lsps2.get_info.result", 2, "bLIP-52 §\"lsps2.get_info\"", Must,
         "lsps2.get_info answers opening_fee_params_menu; each entry has exactly the spec's keys, in their types.";
     Lsps2MenuOrder => "lsps2.get_info.menu_order", 2, "bLIP-52 §\"lsps2.get_info\"", Must,
@@ -167,6 +169,8 @@ catalogue! {
         "payment_size_msat above max_payment_size_msat is refused with 203 (payment_size_too_large); the spec names no code for it, 203 is what implementations send.";
     Lsps2FeeOverflow => "lsps2.buy.fee_overflow", 2, "bLIP-52 §\"Computing the opening fee\"", Must,
         "A payment_size_msat whose opening fee overflows 64 bits gets error 203.";
+    Lsps2JitPayment => "lsps2.pay.jit_payment", 2, "bLIP-52 §\"Forwarding with the fee deducted\"", Must,
+        "A payment to a JIT invoice reaches the client over a new channel, less exactly the opening fee of the promised formula (needs --pay).";
     Lsps5SetWebhook => "lsps5.set_webhook.registered", 5, "bLIP-55 §\"lsps5.set_webhook\"", Must,
         "set_webhook with a new app_name and an https URL answers num_webhooks counting it, max_webhooks, and no_change false.";
     Lsps5WebhookRegistered => "lsps5.webhook_registered.posted", 5, "bLIP-55 §\"LSP persistence and obligations\"", Must,

@@ -6,7 +6,7 @@
 //! SHOULD broken) or SKIP (the protocol is not offered or not selected, or the check cannot
 //! apply to this LSP's terms).
 //!
-//! The checker needs no payment and changes nothing an LSP must keep: it reads `get_info`s,
+//! Without `--pay` (a [`LivePayments`]) the checker pays nothing and changes nothing an LSP must keep: it reads `get_info`s,
 //! creates one unpaid LSPS1 order and two unpaid LSPS2 buys (both expire on their own), and
 //! registers webhooks under app names starting with `inbound-check-`, which it removes again.
 //!
@@ -23,6 +23,7 @@
 
 pub mod catalogue;
 mod link;
+mod live;
 mod lsps0;
 mod lsps1;
 mod lsps2;
@@ -39,6 +40,7 @@ use bitcoin::Network;
 
 pub use catalogue::{Check, CheckSpec, Level, CATALOGUE};
 pub use link::{inbox, Inbox, InboxSender, Link, LinkError, LinkFuture, INBOX_CAPACITY};
+pub use live::{JitPayment, LiveFuture, LivePayments, PaidOrder};
 pub use report::{Counts, Evidence, Finding, Outcome, Report};
 pub use session::MAX_UNRELATED_PER_EXCHANGE;
 pub use webhooks::{Received, ReceivedFuture, WebhookReceiver};
@@ -64,6 +66,8 @@ pub struct CheckOptions {
     pub protocols: Vec<u16>,
     /// Where the LSP's `webhook_registered` POST can land; without one that check is skipped.
     pub webhooks: Option<Arc<dyn WebhookReceiver>>,
+    /// Real payments through the LSP (`--pay`); without them the live checks are skipped.
+    pub live: Option<Arc<dyn LivePayments>>,
 }
 
 impl fmt::Debug for CheckOptions {
@@ -74,6 +78,7 @@ impl fmt::Debug for CheckOptions {
             .field("request_timeout", &self.request_timeout)
             .field("protocols", &self.protocols)
             .field("webhooks", &self.webhooks.as_ref().map(|webhooks| webhooks.url("/")))
+            .field("live", &self.live.is_some())
             .finish()
     }
 }
@@ -87,11 +92,33 @@ impl CheckOptions {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             protocols: PROTOCOLS.to_vec(),
             webhooks: None,
+            live: None,
         }
     }
 
     fn selected(&self, protocol: u16) -> bool {
         self.protocols.contains(&protocol)
+    }
+}
+
+/// The live checks, when the caller can pay: a JIT payment first (the wallet has no channel
+/// with the LSP yet), then a paid LSPS1 order.
+async fn live_checks(session: &mut Session<'_>, offered: Option<&[u16]>) {
+    let runs = |protocol: u16| session.options.selected(protocol) && offered.is_some_and(|o| o.contains(&protocol));
+    let (jit, order) = (runs(2), runs(1));
+    let Some(live) = session.options.live.clone() else {
+        for (check, runs) in [(Check::Lsps2JitPayment, jit), (Check::Lsps1PaidOrder, order)] {
+            if runs {
+                session.record(check, Verdict::Skip("needs --pay".into()), None);
+            }
+        }
+        return;
+    };
+    if jit {
+        session.record(Check::Lsps2JitPayment, live::judge_jit(live.jit_payment().await), None);
+    }
+    if order {
+        session.record(Check::Lsps1PaidOrder, live::judge_order(live.paid_order().await), None);
     }
 }
 
@@ -120,6 +147,7 @@ pub async fn run(link: &dyn Link, inbox: &mut Inbox, options: &CheckOptions) -> 
             },
         }
     }
+    live_checks(&mut session, offered.as_deref()).await;
     lsps0::unusual(&mut session).await;
     lsps0::conclude(&mut session);
     if !options.selected(0) {

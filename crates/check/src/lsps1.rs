@@ -35,6 +35,7 @@ pub(crate) const CHECKS: &[Check] = &[
     Check::Lsps1RangeExpiry,
     Check::Lsps1RangeConfirmations,
     Check::Lsps1RangeFundingTarget,
+    Check::Lsps1PaidOrder,
 ];
 
 /// The `get_info` fields a 100's `data.property` may name.

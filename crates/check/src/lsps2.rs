@@ -26,6 +26,7 @@ pub(crate) const CHECKS: &[Check] = &[
     Check::Lsps2SizeBelowMin,
     Check::Lsps2SizeAboveMax,
     Check::Lsps2FeeOverflow,
+    Check::Lsps2JitPayment,
 ];
 
 /// The keys of an `opening_fee_params`, exactly (bLIP-52: no more, no fewer).

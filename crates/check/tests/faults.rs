@@ -71,6 +71,8 @@ async fn each_planted_fault_is_reported_by_its_check_and_nothing_else() {
         (Fault::NoMaxWebhooksData, vec![(Lsps5TooMany, Fail)]),
         (Fault::RemoveUnknownAnswersOk, vec![(Lsps5RemoveUnknown, Fail)]),
         (Fault::NoWebhookRegistered, vec![(Lsps5WebhookRegistered, Fail)]),
+        (Fault::SkimTooMuch, vec![(Lsps2JitPayment, Fail)]),
+        (Fault::PaidOrderFails, vec![(Lsps1PaidOrder, Fail)]),
     ];
     let mut problems = Vec::new();
     for (fault, expected) in cases {

@@ -3,6 +3,7 @@
 //! the LSP sends, and [`NodeLink`] sends the checker's payloads (garbage included) as
 //! type-37913 messages and reconnects when the checker asks.
 //!
+//! With `--pay`, [`PayRig`] adds a funded payer and a buying wallet for the live checks.
 //! With `--http URL` the link is [`HttpLink`] to the LSP's HTTP endpoint instead.
 //! With `--webhook-listen`, [`RelayReceiver`] (the reference push relay) receives the LSP's
 //! `lsps5.webhook_registered` POST and verifies its signature.
@@ -20,8 +21,8 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use inbound_check::{
-    CheckOptions, InboxSender, Link, LinkError, LinkFuture, Received, ReceivedFuture, Report, WebhookReceiver,
-    PROTOCOLS,
+    CheckOptions, InboxSender, Link, LinkError, LinkFuture, LivePayments, Received, ReceivedFuture, Report,
+    WebhookReceiver, PROTOCOLS,
 };
 use inbound_node::bitcoin::secp256k1::PublicKey;
 use inbound_node::bitcoin::Network;
@@ -30,6 +31,7 @@ use inbound_push_relay::{NotificationVerifier, PushRelay, RelayLimits, TlsConfig
 use tokio::sync::mpsc;
 
 use crate::check_http::HttpLink;
+use crate::check_pay::PayRig;
 use crate::client::{parse_lsp, resolve_lsp, wallet_options};
 use crate::wallet::{start_probe_node, WalletOptions};
 
@@ -60,6 +62,10 @@ pub struct CheckArgs {
     /// instead of its Lightning connection; no node is started then.
     #[arg(long, value_name = "URL")]
     pub http: Option<String>,
+    /// Also run the live checks (regtest only): a payer funded by mining through `--chain-url`,
+    /// with a channel to the LSP, pays a JIT invoice and an LSPS1 order of a second node.
+    #[arg(long, conflicts_with = "http")]
+    pub pay: bool,
     /// The network of the checker's node; must match the LSP's.
     #[arg(long, default_value = "regtest")]
     pub network: String,
@@ -135,7 +141,22 @@ async fn check(args: &CheckArgs) -> Result<Report> {
     }
     let (lsp_id, address) = resolve_lsp(&args.lsp).await?;
     let (_temporary_dir, options) = wallet_options(&args.network, args.chain_url.as_deref(), args.data_dir.as_deref())?;
-    check_lsp(lsp_id, address, options, &check_options).await
+    let rig = match args.pay {
+        false => None,
+        true => {
+            let root = tempfile::Builder::new().prefix("inbound-check-pay-").tempdir().context("a directory")?;
+            let rig = PayRig::start(lsp_id, address, root.path(), &options).await.context("--pay")?;
+            Some((root, Arc::new(rig)))
+        }
+    };
+    if let Some((_, rig)) = &rig {
+        check_options.live = Some(Arc::clone(rig) as Arc<dyn LivePayments>);
+    }
+    let report = check_lsp(lsp_id, address, options, &check_options).await;
+    if let Some((_root, rig)) = rig {
+        rig.stop().await;
+    }
+    report
 }
 
 /// The checker's webhook receiver: the reference push relay, verifying each POST against the

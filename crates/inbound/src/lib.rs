@@ -34,6 +34,7 @@ pub mod admin_cli;
 pub mod admin_tables;
 pub mod check;
 pub mod check_http;
+pub mod check_pay;
 pub mod cli;
 pub mod client;
 pub mod client_jit;

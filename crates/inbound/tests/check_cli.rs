@@ -1,6 +1,7 @@
 //! `inbound check` as a user runs it: against `inbound serve` (LSPS1, LSPS2 and LSPS5, a funded
 //! wallet) on a bcoin regtest chain, every check passes, the signed `webhook_registered` POST to
-//! the checker's receiver included, with the report as JSON and as JUnit XML; a bad `--only` and
+//! the checker's receiver and the live checks of `--pay` (a JIT payment and a paid order)
+//! included, with the report as JSON and as JUnit XML; a bad `--only` and
 //! an unreachable LSP exit 2.
 
 mod common;
@@ -45,6 +46,7 @@ async fn inbound_serve_passes_every_check() {
     let output = inbound()
         .args(["check", "--lsp", &target, "--chain-url", bcoin.rpc_url(), "--json", "--junit"])
         .arg(&junit)
+        .arg("--pay")
         .args(["--webhook-listen", "127.0.0.1:0", "--webhook-tls-cert"])
         .arg(&cert_file)
         .arg("--webhook-tls-key")
@@ -67,6 +69,14 @@ async fn inbound_serve_passes_every_check() {
     assert!(xml.contains("<testsuite name=\"lsps2\""), "{xml}");
     assert!(xml.contains(" failures=\"0\""), "{xml}");
 
+    // The live checks' channels spent the LSP's confirmed coins; a block confirms its change, so
+    // it sells JIT channels again.
+    bcoin.mine(1, None).await.expect("a block");
+    lsp.wait_for(&["balances"], "the LSP's change to confirm", |balances| {
+        balances["onchain_confirmed_sat"].as_u64().is_some_and(|sat| sat > 1_000_000)
+    })
+    .await;
+
     // Only LSPS1, as a table: the other protocols' checks are skipped as not selected.
     let output = inbound()
         .args(["check", "--lsp", &target, "--chain-url", bcoin.rpc_url(), "--only", "lsps1"])
@@ -79,8 +89,8 @@ async fn inbound_serve_passes_every_check() {
     assert!(table.contains("not selected (--only)"), "{table}");
 
     // Over the HTTP endpoint (no node, a random client key proven by signature): the same checks
-    // pass, except what only a Lightning connection shows (bit 729 in `init`) and the webhook
-    // POST (no receiver this time).
+    // pass, except what only a Lightning connection shows (bit 729 in `init`), the webhook POST
+    // (no receiver this time) and the live checks (no --pay).
     let http_line = lsp.daemon.log.iter().find(|line| line.contains("HTTP endpoint listening")).expect("the HTTP line");
     let http_url = format!("http://{}/lsps", common::field(http_line, "http_listen").expect("http_listen="));
     let output = inbound().args(["check", "--lsp", &target, "--http", &http_url, "--json"]).output().expect("run");
@@ -88,8 +98,13 @@ async fn inbound_serve_passes_every_check() {
     assert!(output.status.success(), "{}: {stdout}\n{}", output.status, String::from_utf8_lossy(&output.stderr));
     let report: Value = serde_json::from_str(&stdout).expect("one JSON object");
     for finding in report["findings"].as_array().expect("findings") {
-        let skipped =
-            ["lsps0.init.feature_bit", "lsps1.create_order.range.confirmations", "lsps5.webhook_registered.posted"];
+        let skipped = [
+            "lsps0.init.feature_bit",
+            "lsps1.create_order.range.confirmations",
+            "lsps5.webhook_registered.posted",
+            "lsps2.pay.jit_payment",
+            "lsps1.pay.order_completed",
+        ];
         let wanted = if skipped.contains(&finding["check"].as_str().unwrap_or_default()) { "SKIP" } else { "PASS" };
         assert_eq!(finding["outcome"], wanted, "over HTTP: {finding}");
     }

@@ -14,7 +14,8 @@ use bitcoin::hashes::{sha256, Hash};
 use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
 use bitcoin::Network;
 use inbound_check::{
-    inbox, Inbox, InboxSender, Link, LinkError, LinkFuture, Received, ReceivedFuture, WebhookReceiver,
+    inbox, Inbox, InboxSender, JitPayment, Link, LinkError, LinkFuture, LiveFuture, LivePayments, PaidOrder, Received,
+    ReceivedFuture, WebhookReceiver,
 };
 use lightning_invoice::{Currency, InvoiceBuilder, PaymentSecret};
 use lsps::jsonrpc::RpcError;
@@ -58,6 +59,8 @@ pub enum Fault {
     NoMaxWebhooksData,
     RemoveUnknownAnswersOk,
     NoWebhookRegistered,
+    SkimTooMuch,
+    PaidOrderFails,
 }
 
 /// A hostile LSP.
@@ -454,10 +457,57 @@ impl Link for FakeLsp {
     }
 }
 
-/// Options for checking `fake`: a short timeout, and its webhook receiver.
+/// The fake's payments (`--pay`): a JIT payment and a paid order, as a conforming LSP (or one
+/// with a payment fault) would leave them.
+pub struct FakeLive {
+    faults: HashSet<Fault>,
+}
+
+impl LivePayments for FakeLive {
+    fn jit_payment(&self) -> LiveFuture<'_, JitPayment> {
+        Box::pin(async move {
+            let (payment_msat, min_fee_msat, proportional) = (50_000_000, 2_000_000, 1_000);
+            let fee = lsps::lsps2::opening_fee_msat(payment_msat, min_fee_msat, proportional).expect("no overflow");
+            let skim = if self.faults.contains(&Fault::SkimTooMuch) { fee + 1 } else { fee };
+            let received_msat = Some(payment_msat - skim);
+            Ok(JitPayment { payment_msat, min_fee_msat, proportional, received_msat, note: "fake".into() })
+        })
+    }
+
+    fn paid_order(&self) -> LiveFuture<'_, PaidOrder> {
+        Box::pin(async move {
+            let request = lsps::lsps1::CreateOrderRequest {
+                lsp_balance_sat: SatAmount(100_000),
+                client_balance_sat: SatAmount(0),
+                required_channel_confirmations: 0,
+                funding_confirms_within_blocks: 6,
+                channel_expiry_blocks: 144,
+                token: None,
+                refund_onchain_address: None,
+                announce_channel: false,
+            };
+            let fake = FakeLsp::new(&[], None).0;
+            let mut order = fake.order(0, &request);
+            if self.faults.contains(&Fault::PaidOrderFails) {
+                order.order_state = OrderState::Failed;
+            } else {
+                order.order_state = OrderState::Completed;
+                order.channel = Some(lsps::lsps1::ChannelInfo {
+                    funded_at: now(),
+                    funding_outpoint: format!("{}:0", "ab".repeat(32)).parse().expect("an outpoint"),
+                    expires_at: now().checked_add_secs(86_400).expect("in range"),
+                });
+            }
+            Ok(PaidOrder { request, order, channel_capacity_sat: Some(100_000) })
+        })
+    }
+}
+
+/// Options for checking `fake`: a short timeout, its webhook receiver and its payments.
 pub fn options(fake: &FakeLsp) -> inbound_check::CheckOptions {
     let mut options = inbound_check::CheckOptions::new("fake LSP", NETWORK);
     options.request_timeout = Duration::from_millis(300);
     options.webhooks = Some(Arc::clone(&fake.receiver) as Arc<dyn WebhookReceiver>);
+    options.live = Some(Arc::new(FakeLive { faults: fake.faults.clone() }));
     options
 }

@@ -1,0 +1,101 @@
+//! The live checks (`inbound check --pay`): real payments through the LSP, made by the caller's
+//! [`LivePayments`] (the binary runs a payer with a channel to the LSP and a wallet node), judged
+//! here against the spec: a JIT payment must arrive less exactly the promised opening fee, and a
+//! paid LSPS1 order must end COMPLETED with the channel it ordered.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use lsps::lsps1::{CreateOrderRequest, Order, OrderState};
+use lsps::lsps2::opening_fee_msat;
+
+use crate::session::Verdict;
+
+/// What a JIT payment through the LSP came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JitPayment {
+    /// The invoice's amount: what the payer paid the LSP.
+    pub payment_msat: u64,
+    /// The `min_fee_msat` of the menu entry bought.
+    pub min_fee_msat: u64,
+    /// The `proportional` of that entry.
+    pub proportional: u32,
+    /// What the wallet was paid (claimed), if it was.
+    pub received_msat: Option<u64>,
+    /// What happened, for the report (a failure's reason, the channel).
+    pub note: String,
+}
+
+/// What an LSPS1 order paid over Lightning came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PaidOrder {
+    /// The order request sent.
+    pub request: CreateOrderRequest,
+    /// The order as `get_order` last answered it.
+    pub order: Order,
+    /// The capacity of the channel the wallet got from the LSP with the order's funding
+    /// outpoint, if it got one.
+    pub channel_capacity_sat: Option<u64>,
+}
+
+/// A future returned by [`LivePayments`]; an `Err` is a flow that broke before it could be judged.
+pub type LiveFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
+
+/// Real payments through the LSP under test.
+pub trait LivePayments: Send + Sync {
+    /// Buys a fixed-amount JIT channel for a wallet without one and has the payer pay it.
+    fn jit_payment(&self) -> LiveFuture<'_, JitPayment>;
+
+    /// Orders a channel for the wallet by LSPS1, has the payer pay its BOLT11 invoice, and
+    /// waits until the order is COMPLETED (or FAILED) and the wallet sees the channel.
+    fn paid_order(&self) -> LiveFuture<'_, PaidOrder>;
+}
+
+/// `lsps2.pay.jit_payment`: the payment arrived, less exactly the fee of bLIP-52's formula.
+pub(crate) fn judge_jit(outcome: Result<JitPayment, String>) -> Verdict {
+    let payment = match outcome {
+        Ok(payment) => payment,
+        Err(problem) => return Verdict::Fail(problem),
+    };
+    let fee = match opening_fee_msat(payment.payment_msat, payment.min_fee_msat, payment.proportional) {
+        Ok(fee) => fee,
+        Err(_) => return Verdict::Fail("the promised fee overflows for this payment".into()),
+    };
+    let expected = payment.payment_msat.checked_sub(fee);
+    match (payment.received_msat, expected) {
+        (Some(received), Some(expected)) if received == expected => Verdict::Pass(format!(
+            "{} msat paid, {received} msat received, fee {fee} msat as promised; {}",
+            payment.payment_msat, payment.note
+        )),
+        (Some(received), _) => Verdict::Fail(format!(
+            "{} msat paid, {received} msat received: the fee taken is not the promised {fee} msat",
+            payment.payment_msat
+        )),
+        (None, _) => Verdict::Fail(format!("the wallet was not paid: {}", payment.note)),
+    }
+}
+
+/// `lsps1.pay.order_completed`: COMPLETED, with a channel of the ordered size.
+pub(crate) fn judge_order(outcome: Result<PaidOrder, String>) -> Verdict {
+    let paid = match outcome {
+        Ok(paid) => paid,
+        Err(problem) => return Verdict::Fail(problem),
+    };
+    let ordered = paid.request.lsp_balance_sat.get().checked_add(paid.request.client_balance_sat.get());
+    if paid.order.order_state != OrderState::Completed {
+        return Verdict::Fail(format!("the paid order is {:?}", paid.order.order_state));
+    }
+    let Some(channel) = &paid.order.channel else {
+        return Verdict::Fail("the order is COMPLETED without a channel".into());
+    };
+    match (paid.channel_capacity_sat, ordered) {
+        (Some(capacity), Some(ordered)) if capacity >= ordered => Verdict::Pass(format!(
+            "COMPLETED, channel {} of {capacity} sat for {ordered} sat ordered",
+            channel.funding_outpoint
+        )),
+        (Some(capacity), _) => Verdict::Fail(format!("the channel has {capacity} sat, {ordered:?} sat were ordered")),
+        (None, _) => {
+            Verdict::Fail(format!("the wallet has no channel with funding outpoint {}", channel.funding_outpoint))
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! `inbound check --pay`: the live checks' payments, on regtest. Two more nodes: a payer, funded
+//! by mining to it through `--chain-url` (the chain the user controls), with a channel to the
+//! LSP; and a wallet that buys from the LSP (a JIT invoice, then an LSPS1 order), paid by the
+//! payer. What happened goes back to `inbound-check` as facts; the checker judges them.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use inbound_check::{JitPayment, LiveFuture, LivePayments, PaidOrder};
+use inbound_client::lsps1::{payment_for, Lsps1Client, PayWith, Payment, PeerTransport};
+use inbound_client::lsps2::JitInvoiceRequest;
+use inbound_node::bitcoin::secp256k1::PublicKey;
+use inbound_node::bitcoin::{Address, Network};
+use inbound_node::lightning::events::Event;
+use inbound_node::lightning::types::payment::PaymentHash;
+use inbound_node::{BitcoindRpc, FundingBroadcast};
+use lsps::lsps1::OrderState;
+use serde_json::json;
+
+use crate::events::wait_for_event;
+use crate::wallet::{start_jit_wallet, start_wallet, Wallet, WalletOptions};
+
+/// The payer's channel to the LSP.
+pub const PAYER_CHANNEL_SAT: u64 = 1_000_000;
+/// The JIT invoice's amount.
+pub const JIT_PAYMENT_MSAT: u64 = 50_000_000;
+/// The most the wallet pays for the JIT channel (a cap, not the expected fee).
+pub const JIT_MAX_FEE_MSAT: u64 = 25_000_000;
+/// The most the wallet pays for the LSPS1 order's fee.
+pub const ORDER_MAX_FEE_SAT: u64 = 100_000;
+/// Blocks that make the payer's coinbase spendable and its channel confirmed.
+const COINBASE_MATURITY: u32 = 100;
+const CHANNEL_CONFIRMATIONS: u32 = 6;
+/// How long each live step may take.
+const STEP: Duration = Duration::from_secs(120);
+const POLL: Duration = Duration::from_millis(100);
+
+/// The payer and the wallet of the live checks.
+pub struct PayRig {
+    lsp: PublicKey,
+    payer: Wallet,
+    wallet: Wallet,
+    rpc: BitcoindRpc,
+}
+
+impl PayRig {
+    /// Starts the payer and the wallet under `root`, funds the payer by mining to it, opens its
+    /// channel to the LSP and waits until the channel is usable; connects the wallet.
+    ///
+    /// # Errors
+    /// Not regtest, a chain that does not mine, or an LSP that does not accept the channel.
+    pub async fn start(
+        lsp: PublicKey,
+        address: std::net::SocketAddr,
+        root: &Path,
+        base: &WalletOptions,
+    ) -> Result<PayRig> {
+        if base.network != Network::Regtest {
+            bail!("--pay mines blocks to fund its payer: regtest only");
+        }
+        let rpc = BitcoindRpc::new(base.chain.clone()).context("the chain backend's RPC")?;
+        let options = |name: &str| WalletOptions {
+            data_dir: root.join(name),
+            network: base.network,
+            alias: format!("inbound-check-{name}"),
+            chain: base.chain.clone(),
+        };
+        let payer = start_wallet(options("payer")).await?;
+        let wallet = start_jit_wallet(options("wallet")).await?;
+        let rig = PayRig { lsp, payer, wallet, rpc };
+        rig.fund_payer().await?;
+        rig.payer.node.connect_peer(lsp, address, true).await.context("the payer connecting to the LSP")?;
+        rig.open_payer_channel().await?;
+        rig.wallet.node.connect_peer(lsp, address, true).await.context("the wallet connecting to the LSP")?;
+        Ok(rig)
+    }
+
+    /// Stops both nodes.
+    pub async fn stop(&self) {
+        for (name, node) in [("payer", &self.payer), ("wallet", &self.wallet)] {
+            if let Err(error) = node.stop().await {
+                tracing::warn!("stopping the checker's {name}: {error:#}");
+            }
+        }
+    }
+
+    async fn mine(&self, blocks: u32, to: &Address) -> Result<()> {
+        // Bitcoin Core takes the address as written; bcoin only in its own regtest form.
+        let standard = self.rpc.call("generatetoaddress", json!([blocks, to.to_string()])).await;
+        if standard.is_err() {
+            let bcoin = inbound_regtest::bcoin_address(to).map_err(|error| anyhow!("{error}"))?;
+            self.rpc.call("generatetoaddress", json!([blocks, bcoin])).await.context("generatetoaddress")?;
+        }
+        for node in [&self.payer.node, &self.wallet.node] {
+            node.sync_chain().await.context("syncing after mining")?;
+        }
+        Ok(())
+    }
+
+    async fn fund_payer(&self) -> Result<()> {
+        let address = self.payer.node.new_onchain_address().context("the payer's address")?;
+        self.mine(1, &address).await?;
+        self.mine(COINBASE_MATURITY, &address).await?;
+        poll(STEP, "the payer's coinbase to mature", || async {
+            self.payer.node.sync_chain().await?;
+            Ok(self.payer.node.onchain_balance().confirmed_sat > PAYER_CHANNEL_SAT)
+        })
+        .await
+    }
+
+    async fn open_payer_channel(&self) -> Result<()> {
+        let mut events = self.payer.events.subscribe();
+        self.payer
+            .node
+            .open_channel(self.lsp, PAYER_CHANNEL_SAT, 0, 1, FundingBroadcast::Automatic, None)
+            .context("opening the payer's channel")?;
+        wait_for_event(&mut events, "the payer's channel pending", STEP, |event| match event {
+            Event::ChannelPending { user_channel_id: 1, .. } => Some(Ok(())),
+            Event::ChannelClosed { user_channel_id: 1, reason, .. } => {
+                Some(Err(anyhow!("the LSP did not take the payer's channel: {reason}")))
+            }
+            _ => None,
+        })
+        .await?;
+        // The funding transaction reaches the chain backend before it can be mined.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let burn = self.payer.node.new_onchain_address().context("an address")?;
+        self.mine(CHANNEL_CONFIRMATIONS, &burn).await?;
+        poll(STEP, "the payer's channel to be usable", || async {
+            self.payer.node.sync_chain().await?;
+            Ok(self
+                .payer
+                .node
+                .channel_manager()
+                .list_usable_channels()
+                .iter()
+                .any(|c| c.counterparty.node_id == self.lsp))
+        })
+        .await
+    }
+
+    async fn jit(&self) -> Result<JitPayment> {
+        let client = self.wallet.lsps2.as_ref().ok_or_else(|| anyhow!("the wallet buys no JIT channels"))?;
+        let jit = client
+            .jit_invoice(JitInvoiceRequest {
+                lsp: self.lsp,
+                amount_msat: Some(JIT_PAYMENT_MSAT),
+                max_fee_msat: JIT_MAX_FEE_MSAT,
+                description: "inbound check".into(),
+                expiry_secs: 3600,
+                token: None,
+            })
+            .await
+            .map_err(|error| anyhow!("buying the JIT invoice: {error}"))?;
+        let params = &jit.opening_fee_params;
+        let mut facts = JitPayment {
+            payment_msat: JIT_PAYMENT_MSAT,
+            min_fee_msat: params.min_fee_msat.get(),
+            proportional: params.proportional.get(),
+            received_msat: None,
+            note: String::new(),
+        };
+        let hash = PaymentHash(*jit.invoice.payment_hash().as_ref());
+        let mut wallet_events = self.wallet.events.subscribe();
+        self.payer.node.pay_invoice(&jit.invoice).context("paying the JIT invoice")?;
+        let claimed = wait_for_event(&mut wallet_events, "the wallet's PaymentClaimed", STEP, |event| match event {
+            Event::PaymentClaimed { payment_hash, amount_msat, .. } if *payment_hash == hash => Some(Ok(*amount_msat)),
+            _ => None,
+        })
+        .await;
+        match claimed {
+            Ok(received) => {
+                facts.received_msat = Some(received);
+                let channel = self.wallet.node.list_channels().into_iter().find(|c| c.counterparty.node_id == self.lsp);
+                facts.note = channel.map_or_else(
+                    || "but no channel from the LSP".to_owned(),
+                    |c| format!("over a new {} sat channel", c.channel_value_satoshis),
+                );
+            }
+            Err(error) => facts.note = format!("{error:#}"),
+        }
+        Ok(facts)
+    }
+
+    async fn order(&self) -> Result<PaidOrder> {
+        let transport = PeerTransport::new(Arc::clone(&self.wallet.client), self.lsp);
+        let client = Lsps1Client::new(Arc::new(transport), Network::Regtest).with_poll_interval(POLL);
+        let info = client.get_info().await.map_err(|error| anyhow!("lsps1.get_info: {error}"))?;
+        let client_sat = info.min_initial_client_balance_sat.get();
+        let lsp_sat = info
+            .min_initial_lsp_balance_sat
+            .get()
+            .max(info.min_channel_balance_sat.get().saturating_sub(client_sat))
+            .max(1);
+        let expiry = info.max_channel_expiry_blocks.clamp(1, 1008);
+        let request = client.request(lsp_sat, client_sat, expiry, None);
+        let order = client.create_order(&request).await.map_err(|error| anyhow!("lsps1.create_order: {error}"))?.order;
+        let Payment::Lightning { invoice, .. } =
+            payment_for(&order, PayWith::Lightning, ORDER_MAX_FEE_SAT, Network::Regtest)
+                .map_err(|error| anyhow!("the order's payment: {error}"))?
+        else {
+            bail!("asked for the Lightning payment, got another");
+        };
+        self.payer.node.pay_invoice(&invoice).context("paying the order")?;
+        let done = client
+            .wait_for(&order.order_id, Some(&request), STEP, |o| o.order_state != OrderState::Created, |_| {})
+            .await
+            .map_err(|error| anyhow!("waiting for the order: {error}"))?;
+        let capacity = match &done.channel {
+            None => None,
+            Some(channel) => {
+                let funding = channel.funding_outpoint.0;
+                let find = || {
+                    self.wallet
+                        .node
+                        .list_channels()
+                        .into_iter()
+                        .find(|c| c.funding_txo.map(|o| o.into_bitcoin_outpoint()) == Some(funding))
+                        .map(|c| c.channel_value_satoshis)
+                };
+                // The wallet may learn of the channel a moment after the LSP reports it.
+                let seen =
+                    poll(Duration::from_secs(30), "the ordered channel", || async { Ok(find().is_some()) }).await;
+                seen.ok().and_then(|()| find())
+            }
+        };
+        Ok(PaidOrder { request, order: done, channel_capacity_sat: capacity })
+    }
+}
+
+impl LivePayments for PayRig {
+    fn jit_payment(&self) -> LiveFuture<'_, JitPayment> {
+        Box::pin(async move { self.jit().await.map_err(|error| format!("{error:#}")) })
+    }
+
+    fn paid_order(&self) -> LiveFuture<'_, PaidOrder> {
+        Box::pin(async move { self.order().await.map_err(|error| format!("{error:#}")) })
+    }
+}
+
+/// Checks `condition` every [`POLL`] until it holds, at most `timeout`.
+async fn poll<F, Fut>(timeout: Duration, what: &str, mut condition: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !condition().await? {
+        if tokio::time::Instant::now() > deadline {
+            bail!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    Ok(())
+}
