@@ -171,6 +171,8 @@ catalogue! {
         "A payment_size_msat whose opening fee overflows 64 bits gets error 203.";
     Lsps2JitPayment => "lsps2.pay.jit_payment", 2, "bLIP-52 §\"Forwarding with the fee deducted\"", Must,
         "A payment to a JIT invoice reaches the client over a new channel, less exactly the opening fee of the promised formula (needs --pay).";
+    Lsps2MppShort => "lsps2.pay.mpp_short", 2, "bLIP-52 §\"LSP HTLC interception\"", Must,
+        "Parts of a fixed-amount JIT payment that stop short of payment_size_msat are kept at least 90 s from the first part, and no channel is opened for them (needs --pay; the checker waits up to 150 s for them to fail back).";
     Lsps5SetWebhook => "lsps5.set_webhook.registered", 5, "bLIP-55 §\"lsps5.set_webhook\"", Must,
         "set_webhook with a new app_name and an https URL answers num_webhooks counting it, max_webhooks, and no_change false.";
     Lsps5WebhookRegistered => "lsps5.webhook_registered.posted", 5, "bLIP-55 §\"LSP persistence and obligations\"", Must,

@@ -40,7 +40,7 @@ use bitcoin::Network;
 
 pub use catalogue::{Check, CheckSpec, Level, CATALOGUE};
 pub use link::{inbox, Inbox, InboxSender, Link, LinkError, LinkFuture, INBOX_CAPACITY};
-pub use live::{JitPayment, LiveFuture, LivePayments, PaidOrder};
+pub use live::{JitPayment, LiveFuture, LivePayments, PaidOrder, ShortMpp, MPP_HOLD};
 pub use report::{Counts, Evidence, Finding, Outcome, Report};
 pub use session::MAX_UNRELATED_PER_EXCHANGE;
 pub use webhooks::{Received, ReceivedFuture, WebhookReceiver};
@@ -102,12 +102,15 @@ impl CheckOptions {
 }
 
 /// The live checks, when the caller can pay: a JIT payment first (the wallet has no channel
-/// with the LSP yet), then a paid LSPS1 order.
+/// with the LSP yet), then a paid LSPS1 order, then part of a JIT payment (the longest: at least
+/// 90 s).
 async fn live_checks(session: &mut Session<'_>, offered: Option<&[u16]>) {
     let runs = |protocol: u16| session.options.selected(protocol) && offered.is_some_and(|o| o.contains(&protocol));
     let (jit, order) = (runs(2), runs(1));
     let Some(live) = session.options.live.clone() else {
-        for (check, runs) in [(Check::Lsps2JitPayment, jit), (Check::Lsps1PaidOrder, order)] {
+        for (check, runs) in
+            [(Check::Lsps2JitPayment, jit), (Check::Lsps2MppShort, jit), (Check::Lsps1PaidOrder, order)]
+        {
             if runs {
                 session.record(check, Verdict::Skip("needs --pay".into()), None);
             }
@@ -119,6 +122,9 @@ async fn live_checks(session: &mut Session<'_>, offered: Option<&[u16]>) {
     }
     if order {
         session.record(Check::Lsps1PaidOrder, live::judge_order(live.paid_order().await), None);
+    }
+    if jit {
+        session.record(Check::Lsps2MppShort, live::judge_short_mpp(live.short_mpp().await), None);
     }
 }
 

@@ -1,10 +1,12 @@
 //! The live checks (`inbound check --pay`): real payments through the LSP, made by the caller's
 //! [`LivePayments`] (the binary runs a payer with a channel to the LSP and a wallet node), judged
-//! here against the spec: a JIT payment must arrive less exactly the promised opening fee, and a
-//! paid LSPS1 order must end COMPLETED with the channel it ordered.
+//! here against the spec: a JIT payment must arrive less exactly the promised opening fee, part
+//! of one must be held at least 90 s without a channel, and a paid LSPS1 order must end COMPLETED
+//! with the channel it ordered.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use lsps::lsps1::{CreateOrderRequest, Order, OrderState};
 use lsps::lsps2::opening_fee_msat;
@@ -38,6 +40,21 @@ pub struct PaidOrder {
     pub channel_capacity_sat: Option<u64>,
 }
 
+/// What part of a fixed-amount JIT payment, sent alone, came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShortMpp {
+    /// How long after sending the part the payer learnt it failed; `None` if it was still held
+    /// when the caller stopped waiting.
+    pub failed_after: Option<Duration>,
+    /// How long the caller waited at most.
+    pub waited: Duration,
+    /// Whether the LSP opened a channel to the wallet for it.
+    pub channel_opened: bool,
+}
+
+/// bLIP-52 §"LSP HTLC interception": parts are kept at least this long from the first.
+pub const MPP_HOLD: Duration = Duration::from_secs(90);
+
 /// A future returned by [`LivePayments`]; an `Err` is a flow that broke before it could be judged.
 pub type LiveFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
 
@@ -49,6 +66,10 @@ pub trait LivePayments: Send + Sync {
     /// Orders a channel for the wallet by LSPS1, has the payer pay its BOLT11 invoice, and
     /// waits until the order is COMPLETED (or FAILED) and the wallet sees the channel.
     fn paid_order(&self) -> LiveFuture<'_, PaidOrder>;
+
+    /// Buys a fixed-amount JIT invoice for the wallet and has the payer send half of it, alone,
+    /// then waits (at least [`MPP_HOLD`] and a margin) for the part to fail back.
+    fn short_mpp(&self) -> LiveFuture<'_, ShortMpp>;
 }
 
 /// `lsps2.pay.jit_payment`: the payment arrived, less exactly the fee of bLIP-52's formula.
@@ -72,6 +93,28 @@ pub(crate) fn judge_jit(outcome: Result<JitPayment, String>) -> Verdict {
             payment.payment_msat
         )),
         (None, _) => Verdict::Fail(format!("the wallet was not paid: {}", payment.note)),
+    }
+}
+
+/// `lsps2.pay.mpp_short`: held at least 90 s, no channel, failed back (or still held, which
+/// bLIP-52 allows until `valid_until`).
+pub(crate) fn judge_short_mpp(outcome: Result<ShortMpp, String>) -> Verdict {
+    let short = match outcome {
+        Ok(short) => short,
+        Err(problem) => return Verdict::Fail(problem),
+    };
+    if short.channel_opened {
+        return Verdict::Fail("the LSP opened a channel for a payment that stopped short".into());
+    }
+    match short.failed_after {
+        Some(after) if after < MPP_HOLD => {
+            Verdict::Fail(format!("the part was failed back after {} s; parts are kept at least 90 s", after.as_secs()))
+        }
+        Some(after) => Verdict::Pass(format!("held {} s, then failed back; no channel", after.as_secs())),
+        None => Verdict::Pass(format!(
+            "still held after {} s (bLIP-52 allows holding until valid_until); no channel",
+            short.waited.as_secs()
+        )),
     }
 }
 

@@ -27,6 +27,7 @@ pub(crate) const CHECKS: &[Check] = &[
     Check::Lsps2SizeAboveMax,
     Check::Lsps2FeeOverflow,
     Check::Lsps2JitPayment,
+    Check::Lsps2MppShort,
 ];
 
 /// The keys of an `opening_fee_params`, exactly (bLIP-52: no more, no fewer).

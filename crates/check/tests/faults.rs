@@ -73,6 +73,7 @@ async fn each_planted_fault_is_reported_by_its_check_and_nothing_else() {
         (Fault::NoWebhookRegistered, vec![(Lsps5WebhookRegistered, Fail)]),
         (Fault::SkimTooMuch, vec![(Lsps2JitPayment, Fail)]),
         (Fault::PaidOrderFails, vec![(Lsps1PaidOrder, Fail)]),
+        (Fault::ShortMppFailedAtOnce, vec![(Lsps2MppShort, Fail)]),
     ];
     let mut problems = Vec::new();
     for (fault, expected) in cases {

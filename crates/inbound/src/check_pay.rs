@@ -1,19 +1,21 @@
 //! `inbound check --pay`: the live checks' payments, on regtest. Two more nodes: a payer, funded
 //! by mining to it through `--chain-url` (the chain the user controls), with a channel to the
-//! LSP; and a wallet that buys from the LSP (a JIT invoice, then an LSPS1 order), paid by the
-//! payer. What happened goes back to `inbound-check` as facts; the checker judges them.
+//! LSP; and a wallet that buys from the LSP (a JIT invoice, then an LSPS1 order, then a JIT
+//! invoice of which the payer sends only half), paid by the payer. What happened goes back to `inbound-check` as facts; the checker judges them.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use inbound_check::{JitPayment, LiveFuture, LivePayments, PaidOrder};
+use inbound_check::{JitPayment, LiveFuture, LivePayments, PaidOrder, ShortMpp};
 use inbound_client::lsps1::{payment_for, Lsps1Client, PayWith, Payment, PeerTransport};
 use inbound_client::lsps2::JitInvoiceRequest;
 use inbound_node::bitcoin::secp256k1::PublicKey;
 use inbound_node::bitcoin::{Address, Network};
 use inbound_node::lightning::events::Event;
+use inbound_node::lightning::ln::channelmanager::{PaymentId, RecipientOnionFields, Retry};
+use inbound_node::lightning::routing::router::{PaymentParameters, RouteParameters};
 use inbound_node::lightning::types::payment::PaymentHash;
 use inbound_node::{BitcoindRpc, FundingBroadcast};
 use lsps::lsps1::OrderState;
@@ -28,6 +30,13 @@ pub const PAYER_CHANNEL_SAT: u64 = 1_000_000;
 pub const JIT_PAYMENT_MSAT: u64 = 50_000_000;
 /// The most the wallet pays for the JIT channel (a cap, not the expected fee).
 pub const JIT_MAX_FEE_MSAT: u64 = 25_000_000;
+/// The JIT invoice of which only half is sent.
+pub const SHORT_MPP_MSAT: u64 = 40_000_000;
+/// How long the checker waits for that half to fail back: bLIP-52's 90 s and a margin for the
+/// LSP's timer.
+pub const SHORT_MPP_WAIT: Duration = Duration::from_secs(150);
+/// How long the LSP may take to offer JIT channels again after a block.
+const MENU_WAIT: Duration = Duration::from_secs(30);
 /// The most the wallet pays for the LSPS1 order's fee.
 pub const ORDER_MAX_FEE_SAT: u64 = 100_000;
 /// Blocks that make the payer's coinbase spendable and its channel confirmed.
@@ -230,7 +239,76 @@ impl PayRig {
     }
 }
 
+impl PayRig {
+    async fn mpp(&self) -> Result<ShortMpp> {
+        let client = self.wallet.lsps2.as_ref().ok_or_else(|| anyhow!("the wallet buys no JIT channels"))?;
+        // The channels opened so far spent the LSP's confirmed coins, and an LSP sells JIT
+        // channels from confirmed coins only: a block confirms its change, and the menu returns
+        // once the LSP has seen the block.
+        let burn = self.payer.node.new_onchain_address().context("an address")?;
+        self.mine(1, &burn).await?;
+        let request = JitInvoiceRequest {
+            lsp: self.lsp,
+            amount_msat: Some(SHORT_MPP_MSAT),
+            max_fee_msat: JIT_MAX_FEE_MSAT,
+            description: "inbound check: a payment that stops short".into(),
+            expiry_secs: 3600,
+            token: None,
+        };
+        let deadline = tokio::time::Instant::now() + MENU_WAIT;
+        let jit = loop {
+            match client.jit_invoice(request.clone()).await {
+                Ok(jit) => break jit,
+                Err(_) if tokio::time::Instant::now() < deadline => tokio::time::sleep(Duration::from_secs(1)).await,
+                Err(error) => bail!("buying the JIT invoice: {error}"),
+            }
+        };
+        let channels_before = self.lsp_channels_of_wallet();
+        // Half the invoice, alone, under the invoice's own hash: one MPP part of two.
+        let hash = PaymentHash(*jit.invoice.payment_hash().as_ref());
+        let route = RouteParameters::from_payment_params_and_value(
+            PaymentParameters::from_bolt11_invoice(&jit.invoice),
+            SHORT_MPP_MSAT / 2,
+        );
+        let onion = RecipientOnionFields::secret_only(*jit.invoice.payment_secret());
+        let payment_id = PaymentId(hash.0);
+        let mut events = self.payer.events.subscribe();
+        let sent = tokio::time::Instant::now();
+        self.payer
+            .node
+            .channel_manager()
+            .send_payment(hash, onion, payment_id, route, Retry::Attempts(0))
+            .map_err(|error| anyhow!("sending the part: {error:?}"))?;
+        // true: failed back; false: paid (half accepted as the whole); an error: still held.
+        let failed = wait_for_event(&mut events, "the part to fail back", SHORT_MPP_WAIT, |event| match event {
+            Event::PaymentFailed { payment_id: id, .. } if *id == payment_id => Some(Ok(true)),
+            Event::PaymentSent { payment_id: Some(id), .. } if *id == payment_id => Some(Ok(false)),
+            _ => None,
+        })
+        .await;
+        let failed_after = match failed {
+            Ok(true) => Some(sent.elapsed()),
+            Ok(false) => bail!("half the payment was accepted as the whole"),
+            Err(_still_held) => None,
+        };
+        Ok(ShortMpp {
+            failed_after,
+            waited: SHORT_MPP_WAIT,
+            channel_opened: self.lsp_channels_of_wallet() > channels_before,
+        })
+    }
+
+    /// The wallet's channels with the LSP.
+    fn lsp_channels_of_wallet(&self) -> usize {
+        self.wallet.node.list_channels().iter().filter(|c| c.counterparty.node_id == self.lsp).count()
+    }
+}
+
 impl LivePayments for PayRig {
+    fn short_mpp(&self) -> LiveFuture<'_, ShortMpp> {
+        Box::pin(async move { self.mpp().await.map_err(|error| format!("{error:#}")) })
+    }
+
     fn jit_payment(&self) -> LiveFuture<'_, JitPayment> {
         Box::pin(async move { self.jit().await.map_err(|error| format!("{error:#}")) })
     }

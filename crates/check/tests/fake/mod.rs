@@ -15,7 +15,7 @@ use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
 use bitcoin::Network;
 use inbound_check::{
     inbox, Inbox, InboxSender, JitPayment, Link, LinkError, LinkFuture, LiveFuture, LivePayments, PaidOrder, Received,
-    ReceivedFuture, WebhookReceiver,
+    ReceivedFuture, ShortMpp, WebhookReceiver, MPP_HOLD,
 };
 use lightning_invoice::{Currency, InvoiceBuilder, PaymentSecret};
 use lsps::jsonrpc::RpcError;
@@ -61,6 +61,7 @@ pub enum Fault {
     NoWebhookRegistered,
     SkimTooMuch,
     PaidOrderFails,
+    ShortMppFailedAtOnce,
 }
 
 /// A hostile LSP.
@@ -464,6 +465,17 @@ pub struct FakeLive {
 }
 
 impl LivePayments for FakeLive {
+    fn short_mpp(&self) -> LiveFuture<'_, ShortMpp> {
+        Box::pin(async move {
+            let failed_after = if self.faults.contains(&Fault::ShortMppFailedAtOnce) {
+                Some(Duration::from_secs(1))
+            } else {
+                Some(MPP_HOLD + Duration::from_secs(2))
+            };
+            Ok(ShortMpp { failed_after, waited: Duration::from_secs(150), channel_opened: false })
+        })
+    }
+
     fn jit_payment(&self) -> LiveFuture<'_, JitPayment> {
         Box::pin(async move {
             let (payment_msat, min_fee_msat, proportional) = (50_000_000, 2_000_000, 1_000);
