@@ -141,6 +141,8 @@ catalogue! {
         "funding_confirms_within_blocks below min_funding_confirms_within_blocks gets error 100 with data.property naming a get_info field.";
     Lsps1PaidOrder => "lsps1.pay.order_completed", 1, "bLIP-51 §\"Channel object and opening duties\"", Must,
         "An order paid with its BOLT11 invoice becomes COMPLETED with its channel, and the client gets a channel of the ordered size (needs --pay).";
+    Lsps1Refund => "lsps1.pay.refund", 1, "bLIP-51 §\"Refunds and failure handling\"", Must,
+        "A Lightning-paid order the LSP cannot fulfil (the client refuses every channel) is refunded: the held payment is failed back and the order ends FAILED with bolt11 REFUNDED; the payment is never taken (needs --pay; skipped if neither happens within --refund-wait-secs).";
     Lsps2GetInfo => "lsps2.get_info.result", 2, "bLIP-52 §\"lsps2.get_info\"", Must,
         "lsps2.get_info answers opening_fee_params_menu; each entry has exactly the spec's keys, in their types.";
     Lsps2MenuOrder => "lsps2.get_info.menu_order", 2, "bLIP-52 §\"lsps2.get_info\"", Must,

@@ -40,7 +40,7 @@ use bitcoin::Network;
 
 pub use catalogue::{Check, CheckSpec, Level, CATALOGUE};
 pub use link::{inbox, Inbox, InboxSender, Link, LinkError, LinkFuture, INBOX_CAPACITY};
-pub use live::{JitPayment, LiveFuture, LivePayments, PaidOrder, ShortMpp, MPP_HOLD};
+pub use live::{JitPayment, LiveFuture, LivePayments, PaidOrder, PayerSaw, RefusedOrder, ShortMpp, MPP_HOLD};
 pub use report::{Counts, Evidence, Finding, Outcome, Report};
 pub use session::MAX_UNRELATED_PER_EXCHANGE;
 pub use webhooks::{Received, ReceivedFuture, WebhookReceiver};
@@ -102,8 +102,8 @@ impl CheckOptions {
 }
 
 /// The live checks, when the caller can pay: a JIT payment first (the wallet has no channel
-/// with the LSP yet), then a paid LSPS1 order, then part of a JIT payment (the longest: at least
-/// 90 s).
+/// with the LSP yet), then a paid LSPS1 order and one the LSP cannot fulfil, then part of a JIT
+/// payment (at least 90 s).
 async fn live_checks(session: &mut Session<'_>, offered: Option<&[u16]>) {
     let runs = |protocol: u16| session.options.selected(protocol) && offered.is_some_and(|o| o.contains(&protocol));
     let (jit, order) = (runs(2), runs(1));
@@ -122,6 +122,7 @@ async fn live_checks(session: &mut Session<'_>, offered: Option<&[u16]>) {
     }
     if order {
         session.record(Check::Lsps1PaidOrder, live::judge_order(live.paid_order().await), None);
+        session.record(Check::Lsps1Refund, live::judge_refund(live.refused_order().await), None);
     }
     if jit {
         session.record(Check::Lsps2MppShort, live::judge_short_mpp(live.short_mpp().await), None);

@@ -1,14 +1,14 @@
 //! The live checks (`inbound check --pay`): real payments through the LSP, made by the caller's
 //! [`LivePayments`] (the binary runs a payer with a channel to the LSP and a wallet node), judged
 //! here against the spec: a JIT payment must arrive less exactly the promised opening fee, part
-//! of one must be held at least 90 s without a channel, and a paid LSPS1 order must end COMPLETED
-//! with the channel it ordered.
+//! of one must be held at least 90 s without a channel, a paid LSPS1 order must end COMPLETED
+//! with the channel it ordered, and one the LSP cannot fulfil must be refunded.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use lsps::lsps1::{CreateOrderRequest, Order, OrderState};
+use lsps::lsps1::{CreateOrderRequest, Order, OrderState, PaymentState};
 use lsps::lsps2::opening_fee_msat;
 
 use crate::session::Verdict;
@@ -52,6 +52,28 @@ pub struct ShortMpp {
     pub channel_opened: bool,
 }
 
+/// How the payer's payment of an order the LSP could not fulfil ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PayerSaw {
+    /// Failed back: the payer has its money.
+    Refunded,
+    /// Claimed: the LSP took it.
+    Taken,
+    /// Still pending when the caller stopped waiting.
+    Pending,
+}
+
+/// What an LSPS1 order for a client that refuses every channel came to, once paid.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefusedOrder {
+    /// How the payment ended for the payer.
+    pub payment: PayerSaw,
+    /// The order as `get_order` answered it at the end.
+    pub order: Option<Order>,
+    /// How long the caller waited at most.
+    pub waited: Duration,
+}
+
 /// bLIP-52 §"LSP HTLC interception": parts are kept at least this long from the first.
 pub const MPP_HOLD: Duration = Duration::from_secs(90);
 
@@ -70,6 +92,10 @@ pub trait LivePayments: Send + Sync {
     /// Buys a fixed-amount JIT invoice for the wallet and has the payer send half of it, alone,
     /// then waits (at least [`MPP_HOLD`] and a margin) for the part to fail back.
     fn short_mpp(&self) -> LiveFuture<'_, ShortMpp>;
+
+    /// Orders a channel for a node that refuses every inbound channel, has the payer pay it over
+    /// Lightning, and waits for the payment to be failed back (or taken).
+    fn refused_order(&self) -> LiveFuture<'_, RefusedOrder>;
 }
 
 /// `lsps2.pay.jit_payment`: the payment arrived, less exactly the fee of bLIP-52's formula.
@@ -114,6 +140,29 @@ pub(crate) fn judge_short_mpp(outcome: Result<ShortMpp, String>) -> Verdict {
         None => Verdict::Pass(format!(
             "still held after {} s (bLIP-52 allows holding until valid_until); no channel",
             short.waited.as_secs()
+        )),
+    }
+}
+
+/// `lsps1.pay.refund`: a paid order the LSP cannot fulfil is refunded, never taken.
+pub(crate) fn judge_refund(outcome: Result<RefusedOrder, String>) -> Verdict {
+    let refused = match outcome {
+        Ok(refused) => refused,
+        Err(problem) => return Verdict::Fail(problem),
+    };
+    let bolt11 = refused.order.as_ref().and_then(|order| order.payment.bolt11.as_ref()).map(|b| b.state);
+    let state = refused.order.as_ref().map(|order| order.order_state);
+    match refused.payment {
+        PayerSaw::Taken => Verdict::Fail("the LSP took the payment for a channel it could not open".into()),
+        PayerSaw::Refunded if state == Some(OrderState::Failed) && bolt11 == Some(PaymentState::Refunded) => {
+            Verdict::Pass("the payment failed back; the order is FAILED, bolt11 REFUNDED".into())
+        }
+        PayerSaw::Refunded => Verdict::Fail(format!(
+            "the payment failed back, but the order says {state:?} with bolt11 {bolt11:?} (FAILED and REFUNDED expected)"
+        )),
+        PayerSaw::Pending => Verdict::Skip(format!(
+            "neither refunded nor taken after {} s: the LSP may still be trying to open (--refund-wait-secs)",
+            refused.waited.as_secs()
         )),
     }
 }

@@ -36,6 +36,7 @@ pub(crate) const CHECKS: &[Check] = &[
     Check::Lsps1RangeConfirmations,
     Check::Lsps1RangeFundingTarget,
     Check::Lsps1PaidOrder,
+    Check::Lsps1Refund,
 ];
 
 /// The `get_info` fields a 100's `data.property` may name.

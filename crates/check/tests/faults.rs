@@ -74,6 +74,7 @@ async fn each_planted_fault_is_reported_by_its_check_and_nothing_else() {
         (Fault::SkimTooMuch, vec![(Lsps2JitPayment, Fail)]),
         (Fault::PaidOrderFails, vec![(Lsps1PaidOrder, Fail)]),
         (Fault::ShortMppFailedAtOnce, vec![(Lsps2MppShort, Fail)]),
+        (Fault::RefundTaken, vec![(Lsps1Refund, Fail)]),
     ];
     let mut problems = Vec::new();
     for (fault, expected) in cases {

@@ -66,6 +66,9 @@ pub struct CheckArgs {
     /// with a channel to the LSP, pays a JIT invoice and an LSPS1 order of a second node.
     #[arg(long, conflicts_with = "http")]
     pub pay: bool,
+    /// With `--pay`: how long to wait for the LSP to refund an order it cannot fulfil.
+    #[arg(long, default_value_t = 900, value_name = "SECS", requires = "pay")]
+    pub refund_wait_secs: u64,
     /// The network of the checker's node; must match the LSP's.
     #[arg(long, default_value = "regtest")]
     pub network: String,
@@ -145,7 +148,8 @@ async fn check(args: &CheckArgs) -> Result<Report> {
         false => None,
         true => {
             let root = tempfile::Builder::new().prefix("inbound-check-pay-").tempdir().context("a directory")?;
-            let rig = PayRig::start(lsp_id, address, root.path(), &options).await.context("--pay")?;
+            let refund_wait = Duration::from_secs(args.refund_wait_secs.max(1));
+            let rig = PayRig::start(lsp_id, address, root.path(), &options, refund_wait).await.context("--pay")?;
             Some((root, Arc::new(rig)))
         }
     };

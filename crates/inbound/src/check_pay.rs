@@ -1,16 +1,17 @@
 //! `inbound check --pay`: the live checks' payments, on regtest. Two more nodes: a payer, funded
 //! by mining to it through `--chain-url` (the chain the user controls), with a channel to the
 //! LSP; and a wallet that buys from the LSP (a JIT invoice, then an LSPS1 order, then a JIT
-//! invoice of which the payer sends only half), paid by the payer. What happened goes back to `inbound-check` as facts; the checker judges them.
+//! invoice of which the payer sends only half), paid by the payer; and a node that refuses every
+//! channel, whose LSPS1 order the payer pays too, which the LSP must refund. What happened goes back to `inbound-check` as facts; the checker judges them.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use inbound_check::{JitPayment, LiveFuture, LivePayments, PaidOrder, ShortMpp};
+use inbound_check::{JitPayment, LiveFuture, LivePayments, PaidOrder, PayerSaw, RefusedOrder, ShortMpp};
 use inbound_client::lsps1::{payment_for, Lsps1Client, PayWith, Payment, PeerTransport};
-use inbound_client::lsps2::JitInvoiceRequest;
+use inbound_client::lsps2::{JitInvoiceRequest, RejectingAcceptor};
 use inbound_node::bitcoin::secp256k1::PublicKey;
 use inbound_node::bitcoin::{Address, Network};
 use inbound_node::lightning::events::Event;
@@ -18,7 +19,7 @@ use inbound_node::lightning::ln::channelmanager::{PaymentId, RecipientOnionField
 use inbound_node::lightning::routing::router::{PaymentParameters, RouteParameters};
 use inbound_node::lightning::types::payment::PaymentHash;
 use inbound_node::{BitcoindRpc, FundingBroadcast};
-use lsps::lsps1::OrderState;
+use lsps::lsps1::{CreateOrderRequest, GetInfoResponse, OrderState};
 use serde_json::json;
 
 use crate::events::wait_for_event;
@@ -51,12 +52,16 @@ pub struct PayRig {
     lsp: PublicKey,
     payer: Wallet,
     wallet: Wallet,
+    /// The node that refuses every channel, for the refund check.
+    refuser: Wallet,
     rpc: BitcoindRpc,
+    refund_wait: Duration,
 }
 
 impl PayRig {
-    /// Starts the payer and the wallet under `root`, funds the payer by mining to it, opens its
-    /// channel to the LSP and waits until the channel is usable; connects the wallet.
+    /// Starts the payer, the wallet and the refuser under `root`, funds the payer by mining to it,
+    /// opens its channel to the LSP and waits until the channel is usable; connects the others.
+    /// The refund check waits up to `refund_wait`.
     ///
     /// # Errors
     /// Not regtest, a chain that does not mine, or an LSP that does not accept the channel.
@@ -65,6 +70,7 @@ impl PayRig {
         address: std::net::SocketAddr,
         root: &Path,
         base: &WalletOptions,
+        refund_wait: Duration,
     ) -> Result<PayRig> {
         if base.network != Network::Regtest {
             bail!("--pay mines blocks to fund its payer: regtest only");
@@ -78,17 +84,20 @@ impl PayRig {
         };
         let payer = start_wallet(options("payer")).await?;
         let wallet = start_jit_wallet(options("wallet")).await?;
-        let rig = PayRig { lsp, payer, wallet, rpc };
+        let refuser = start_wallet(options("refuser")).await?;
+        refuser.node.set_channel_acceptor(Arc::new(RejectingAcceptor));
+        let rig = PayRig { lsp, payer, wallet, refuser, rpc, refund_wait };
         rig.fund_payer().await?;
         rig.payer.node.connect_peer(lsp, address, true).await.context("the payer connecting to the LSP")?;
         rig.open_payer_channel().await?;
         rig.wallet.node.connect_peer(lsp, address, true).await.context("the wallet connecting to the LSP")?;
+        rig.refuser.node.connect_peer(lsp, address, true).await.context("the refuser connecting to the LSP")?;
         Ok(rig)
     }
 
     /// Stops both nodes.
     pub async fn stop(&self) {
-        for (name, node) in [("payer", &self.payer), ("wallet", &self.wallet)] {
+        for (name, node) in [("payer", &self.payer), ("wallet", &self.wallet), ("refuser", &self.refuser)] {
             if let Err(error) = node.stop().await {
                 tracing::warn!("stopping the checker's {name}: {error:#}");
             }
@@ -197,14 +206,7 @@ impl PayRig {
         let transport = PeerTransport::new(Arc::clone(&self.wallet.client), self.lsp);
         let client = Lsps1Client::new(Arc::new(transport), Network::Regtest).with_poll_interval(POLL);
         let info = client.get_info().await.map_err(|error| anyhow!("lsps1.get_info: {error}"))?;
-        let client_sat = info.min_initial_client_balance_sat.get();
-        let lsp_sat = info
-            .min_initial_lsp_balance_sat
-            .get()
-            .max(info.min_channel_balance_sat.get().saturating_sub(client_sat))
-            .max(1);
-        let expiry = info.max_channel_expiry_blocks.clamp(1, 1008);
-        let request = client.request(lsp_sat, client_sat, expiry, None);
+        let request = smallest_order(&client, &info);
         let order = client.create_order(&request).await.map_err(|error| anyhow!("lsps1.create_order: {error}"))?.order;
         let Payment::Lightning { invoice, .. } =
             payment_for(&order, PayWith::Lightning, ORDER_MAX_FEE_SAT, Network::Regtest)
@@ -304,7 +306,47 @@ impl PayRig {
     }
 }
 
+impl PayRig {
+    async fn refund(&self) -> Result<RefusedOrder> {
+        let transport = PeerTransport::new(Arc::clone(&self.refuser.client), self.lsp);
+        let client = Lsps1Client::new(Arc::new(transport), Network::Regtest).with_poll_interval(POLL);
+        let info = client.get_info().await.map_err(|error| anyhow!("lsps1.get_info: {error}"))?;
+        let request = smallest_order(&client, &info);
+        let order = client.create_order(&request).await.map_err(|error| anyhow!("lsps1.create_order: {error}"))?.order;
+        let Payment::Lightning { invoice, .. } =
+            payment_for(&order, PayWith::Lightning, ORDER_MAX_FEE_SAT, Network::Regtest)
+                .map_err(|error| anyhow!("the order's payment: {error}"))?
+        else {
+            bail!("asked for the Lightning payment, got another");
+        };
+        let mut events = self.payer.events.subscribe();
+        let payment_id = self.payer.node.pay_invoice(&invoice).context("paying the order")?;
+        let ended =
+            wait_for_event(&mut events, "the refused order's payment to end", self.refund_wait, |event| match event {
+                Event::PaymentFailed { payment_id: id, .. } if *id == payment_id => Some(Ok(PayerSaw::Refunded)),
+                Event::PaymentSent { payment_id: Some(id), .. } if *id == payment_id => Some(Ok(PayerSaw::Taken)),
+                _ => None,
+            })
+            .await;
+        let payment = ended.unwrap_or(PayerSaw::Pending);
+        // The order's state may trail the failed HTLC by a moment.
+        let mut last = None;
+        for _ in 0..50 {
+            last = client.get_order(&order.order_id, Some(&request)).await.ok();
+            if last.as_ref().is_some_and(|o| o.order_state != OrderState::Created) || payment == PayerSaw::Pending {
+                break;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        Ok(RefusedOrder { payment, order: last, waited: self.refund_wait })
+    }
+}
+
 impl LivePayments for PayRig {
+    fn refused_order(&self) -> LiveFuture<'_, RefusedOrder> {
+        Box::pin(async move { self.refund().await.map_err(|error| format!("{error:#}")) })
+    }
+
     fn short_mpp(&self) -> LiveFuture<'_, ShortMpp> {
         Box::pin(async move { self.mpp().await.map_err(|error| format!("{error:#}")) })
     }
@@ -316,6 +358,18 @@ impl LivePayments for PayRig {
     fn paid_order(&self) -> LiveFuture<'_, PaidOrder> {
         Box::pin(async move { self.order().await.map_err(|error| format!("{error:#}")) })
     }
+}
+
+/// The smallest order `info` allows: the minimum client balance, the LSP balance that makes the
+/// minimum channel, a lease of at most 1008 blocks.
+fn smallest_order(client: &Lsps1Client, info: &GetInfoResponse) -> CreateOrderRequest {
+    let client_sat = info.min_initial_client_balance_sat.get();
+    let lsp_sat = info
+        .min_initial_lsp_balance_sat
+        .get()
+        .max(info.min_channel_balance_sat.get().saturating_sub(client_sat))
+        .max(1);
+    client.request(lsp_sat, client_sat, info.max_channel_expiry_blocks.clamp(1, 1008), None)
 }
 
 /// Checks `condition` every [`POLL`] until it holds, at most `timeout`.

@@ -22,12 +22,14 @@ async fn inbound_serve_passes_every_check() {
     let bcoin = Bcoin::start().await.expect("bcoin regtest node");
     let dir = tempfile::tempdir().expect("tempdir");
     // The checker's webhook receiver: a certificate the LSP trusts, on loopback (which the LSP
-    // may POST to in tests only).
+    // may POST to in tests only). Short LSPS1 windows (an order keeps trying to open until it
+    // expires), so that the order for a node that refuses every channel is refunded within the
+    // test.
     let (cert, key) = inbound_push_relay::self_signed_pem(&["localhost".to_owned()]).expect("a certificate");
     let cert_file = write_file(dir.path(), "receiver.pem", &cert);
     let key_file = write_file(dir.path(), "receiver.key", &key);
     let extra = format!(
-        "[lsps]\nenabled = [\"lsps1\", \"lsps2\", \"lsps5\"]\n[http]\nenabled = true\nlisten = \"127.0.0.1:0\"\n[lsps5]\nallow_private_destinations = true\nextra_ca_file = {:?}\n",
+        "[lsps]\nenabled = [\"lsps1\", \"lsps2\", \"lsps5\"]\n[http]\nenabled = true\nlisten = \"127.0.0.1:0\"\n[lsps1]\npayment_window_secs = 60\nmin_open_window_secs = 5\nopen_retry_base_secs = 1\nopen_retry_max_secs = 2\n[lsps5]\nallow_private_destinations = true\nextra_ca_file = {:?}\n",
         cert_file.display().to_string()
     );
     let config = regtest_config(dir.path(), bcoin.rpc_url(), &extra);
@@ -46,7 +48,7 @@ async fn inbound_serve_passes_every_check() {
     let output = inbound()
         .args(["check", "--lsp", &target, "--chain-url", bcoin.rpc_url(), "--json", "--junit"])
         .arg(&junit)
-        .arg("--pay")
+        .args(["--pay", "--refund-wait-secs", "150"])
         .args(["--webhook-listen", "127.0.0.1:0", "--webhook-tls-cert"])
         .arg(&cert_file)
         .arg("--webhook-tls-key")
@@ -105,6 +107,7 @@ async fn inbound_serve_passes_every_check() {
             "lsps2.pay.jit_payment",
             "lsps2.pay.mpp_short",
             "lsps1.pay.order_completed",
+            "lsps1.pay.refund",
         ];
         let wanted = if skipped.contains(&finding["check"].as_str().unwrap_or_default()) { "SKIP" } else { "PASS" };
         assert_eq!(finding["outcome"], wanted, "over HTTP: {finding}");

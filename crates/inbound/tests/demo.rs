@@ -75,8 +75,8 @@ fn demo_runs_every_flow_and_prints_one_json_summary() {
     let total = outcome("pass") + outcome("fail") + outcome("warn") + outcome("skip");
     assert_eq!(total, inbound_check::CATALOGUE.len() as u64, "{summary}");
     // Skipped: the check below the minimum confirmations (the demo's LSP asks for none) and the
-    // three live checks (the demo runs the checker without --pay).
-    assert_eq!(outcome("skip"), 4, "{summary}");
+    // four live checks (the demo runs the checker without --pay).
+    assert_eq!(outcome("skip"), 5, "{summary}");
     assert_eq!(outcome("warn"), 0, "{summary}");
     // Progress went to stderr, with every step and the total.
     assert!(stderr.contains("pay an LSP invoice (payer→LSP): ok"), "{stderr}");

@@ -14,8 +14,8 @@ use bitcoin::hashes::{sha256, Hash};
 use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
 use bitcoin::Network;
 use inbound_check::{
-    inbox, Inbox, InboxSender, JitPayment, Link, LinkError, LinkFuture, LiveFuture, LivePayments, PaidOrder, Received,
-    ReceivedFuture, ShortMpp, WebhookReceiver, MPP_HOLD,
+    inbox, Inbox, InboxSender, JitPayment, Link, LinkError, LinkFuture, LiveFuture, LivePayments, PaidOrder, PayerSaw,
+    Received, ReceivedFuture, RefusedOrder, ShortMpp, WebhookReceiver, MPP_HOLD,
 };
 use lightning_invoice::{Currency, InvoiceBuilder, PaymentSecret};
 use lsps::jsonrpc::RpcError;
@@ -62,6 +62,7 @@ pub enum Fault {
     SkimTooMuch,
     PaidOrderFails,
     ShortMppFailedAtOnce,
+    RefundTaken,
 }
 
 /// A hostile LSP.
@@ -465,6 +466,28 @@ pub struct FakeLive {
 }
 
 impl LivePayments for FakeLive {
+    fn refused_order(&self) -> LiveFuture<'_, RefusedOrder> {
+        Box::pin(async move {
+            let request = lsps::lsps1::CreateOrderRequest {
+                lsp_balance_sat: SatAmount(100_000),
+                client_balance_sat: SatAmount(0),
+                required_channel_confirmations: 0,
+                funding_confirms_within_blocks: 6,
+                channel_expiry_blocks: 144,
+                token: None,
+                refund_onchain_address: None,
+                announce_channel: false,
+            };
+            let mut order = FakeLsp::new(&[], None).0.order(1, &request);
+            order.order_state = OrderState::Failed;
+            if let Some(bolt11) = order.payment.bolt11.as_mut() {
+                bolt11.state = PaymentState::Refunded;
+            }
+            let payment = if self.faults.contains(&Fault::RefundTaken) { PayerSaw::Taken } else { PayerSaw::Refunded };
+            Ok(RefusedOrder { payment, order: Some(order), waited: Duration::from_secs(60) })
+        })
+    }
+
     fn short_mpp(&self) -> LiveFuture<'_, ShortMpp> {
         Box::pin(async move {
             let failed_after = if self.faults.contains(&Fault::ShortMppFailedAtOnce) {
