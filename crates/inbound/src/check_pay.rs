@@ -18,6 +18,7 @@ use inbound_node::lightning::events::Event;
 use inbound_node::lightning::ln::channelmanager::{PaymentId, RecipientOnionFields, Retry};
 use inbound_node::lightning::routing::router::{PaymentParameters, RouteParameters};
 use inbound_node::lightning::types::payment::PaymentHash;
+use inbound_node::lightning_invoice::Bolt11Invoice;
 use inbound_node::{BitcoindRpc, FundingBroadcast};
 use lsps::lsps1::{CreateOrderRequest, GetInfoResponse, OrderState};
 use serde_json::json;
@@ -36,6 +37,8 @@ pub const SHORT_MPP_MSAT: u64 = 40_000_000;
 /// How long the checker waits for that half to fail back: bLIP-52's 90 s and a margin for the
 /// LSP's timer.
 pub const SHORT_MPP_WAIT: Duration = Duration::from_secs(150);
+/// How long the payer's channel may be unable to carry a payment before it counts as failed.
+const ROUTE_WAIT: Duration = Duration::from_secs(30);
 /// How long the LSP may take to offer JIT channels again after a block.
 const MENU_WAIT: Duration = Duration::from_secs(30);
 /// The most the wallet pays for the LSPS1 order's fee.
@@ -159,6 +162,19 @@ impl PayRig {
         .await
     }
 
+    /// Pays `invoice` from the payer, once its channel to the LSP can carry the amount: the
+    /// channel is briefly unusable while a previous payment settles over it.
+    async fn pay(&self, invoice: &Bolt11Invoice) -> Result<PaymentId> {
+        let amount_msat = invoice.amount_milli_satoshis().unwrap_or(0);
+        poll(ROUTE_WAIT, "the payer's channel to carry the payment", || async {
+            Ok(self.payer.node.channel_manager().list_usable_channels().iter().any(|channel| {
+                channel.counterparty.node_id == self.lsp && channel.next_outbound_htlc_limit_msat >= amount_msat
+            }))
+        })
+        .await?;
+        Ok(self.payer.node.pay_invoice(invoice)?)
+    }
+
     async fn jit(&self) -> Result<JitPayment> {
         let client = self.wallet.lsps2.as_ref().ok_or_else(|| anyhow!("the wallet buys no JIT channels"))?;
         let jit = client
@@ -182,7 +198,7 @@ impl PayRig {
         };
         let hash = PaymentHash(*jit.invoice.payment_hash().as_ref());
         let mut wallet_events = self.wallet.events.subscribe();
-        self.payer.node.pay_invoice(&jit.invoice).context("paying the JIT invoice")?;
+        self.pay(&jit.invoice).await.context("paying the JIT invoice")?;
         let claimed = wait_for_event(&mut wallet_events, "the wallet's PaymentClaimed", STEP, |event| match event {
             Event::PaymentClaimed { payment_hash, amount_msat, .. } if *payment_hash == hash => Some(Ok(*amount_msat)),
             _ => None,
@@ -214,11 +230,24 @@ impl PayRig {
         else {
             bail!("asked for the Lightning payment, got another");
         };
-        self.payer.node.pay_invoice(&invoice).context("paying the order")?;
+        let mut payer_events = self.payer.events.subscribe();
+        let payment_id = self.pay(&invoice).await.context("paying the order")?;
         let done = client
             .wait_for(&order.order_id, Some(&request), STEP, |o| o.order_state != OrderState::Created, |_| {})
             .await
             .map_err(|error| anyhow!("waiting for the order: {error}"))?;
+        if done.order_state == OrderState::Completed {
+            // The LSP claims the payment once the funding is published: the payer's channel is
+            // settled before the next check pays over it.
+            wait_for_event(&mut payer_events, "the order's payment to settle", STEP, |event| match event {
+                Event::PaymentSent { payment_id: Some(id), .. } if *id == payment_id => Some(Ok(())),
+                Event::PaymentFailed { payment_id: id, .. } if *id == payment_id => {
+                    Some(Err(anyhow!("the order is COMPLETED but its payment failed back")))
+                }
+                _ => None,
+            })
+            .await?;
+        }
         let capacity = match &done.channel {
             None => None,
             Some(channel) => {
@@ -320,7 +349,7 @@ impl PayRig {
             bail!("asked for the Lightning payment, got another");
         };
         let mut events = self.payer.events.subscribe();
-        let payment_id = self.payer.node.pay_invoice(&invoice).context("paying the order")?;
+        let payment_id = self.pay(&invoice).await.context("paying the order")?;
         let ended =
             wait_for_event(&mut events, "the refused order's payment to end", self.refund_wait, |event| match event {
                 Event::PaymentFailed { payment_id: id, .. } if *id == payment_id => Some(Ok(PayerSaw::Refunded)),
@@ -361,7 +390,7 @@ impl LivePayments for PayRig {
 }
 
 /// The smallest order `info` allows: the minimum client balance, the LSP balance that makes the
-/// minimum channel, a lease of at most 1008 blocks.
+/// minimum channel, the fewest confirmations, a lease of at most 1008 blocks.
 fn smallest_order(client: &Lsps1Client, info: &GetInfoResponse) -> CreateOrderRequest {
     let client_sat = info.min_initial_client_balance_sat.get();
     let lsp_sat = info
@@ -369,7 +398,12 @@ fn smallest_order(client: &Lsps1Client, info: &GetInfoResponse) -> CreateOrderRe
         .get()
         .max(info.min_channel_balance_sat.get().saturating_sub(client_sat))
         .max(1);
-    client.request(lsp_sat, client_sat, info.max_channel_expiry_blocks.clamp(1, 1008), None)
+    let mut request = client.request(lsp_sat, client_sat, info.max_channel_expiry_blocks.clamp(1, 1008), None);
+    // The SDK's defaults (0 confirmations, funding within 6 blocks) may be below the LSP's minimums.
+    request.required_channel_confirmations = info.min_required_channel_confirmations;
+    request.funding_confirms_within_blocks =
+        request.funding_confirms_within_blocks.max(info.min_funding_confirms_within_blocks);
+    request
 }
 
 /// Checks `condition` every [`POLL`] until it holds, at most `timeout`.

@@ -22,14 +22,15 @@ async fn inbound_serve_passes_every_check() {
     let bcoin = Bcoin::start().await.expect("bcoin regtest node");
     let dir = tempfile::tempdir().expect("tempdir");
     // The checker's webhook receiver: a certificate the LSP trusts, on loopback (which the LSP
-    // may POST to in tests only). Short LSPS1 windows (an order keeps trying to open until it
+    // may POST to in tests only). A minimum of one confirmation, so that there is a minimum to
+    // go below (with 0 that check has nothing to test). Short LSPS1 windows (an order keeps trying to open until it
     // expires), so that the order for a node that refuses every channel is refunded within the
     // test.
     let (cert, key) = inbound_push_relay::self_signed_pem(&["localhost".to_owned()]).expect("a certificate");
     let cert_file = write_file(dir.path(), "receiver.pem", &cert);
     let key_file = write_file(dir.path(), "receiver.key", &key);
     let extra = format!(
-        "[lsps]\nenabled = [\"lsps1\", \"lsps2\", \"lsps5\"]\n[http]\nenabled = true\nlisten = \"127.0.0.1:0\"\n[lsps1]\npayment_window_secs = 60\nmin_open_window_secs = 5\nopen_retry_base_secs = 1\nopen_retry_max_secs = 2\n[lsps5]\nallow_private_destinations = true\nextra_ca_file = {:?}\n",
+        "[lsps]\nenabled = [\"lsps1\", \"lsps2\", \"lsps5\"]\n[http]\nenabled = true\nlisten = \"127.0.0.1:0\"\n[lsps1]\nmin_required_channel_confirmations = 1\npayment_window_secs = 60\nmin_open_window_secs = 5\nopen_retry_base_secs = 1\nopen_retry_max_secs = 2\n[lsps5]\nallow_private_destinations = true\nextra_ca_file = {:?}\n",
         cert_file.display().to_string()
     );
     let config = regtest_config(dir.path(), bcoin.rpc_url(), &extra);
@@ -61,10 +62,7 @@ async fn inbound_serve_passes_every_check() {
     let findings = report["findings"].as_array().expect("findings");
     assert_eq!(findings.len(), CATALOGUE.len());
     for finding in findings {
-        // The LSP's default terms ask for no confirmations, so nothing lies below the minimum.
-        let skippable = finding["check"] == "lsps1.create_order.range.confirmations";
-        let wanted = if skippable { "SKIP" } else { "PASS" };
-        assert_eq!(finding["outcome"], wanted, "{finding}");
+        assert_eq!(finding["outcome"], "PASS", "{finding}");
     }
     assert_eq!(report["protocols"], serde_json::json!([1, 2, 5]));
     let xml = std::fs::read_to_string(&junit).expect("the JUnit file");
@@ -88,6 +86,7 @@ async fn inbound_serve_passes_every_check() {
     assert!(output.status.success(), "{table}");
     assert!(table.contains("PASS  MUST    lsps1.order.totals"), "{table}");
     assert!(table.contains("SKIP  MUST    lsps2.buy.mpp"), "{table}");
+    assert!(table.contains("SKIP  MUST    lsps1.pay.refund"), "without --pay: {table}");
     assert!(table.contains("not selected (--only)"), "{table}");
 
     // Over the HTTP endpoint (no node, a random client key proven by signature): the same checks
@@ -102,7 +101,6 @@ async fn inbound_serve_passes_every_check() {
     for finding in report["findings"].as_array().expect("findings") {
         let skipped = [
             "lsps0.init.feature_bit",
-            "lsps1.create_order.range.confirmations",
             "lsps5.webhook_registered.posted",
             "lsps2.pay.jit_payment",
             "lsps2.pay.mpp_short",
