@@ -20,7 +20,7 @@ use inbound_node::lightning::routing::router::{PaymentParameters, RouteParameter
 use inbound_node::lightning::types::payment::PaymentHash;
 use inbound_node::lightning_invoice::Bolt11Invoice;
 use inbound_node::{BitcoindRpc, FundingBroadcast};
-use lsps::lsps1::{CreateOrderRequest, GetInfoResponse, OrderState};
+use lsps::lsps1::{CreateOrderRequest, GetInfoResponse, Order, OrderState};
 use serde_json::json;
 
 use crate::events::wait_for_event;
@@ -218,11 +218,13 @@ impl PayRig {
         Ok(facts)
     }
 
-    async fn order(&self) -> Result<PaidOrder> {
-        let transport = PeerTransport::new(Arc::clone(&self.wallet.client), self.lsp);
+    /// `buyer` orders the smallest channel the LSP sells; returns its LSPS1 client, the request,
+    /// the order and the order's BOLT11 invoice.
+    async fn smallest_order(&self, buyer: &Wallet) -> Result<(Lsps1Client, CreateOrderRequest, Order, Bolt11Invoice)> {
+        let transport = PeerTransport::new(Arc::clone(&buyer.client), self.lsp);
         let client = Lsps1Client::new(Arc::new(transport), Network::Regtest).with_poll_interval(POLL);
         let info = client.get_info().await.map_err(|error| anyhow!("lsps1.get_info: {error}"))?;
-        let request = smallest_order(&client, &info);
+        let request = smallest_request(&client, &info);
         let order = client.create_order(&request).await.map_err(|error| anyhow!("lsps1.create_order: {error}"))?.order;
         let Payment::Lightning { invoice, .. } =
             payment_for(&order, PayWith::Lightning, ORDER_MAX_FEE_SAT, Network::Regtest)
@@ -230,6 +232,11 @@ impl PayRig {
         else {
             bail!("asked for the Lightning payment, got another");
         };
+        Ok((client, request, order, invoice))
+    }
+
+    async fn order(&self) -> Result<PaidOrder> {
+        let (client, request, order, invoice) = self.smallest_order(&self.wallet).await?;
         let mut payer_events = self.payer.events.subscribe();
         let payment_id = self.pay(&invoice).await.context("paying the order")?;
         let done = client
@@ -337,17 +344,7 @@ impl PayRig {
 
 impl PayRig {
     async fn refund(&self) -> Result<RefusedOrder> {
-        let transport = PeerTransport::new(Arc::clone(&self.refuser.client), self.lsp);
-        let client = Lsps1Client::new(Arc::new(transport), Network::Regtest).with_poll_interval(POLL);
-        let info = client.get_info().await.map_err(|error| anyhow!("lsps1.get_info: {error}"))?;
-        let request = smallest_order(&client, &info);
-        let order = client.create_order(&request).await.map_err(|error| anyhow!("lsps1.create_order: {error}"))?.order;
-        let Payment::Lightning { invoice, .. } =
-            payment_for(&order, PayWith::Lightning, ORDER_MAX_FEE_SAT, Network::Regtest)
-                .map_err(|error| anyhow!("the order's payment: {error}"))?
-        else {
-            bail!("asked for the Lightning payment, got another");
-        };
+        let (client, request, order, invoice) = self.smallest_order(&self.refuser).await?;
         let mut events = self.payer.events.subscribe();
         let payment_id = self.pay(&invoice).await.context("paying the order")?;
         let ended =
@@ -391,7 +388,7 @@ impl LivePayments for PayRig {
 
 /// The smallest order `info` allows: the minimum client balance, the LSP balance that makes the
 /// minimum channel, the fewest confirmations, a lease of at most 1008 blocks.
-fn smallest_order(client: &Lsps1Client, info: &GetInfoResponse) -> CreateOrderRequest {
+fn smallest_request(client: &Lsps1Client, info: &GetInfoResponse) -> CreateOrderRequest {
     let client_sat = info.min_initial_client_balance_sat.get();
     let lsp_sat = info
         .min_initial_lsp_balance_sat

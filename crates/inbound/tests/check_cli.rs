@@ -7,13 +7,11 @@
 mod common;
 
 use std::net::TcpListener;
-use std::str::FromStr;
 use std::time::Duration;
 
 use common::lsp::{regtest_config, Serve};
 use common::{inbound, write_file};
 use inbound_check::CATALOGUE;
-use inbound_node::bitcoin::{Address, Network};
 use inbound_regtest::Bcoin;
 use serde_json::Value;
 
@@ -36,13 +34,7 @@ async fn inbound_serve_passes_every_check() {
     let config = regtest_config(dir.path(), bcoin.rpc_url(), &extra);
     let mut lsp = Serve::start(dir.path(), &config);
     // Confirmed coins, so that the LSP offers JIT channels and the buy checks run.
-    let address = lsp.admin_json(&["new-address"])["address"].as_str().expect("address").to_owned();
-    let address = Address::from_str(&address).expect("an address").require_network(Network::Regtest).expect("regtest");
-    bcoin.fund(&address).await.expect("mine to the LSP");
-    lsp.wait_for(&["balances"], "the coinbase to count", |balances| {
-        balances["onchain_confirmed_sat"].as_u64().is_some_and(|sat| sat > 1_000_000)
-    })
-    .await;
+    lsp.fund(&bcoin).await;
 
     let target = format!("{}@{}", lsp.node_id, lsp.listen);
     let junit = dir.path().join("check.xml");

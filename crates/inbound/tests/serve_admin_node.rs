@@ -5,12 +5,11 @@
 
 mod common;
 
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use common::lsp::{regtest_config, Serve, WAIT};
 use inbound::wallet::{start_wallet, WalletOptions};
-use inbound_node::bitcoin::{Address, Network};
+use inbound_node::bitcoin::Network;
 use inbound_node::BitcoindRpcConfig;
 use inbound_regtest::Bcoin;
 
@@ -33,13 +32,7 @@ async fn an_operator_funds_opens_closes_and_withdraws_through_the_cli() {
     let (node_id, listen) = (lsp.node_id, lsp.listen);
 
     // Fund the LSP at a fresh address of its wallet.
-    let address = lsp.admin_json(&["new-address"])["address"].as_str().expect("address").to_owned();
-    let address = Address::from_str(&address).expect("an address").require_network(Network::Regtest).expect("regtest");
-    bcoin.fund(&address).await.expect("mine to the LSP");
-    lsp.wait_for(&["balances"], "the coinbase to count", |balances| {
-        balances["onchain_confirmed_sat"].as_u64().is_some_and(|sat| sat > 1_000_000)
-    })
-    .await;
+    lsp.fund(&bcoin).await;
 
     // A wallet connects; the operator opens a channel to it.
     let wallet = start_wallet(WalletOptions {

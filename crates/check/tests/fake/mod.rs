@@ -468,16 +468,7 @@ pub struct FakeLive {
 impl LivePayments for FakeLive {
     fn refused_order(&self) -> LiveFuture<'_, RefusedOrder> {
         Box::pin(async move {
-            let request = lsps::lsps1::CreateOrderRequest {
-                lsp_balance_sat: SatAmount(100_000),
-                client_balance_sat: SatAmount(0),
-                required_channel_confirmations: 0,
-                funding_confirms_within_blocks: 6,
-                channel_expiry_blocks: 144,
-                token: None,
-                refund_onchain_address: None,
-                announce_channel: false,
-            };
+            let request = live_request();
             let mut order = FakeLsp::new(&[], None).0.order(1, &request);
             order.order_state = OrderState::Failed;
             if let Some(bolt11) = order.payment.bolt11.as_mut() {
@@ -511,16 +502,7 @@ impl LivePayments for FakeLive {
 
     fn paid_order(&self) -> LiveFuture<'_, PaidOrder> {
         Box::pin(async move {
-            let request = lsps::lsps1::CreateOrderRequest {
-                lsp_balance_sat: SatAmount(100_000),
-                client_balance_sat: SatAmount(0),
-                required_channel_confirmations: 0,
-                funding_confirms_within_blocks: 6,
-                channel_expiry_blocks: 144,
-                token: None,
-                refund_onchain_address: None,
-                announce_channel: false,
-            };
+            let request = live_request();
             let fake = FakeLsp::new(&[], None).0;
             let mut order = fake.order(0, &request);
             if self.faults.contains(&Fault::PaidOrderFails) {
@@ -535,6 +517,20 @@ impl LivePayments for FakeLive {
             }
             Ok(PaidOrder { request, order, channel_capacity_sat: Some(100_000) })
         })
+    }
+}
+
+/// The order request of the fake's live checks.
+fn live_request() -> lsps::lsps1::CreateOrderRequest {
+    lsps::lsps1::CreateOrderRequest {
+        lsp_balance_sat: SatAmount(100_000),
+        client_balance_sat: SatAmount(0),
+        required_channel_confirmations: 0,
+        funding_confirms_within_blocks: 6,
+        channel_expiry_blocks: 144,
+        token: None,
+        refund_onchain_address: None,
+        announce_channel: false,
     }
 }
 

@@ -77,6 +77,21 @@ impl Serve {
         }
     }
 
+    /// Gives the LSP's wallet a spendable coinbase at a fresh address (`inbound admin
+    /// new-address`) and waits until it counts as confirmed.
+    pub async fn fund(&self, bcoin: &inbound_regtest::Bcoin) {
+        let address = self.admin_json(&["new-address"])["address"].as_str().expect("address").to_owned();
+        let address = inbound_node::bitcoin::Address::from_str(&address)
+            .expect("an address")
+            .require_network(inbound_node::bitcoin::Network::Regtest)
+            .expect("regtest");
+        bcoin.fund(&address).await.expect("mine to the LSP");
+        self.wait_for(&["balances"], "the coinbase to count", |balances| {
+            balances["onchain_confirmed_sat"].as_u64().is_some_and(|sat| sat > 1_000_000)
+        })
+        .await;
+    }
+
     /// `inbound admin --json <args>`, which must succeed, as JSON.
     pub fn admin_json(&self, args: &[&str]) -> Value {
         let mut with_json = vec!["--json"];
