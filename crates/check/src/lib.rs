@@ -6,9 +6,11 @@
 //! SHOULD broken) or SKIP (the protocol is not offered or not selected, or the check cannot
 //! apply to this LSP's terms).
 //!
-//! Without `--pay` (a [`LivePayments`]) the checker pays nothing and changes nothing an LSP must keep: it reads `get_info`s,
-//! creates one unpaid LSPS1 order and two unpaid LSPS2 buys (both expire on their own), and
-//! registers webhooks under app names starting with `inbound-check-`, which it removes again.
+//! Without a [`LivePayments`] (`--pay`) the checker pays nothing and changes nothing an LSP must
+//! keep: it reads `get_info`s, creates one unpaid LSPS1 order and two unpaid LSPS2 buys (both
+//! expire on their own), and registers webhooks under app names starting with `inbound-check-`,
+//! which it removes again. With one, the live checks pay through the LSP and judge the outcome
+//! (`live.rs`).
 //!
 //! How it reaches the LSP is the caller's choice: a [`Link`] sends raw type-37913 payloads
 //! (garbage too), and the LSP's messages arrive in an [`Inbox`]. `inbound check` implements the
