@@ -348,30 +348,25 @@ impl FakeLsp {
             min_fee_for_0conf: None,
             refund_onchain_address: None,
         });
-        Order {
-            order_id: format!("fake-order-{index}"),
-            lsp_balance_sat: request.lsp_balance_sat,
-            client_balance_sat: request.client_balance_sat,
-            required_channel_confirmations: request.required_channel_confirmations,
-            funding_confirms_within_blocks: request.funding_confirms_within_blocks,
-            channel_expiry_blocks: request.channel_expiry_blocks,
-            token: Some(request.token.clone().unwrap_or_default()),
-            created_at: now().truncated_to_millis(),
-            announce_channel: request.announce_channel,
-            order_state: OrderState::Created,
-            payment: PaymentInfo {
-                bolt11: Some(Bolt11Payment {
-                    state: PaymentState::ExpectPayment,
-                    expires_at,
-                    fee_total_sat: fee,
-                    order_total_sat: SatAmount(total),
-                    invoice: self.invoice(invoice_sat, index),
-                }),
-                bolt12: None,
-                onchain,
-            },
-            channel: None,
-        }
+        let payment = PaymentInfo {
+            bolt11: Some(Bolt11Payment {
+                state: PaymentState::ExpectPayment,
+                expires_at,
+                fee_total_sat: fee,
+                order_total_sat: SatAmount(total),
+                invoice: self.invoice(invoice_sat, index),
+            }),
+            bolt12: None,
+            onchain,
+        };
+        Order::mirroring(
+            request,
+            format!("fake-order-{index}"),
+            now().truncated_to_millis(),
+            OrderState::Created,
+            payment,
+            None,
+        )
     }
 
     fn invoice(&self, amount_sat: u64, index: usize) -> String {

@@ -125,30 +125,19 @@ impl ReferenceLsp {
         let fee = SatAmount(12_345);
         let total = lsps1::order_total_sat(fee, request.client_balance_sat).ok_or_else(RpcError::internal_error)?;
         let expires_at = self.now.checked_add_secs(3600).ok_or_else(RpcError::internal_error)?;
-        Ok(lsps1::Order {
-            order_id: KNOWN_ORDER_ID.into(),
-            lsp_balance_sat: request.lsp_balance_sat,
-            client_balance_sat: request.client_balance_sat,
-            required_channel_confirmations: request.required_channel_confirmations,
-            funding_confirms_within_blocks: request.funding_confirms_within_blocks,
-            channel_expiry_blocks: request.channel_expiry_blocks,
-            token: Some(request.token.clone().unwrap_or_default()),
-            created_at: self.now,
-            announce_channel: request.announce_channel,
-            order_state: lsps1::OrderState::Created,
-            payment: lsps1::PaymentInfo {
-                bolt11: Some(lsps1::Bolt11Payment {
-                    state: lsps1::PaymentState::ExpectPayment,
-                    expires_at,
-                    fee_total_sat: fee,
-                    order_total_sat: total,
-                    invoice: SAMPLE_INVOICE.into(),
-                }),
-                bolt12: None,
-                onchain: None,
-            },
-            channel: None,
-        })
+        let payment = lsps1::PaymentInfo {
+            bolt11: Some(lsps1::Bolt11Payment {
+                state: lsps1::PaymentState::ExpectPayment,
+                expires_at,
+                fee_total_sat: fee,
+                order_total_sat: total,
+                invoice: SAMPLE_INVOICE.into(),
+            }),
+            bolt12: None,
+            onchain: None,
+        };
+        let created = lsps1::OrderState::Created;
+        Ok(lsps1::Order::mirroring(request, KNOWN_ORDER_ID.into(), self.now, created, payment, None))
     }
 }
 

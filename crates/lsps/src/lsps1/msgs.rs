@@ -242,3 +242,31 @@ pub struct Order {
     /// The channel, once published.
     pub channel: Option<ChannelInfo>,
 }
+
+impl Order {
+    /// An order for `request` that mirrors it as bLIP-51 asks: the balances, confirmations,
+    /// funding target, lease and `announce_channel` as sent, and the token as sent or `""`.
+    pub fn mirroring(
+        request: &CreateOrderRequest,
+        order_id: String,
+        created_at: DateTime,
+        order_state: OrderState,
+        payment: PaymentInfo,
+        channel: Option<ChannelInfo>,
+    ) -> Order {
+        Order {
+            order_id,
+            lsp_balance_sat: request.lsp_balance_sat,
+            client_balance_sat: request.client_balance_sat,
+            required_channel_confirmations: request.required_channel_confirmations,
+            funding_confirms_within_blocks: request.funding_confirms_within_blocks,
+            channel_expiry_blocks: request.channel_expiry_blocks,
+            token: Some(request.token.clone().unwrap_or_default()),
+            created_at,
+            announce_channel: request.announce_channel,
+            order_state,
+            payment,
+            channel,
+        }
+    }
+}

@@ -295,20 +295,8 @@ pub fn to_wire(order: &OrderBook) -> Order {
         }),
         _ => None,
     };
-    Order {
-        order_id: order.order_id.clone(),
-        lsp_balance_sat: request.lsp_balance_sat,
-        client_balance_sat: request.client_balance_sat,
-        required_channel_confirmations: request.required_channel_confirmations,
-        funding_confirms_within_blocks: request.funding_confirms_within_blocks,
-        channel_expiry_blocks: request.channel_expiry_blocks,
-        token: Some(request.token.clone().unwrap_or_default()),
-        created_at: order.created_at,
-        announce_channel: request.announce_channel,
-        order_state: order.order_state(),
-        payment: PaymentInfo { bolt11, bolt12: None, onchain },
-        channel,
-    }
+    let payment = PaymentInfo { bolt11, bolt12: None, onchain };
+    Order::mirroring(request, order.order_id.clone(), order.created_at, order.order_state(), payment, channel)
 }
 
 /// A UUIDv4 from 16 of these random bytes.
