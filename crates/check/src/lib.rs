@@ -43,6 +43,7 @@ use bitcoin::Network;
 pub use catalogue::{Check, CheckSpec, Level, CATALOGUE};
 pub use link::{inbox, Inbox, InboxSender, Link, LinkError, LinkFuture, INBOX_CAPACITY};
 pub use live::{JitPayment, LiveFuture, LivePayments, PaidOrder, PayerSaw, RefusedOrder, ShortMpp, MPP_HOLD};
+pub use lsps1::smallest_order_request;
 pub use report::{Counts, Evidence, Finding, Outcome, Report};
 pub use session::MAX_UNRELATED_PER_EXCHANGE;
 pub use webhooks::{Received, ReceivedFuture, WebhookReceiver};

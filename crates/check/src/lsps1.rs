@@ -76,7 +76,7 @@ pub(crate) async fn run(session: &mut Session<'_>) {
     };
     session.judge(Check::Lsps1GetInfoLimits, &exchange, limits);
 
-    match baseline_request(&info) {
+    match smallest_order_request(&info) {
         Some(request) => order_checks(session, &request).await,
         None => session.skip_all(&CHECKS[2..10], "no order fits the get_info limits"),
     }
@@ -86,7 +86,7 @@ pub(crate) async fn run(session: &mut Session<'_>) {
     let verdict = expect_code(&exchange, codes::NOT_FOUND);
     session.judge(Check::Lsps1GetOrderUnknown, &exchange, verdict);
 
-    if let Some(mut request) = baseline_request(&info) {
+    if let Some(mut request) = smallest_order_request(&info) {
         request.token = Some(format!("inbound-check-{}", fresh_id()));
         let exchange = session.call("lsps1.create_order", to_params(&request)).await;
         let verdict = expect_code(&exchange, codes::UNRECOGNIZED_OR_STALE_TOKEN);
@@ -98,9 +98,10 @@ pub(crate) async fn run(session: &mut Session<'_>) {
 }
 
 /// The smallest order the terms allow: the minimum client balance, an LSP balance that makes
-/// the minimum channel, the least confirmations, a lease of at most 1008 blocks, no token and no
-/// refund address. `None` when the limits admit no order.
-fn baseline_request(info: &GetInfoResponse) -> Option<CreateOrderRequest> {
+/// the minimum channel, the least confirmations and funding target, a lease of at most 1008
+/// blocks, no token and no refund address. `None` when the limits admit no order. The checks
+/// order it unpaid; `inbound check --pay` orders and pays it.
+pub fn smallest_order_request(info: &GetInfoResponse) -> Option<CreateOrderRequest> {
     let client = info.min_initial_client_balance_sat.get();
     let lsp =
         info.min_initial_lsp_balance_sat.get().max(1).max(info.min_channel_balance_sat.get().saturating_sub(client));

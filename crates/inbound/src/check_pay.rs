@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use inbound_check::{JitPayment, LiveFuture, LivePayments, PaidOrder, PayerSaw, RefusedOrder, ShortMpp};
+use inbound_check::{
+    smallest_order_request, JitPayment, LiveFuture, LivePayments, PaidOrder, PayerSaw, RefusedOrder, ShortMpp,
+};
 use inbound_client::lsps1::{payment_for, Lsps1Client, PayWith, Payment, PeerTransport};
 use inbound_client::lsps2::{JitInvoiceRequest, RejectingAcceptor};
 use inbound_node::bitcoin::secp256k1::PublicKey;
@@ -20,7 +22,7 @@ use inbound_node::lightning::routing::router::{PaymentParameters, RouteParameter
 use inbound_node::lightning::types::payment::PaymentHash;
 use inbound_node::lightning_invoice::Bolt11Invoice;
 use inbound_node::{BitcoindRpc, FundingBroadcast};
-use lsps::lsps1::{CreateOrderRequest, GetInfoResponse, Order, OrderState};
+use lsps::lsps1::{CreateOrderRequest, Order, OrderState};
 use serde_json::json;
 
 use crate::events::wait_for_event;
@@ -224,7 +226,8 @@ impl PayRig {
         let transport = PeerTransport::new(Arc::clone(&buyer.client), self.lsp);
         let client = Lsps1Client::new(Arc::new(transport), Network::Regtest).with_poll_interval(POLL);
         let info = client.get_info().await.map_err(|error| anyhow!("lsps1.get_info: {error}"))?;
-        let request = smallest_request(&client, &info);
+        let request =
+            smallest_order_request(&info).ok_or_else(|| anyhow!("no order fits the LSP's get_info limits"))?;
         let order = client.create_order(&request).await.map_err(|error| anyhow!("lsps1.create_order: {error}"))?.order;
         let Payment::Lightning { invoice, .. } =
             payment_for(&order, PayWith::Lightning, ORDER_MAX_FEE_SAT, Network::Regtest)
@@ -384,23 +387,6 @@ impl LivePayments for PayRig {
     fn paid_order(&self) -> LiveFuture<'_, PaidOrder> {
         Box::pin(async move { self.order().await.map_err(|error| format!("{error:#}")) })
     }
-}
-
-/// The smallest order `info` allows: the minimum client balance, the LSP balance that makes the
-/// minimum channel, the fewest confirmations, a lease of at most 1008 blocks.
-fn smallest_request(client: &Lsps1Client, info: &GetInfoResponse) -> CreateOrderRequest {
-    let client_sat = info.min_initial_client_balance_sat.get();
-    let lsp_sat = info
-        .min_initial_lsp_balance_sat
-        .get()
-        .max(info.min_channel_balance_sat.get().saturating_sub(client_sat))
-        .max(1);
-    let mut request = client.request(lsp_sat, client_sat, info.max_channel_expiry_blocks.clamp(1, 1008), None);
-    // The SDK's defaults (0 confirmations, funding within 6 blocks) may be below the LSP's minimums.
-    request.required_channel_confirmations = info.min_required_channel_confirmations;
-    request.funding_confirms_within_blocks =
-        request.funding_confirms_within_blocks.max(info.min_funding_confirms_within_blocks);
-    request
 }
 
 /// Checks `condition` every [`POLL`] until it holds, at most `timeout`.
