@@ -161,7 +161,7 @@ async fn malformed(session: &mut Session<'_>) {
     let request = |id: &str| json!({ "jsonrpc": "2.0", "id": id, "method": "lsps0.list_protocols", "params": {} });
     let id = fresh_id();
     let whole = serde_json::to_vec(&request(&id)).unwrap_or_default();
-    let incomplete = whole[..whole.len() - 1].to_vec();
+    let incomplete = whole.split_last().map_or_else(Vec::new, |(_, rest)| rest.to_vec());
     parse_error(session, Check::Lsps0FormatIncomplete, incomplete, &id, false).await;
     // Straight after the first garbage, on the same connection.
     let exchange = session.call("lsps0.list_protocols", json!({})).await;
