@@ -1,4 +1,4 @@
-//! The router: [`app`] and its one handler.
+//! The router: [`app`], the LSPS endpoint's handler, and the LNURL routes (`lnurl.rs`).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -7,7 +7,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, Method as HttpMethod, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 use lsps::node_proof::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -18,6 +18,7 @@ use crate::config::{HttpConfig, HttpConfigError};
 use crate::error::ApiError;
 use crate::forwarded::client_ip;
 use crate::identity::{client_identity, ProofHeaders, Refusal};
+use crate::lnurl::{self, LnurlConfig, LnurlState, LNURL_PREFIX};
 use crate::rate::RateLimiter;
 use crate::replay::ReplayCache;
 
@@ -25,7 +26,7 @@ use crate::replay::ReplayCache;
 pub const MAX_REMEMBERED_PROOFS: usize = 100_000;
 
 /// The `X-Forwarded-For` header.
-const FORWARDED_FOR: &str = "x-forwarded-for";
+pub(crate) const FORWARDED_FOR: &str = "x-forwarded-for";
 
 /// What [`app`] needs: the dispatcher shared with the peer transport, and the limits.
 #[derive(Clone)]
@@ -35,11 +36,13 @@ pub struct HttpState {
     /// Checked settings.
     pub(crate) config: Arc<HttpConfig>,
     /// Per-IP request budget, shared by every connection.
-    limiter: Arc<RateLimiter>,
+    pub(crate) limiter: Arc<RateLimiter>,
     /// Node-id proofs already used.
     pub(crate) replay: Arc<ReplayCache>,
     /// Where clients said their nodes listen, if an LSPS service uses it.
     pub(crate) addresses: Option<Arc<inbound_service::PeerAddressBook>>,
+    /// LNURL-channel for vouchers, if served.
+    pub(crate) lnurl: Option<LnurlState>,
 }
 
 impl HttpState {
@@ -48,7 +51,14 @@ impl HttpState {
         config.validate()?;
         let limiter = RateLimiter::new(config.rate_burst, config.rate_per_second, config.max_tracked_ips);
         let replay = Arc::new(ReplayCache::new(MAX_REMEMBERED_PROOFS));
-        Ok(HttpState { server, config: Arc::new(config), limiter: Arc::new(limiter), replay, addresses: None })
+        Ok(HttpState {
+            server,
+            config: Arc::new(config),
+            limiter: Arc::new(limiter),
+            replay,
+            addresses: None,
+            lnurl: None,
+        })
     }
 
     /// Remembers the `x-inbound-node-address` of clients in `book` (the LSPS1 service's
@@ -57,14 +67,23 @@ impl HttpState {
         self.addresses = Some(book);
         self
     }
+
+    /// Serves LNURL-channel (`/lnurlc/…`) for `vouchers`, reached at `config`'s public URL.
+    pub fn with_lnurl(mut self, vouchers: Arc<inbound_service::vouchers::Vouchers>, config: LnurlConfig) -> HttpState {
+        self.lnurl = Some(LnurlState { vouchers, config: Arc::new(config) });
+        self
+    }
 }
 
 /// The router: `POST <path>` answers one LSPS JSON-RPC request (see the crate documentation),
-/// with CORS for the configured origins.
+/// with CORS for the configured origins; `GET /lnurlc/…` serves vouchers when
+/// [`HttpState::with_lnurl`] set them.
 pub fn app(state: HttpState) -> Router {
     let config = Arc::clone(&state.config);
     let router = Router::new()
         .route(&config.path, post(lsps_endpoint))
+        .route(&format!("{LNURL_PREFIX}/callback"), get(lnurl::callback))
+        .route(&format!("{LNURL_PREFIX}/{{k1}}"), get(lnurl::channel_request))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .with_state(state);
     if config.cors_allowed_origins.is_empty() {

@@ -23,6 +23,9 @@ pub enum ApiError {
     /// The body could not be read (connection error).
     #[error("could not read the request body")]
     BadBody,
+    /// Nothing is served here (LNURL routes without vouchers configured).
+    #[error("not found")]
+    NotFound,
 }
 
 impl ApiError {
@@ -34,6 +37,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::BadBody => StatusCode::BAD_REQUEST,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
         }
     }
 }

@@ -22,6 +22,15 @@
 //! | the client IP's token bucket is empty | 429 (+ `Retry-After`) | `{"error": …}` |
 //! | the body did not arrive within [`HttpConfig::body_timeout`] | 408 | `{"error": …}` |
 //!
+//! ## LNURL-channel (vouchers)
+//!
+//! With [`HttpState::with_lnurl`], `GET /lnurlc/<k1>` answers a voucher's LUD-02 channel
+//! request (`{"tag":"channelRequest","uri":…,"callback":…,"k1":…}`) and
+//! `GET /lnurlc/callback?k1=…&remoteid=…&private=0|1` claims it for the wallet's node
+//! (`&cancel=1` declines). Answers are LUD JSON with status 200: `{"status":"OK"}`, or
+//! `{"status":"ERROR","reason":…}` naming why (unknown, already claimed, expired, revoked, terms
+//! no longer sold). The per-IP rate limit applies. Without vouchers the routes answer 404.
+//!
 //! ## The client's node id: `"x-inbound-node-id"`
 //!
 //! Over BOLT8 the LSP knows who is asking. Over HTTP the wallet names its node id in an extra
@@ -125,6 +134,7 @@ mod config;
 mod error;
 mod forwarded;
 mod identity;
+mod lnurl;
 mod rate;
 mod replay;
 
@@ -137,6 +147,7 @@ pub use config::{HttpConfig, HttpConfigError, DEFAULT_MAX_TRACKED_IPS, DEFAULT_P
 pub use error::ApiError;
 pub use forwarded::{client_ip, IpNet, IpNetError, MAX_FORWARDED_HOPS};
 pub use identity::{ANONYMOUS_PEER, NODE_ID_MEMBER};
+pub use lnurl::{LnurlConfig, LNURL_PREFIX};
 pub use lsps::node_proof::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
 /// Serves [`app`] on `listener` until `shutdown` completes, then lets in-flight requests finish.

@@ -59,6 +59,7 @@ pub mod client;
 pub mod framing;
 pub mod hold;
 pub mod jsonrpc;
+pub mod lnurl;
 pub mod lsps0;
 pub mod lsps1;
 pub mod lsps2;

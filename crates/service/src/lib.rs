@@ -97,6 +97,7 @@ mod server;
 #[cfg(test)]
 mod test_pg;
 mod ticker;
+pub mod vouchers;
 
 pub use address_book::{validate_node_address, PeerAddressBook};
 pub use clock::{Clock, ManualClock, SystemClock};

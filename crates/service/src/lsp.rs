@@ -33,6 +33,7 @@ use crate::lsps5::hold::{HoldEventHandler, HoldNode, HoldService};
 use crate::lsps5::{Lsps5BuildError, Lsps5Config, Lsps5Node, Lsps5Service};
 use crate::node_adapter::LspsOutbound;
 use crate::notify::ClientNotifier;
+use crate::vouchers::Vouchers;
 use crate::{LspsServer, LspsServerConfig};
 
 /// How often the services check their timers, deposits and outboxes.
@@ -177,6 +178,12 @@ impl LspBuilder {
             events = Arc::new(Lsps1EventHandler::new(Arc::clone(service), Some(events)));
         }
         let bans = self.store.as_ref().map(|store| ClientBans::new(Arc::clone(store), Arc::clone(&self.clock)));
+        let vouchers = match (&self.store, &lsps1) {
+            (Some(store), Some(lsps1)) => {
+                Some(Vouchers::new(Arc::clone(store), Arc::clone(&self.clock), Arc::clone(lsps1)))
+            }
+            _ => None,
+        };
         if let Some(bans) = &bans {
             server.set_gate(Arc::clone(bans) as Arc<dyn crate::ClientGate>);
         }
@@ -188,6 +195,7 @@ impl LspBuilder {
             lsps2,
             lsps5,
             hold,
+            vouchers,
             events,
             tick_interval: self.tick_interval,
             tickers: Mutex::new(Vec::new()),
@@ -212,6 +220,8 @@ pub struct LspServices {
     pub lsps5: Option<Arc<Lsps5Service>>,
     /// Notify-and-wait over existing channels (hold SCIDs), with LSPS5.
     pub hold: Option<Arc<HoldService>>,
+    /// Prepaid channel vouchers (LNURL-channel), delivered by LSPS1: with LSPS1 and a store.
+    pub vouchers: Option<Arc<Vouchers>>,
     events: Arc<dyn NodeEventHandler>,
     tick_interval: Duration,
     tickers: Mutex<Vec<AbortHandle>>,
@@ -232,6 +242,8 @@ pub struct Resumed {
     pub held_htlcs: usize,
     /// Clients banned by the operator.
     pub banned_clients: usize,
+    /// Vouchers still claimable.
+    pub claimable_vouchers: usize,
 }
 
 impl LspServices {
@@ -268,7 +280,7 @@ impl LspServices {
         }
     }
 
-    /// After the node started: resumes every stored flow (LSPS1, LSPS2, then LSPS5), then ticks every
+    /// After the node started: resumes every stored flow (bans, LSPS1, vouchers, LSPS2, then LSPS5), then ticks every
     /// service until [`LspServices::stopping`].
     ///
     /// # Errors
@@ -281,6 +293,9 @@ impl LspServices {
         }
         if let Some(service) = &self.lsps1 {
             resumed.lsps1_orders = service.resume().await?;
+        }
+        if let Some(vouchers) = &self.vouchers {
+            resumed.claimable_vouchers = vouchers.resume().await?;
         }
         if let Some(service) = &self.lsps2 {
             resumed.lsps2_sessions = service.resume().await?;
@@ -300,6 +315,9 @@ impl LspServices {
         }
         if let Some(service) = &self.lsps5 {
             tickers.push(self.supervised("LSPS5 ticker", service.spawn_ticker(self.tick_interval)));
+        }
+        if let Some(vouchers) = &self.vouchers {
+            tickers.push(self.supervised("voucher ticker", vouchers.spawn_ticker(self.tick_interval)));
         }
         if let Some(service) = &self.hold {
             tickers.push(self.supervised("held-payment ticker", service.spawn_ticker(self.tick_interval)));

@@ -29,11 +29,13 @@ pub enum Kind {
     HeldHtlc,
     /// One client's standing with the operator (banned or not): the id is its node id.
     ClientStanding,
+    /// A prepaid channel voucher (LNURL-channel): the id is the SHA-256 of its `k1`.
+    Voucher,
 }
 
 impl Kind {
     /// Every kind, in a fixed order.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Lsps2Session,
         Kind::Lsps1Order,
         Kind::Lsps5Webhook,
@@ -41,6 +43,7 @@ impl Kind {
         Kind::HoldScid,
         Kind::HeldHtlc,
         Kind::ClientStanding,
+        Kind::Voucher,
     ];
 
     /// The text stored in the `kind` columns. These strings are part of the schema: never
@@ -54,6 +57,7 @@ impl Kind {
             Kind::HoldScid => "hold_scid",
             Kind::HeldHtlc => "held_htlc",
             Kind::ClientStanding => "client_standing",
+            Kind::Voucher => "voucher",
         }
     }
 

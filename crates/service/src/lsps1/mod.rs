@@ -61,12 +61,12 @@ pub use operator::{OrderAction, OrderActionError};
 pub use ops::{OrderLightning, OrderOpen, Receipt, UnconfirmedReceipt};
 pub use order::{OrderBook, OrderEffect, OrderInput, OrderStatus};
 pub use runner::OrderEvent;
-pub use service::{to_wire, Lsps1Service};
+pub use service::{to_wire, Lsps1Service, PrepaidError};
 
 #[cfg(test)]
 mod compat_tests;
 #[cfg(test)]
-mod fake;
+pub(crate) mod fake;
 #[cfg(test)]
 mod kernel_tests;
 #[cfg(test)]
@@ -74,4 +74,4 @@ mod order_tests;
 #[cfg(test)]
 mod runner_tests;
 #[cfg(test)]
-mod service_tests;
+pub(crate) mod service_tests;

@@ -80,6 +80,12 @@ pub enum Payment {
         /// What arrived, in total.
         received_sat: u64,
     },
+    /// Prepaid with a voucher (LNURL-channel): nothing to claim or refund here; a voucher
+    /// whose order fails may be claimed again.
+    Voucher {
+        /// The voucher's id.
+        voucher: String,
+    },
 }
 
 /// The channel delivered.
@@ -353,6 +359,8 @@ impl OrderBook {
         match payment {
             Payment::Lightning { .. } => self.bolt11.as_ref().map(|invoice| invoice.fee_sat),
             Payment::Onchain { .. } => self.onchain.as_ref().map(|terms| terms.fee_sat),
+            // Paid when the voucher was sold, outside the LSP.
+            Payment::Voucher { .. } => None,
         }
     }
 

@@ -27,7 +27,7 @@ use tracing::{error, info, warn};
 
 use super::config::{Lsps1Config, Lsps1ConfigError};
 use super::ops::OrderLightning;
-use super::order::{HoldInvoice, OnchainTerms, OrderBook, OrderStatus};
+use super::order::{HoldInvoice, OnchainTerms, OrderBook, OrderEffect, OrderStatus, Payment};
 use super::runner::RunnerState;
 use crate::address_book::PeerAddressBook;
 use crate::clock::Clock;
@@ -222,6 +222,79 @@ impl Lsps1Service {
         Err(RpcError::internal_error())
     }
 
+    /// Creates a prepaid order (a voucher's channel: `Payment::Voucher`) for `client` and starts
+    /// opening its channel. Idempotent by `order_id`: an order that exists already is left as
+    /// it is. The request is checked against this LSP's terms as a client's would be.
+    ///
+    /// # Errors
+    /// The request is outside the terms, no node is attached, or the store failed.
+    pub(crate) async fn open_prepaid(
+        &self,
+        order_id: &str,
+        client: NodeId,
+        request: CreateOrderRequest,
+        voucher: &str,
+    ) -> Result<(), PrepaidError> {
+        self.check_prepaid(&request)?;
+        let lightning = self.lightning().ok_or(PrepaidError::NoNode)?;
+        if self.order(order_id).await?.is_some() {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let deadline = now.checked_add_secs(self.config.policy().min_open_window_secs).unwrap_or(now);
+        let order = OrderBook {
+            order_id: order_id.to_owned(),
+            client,
+            request,
+            created_at: now,
+            expires_at: now,
+            user_channel_id: u128::from_be_bytes(lightning.random_bytes()[..16].try_into().unwrap_or([1; 16])),
+            bolt11: None,
+            onchain: None,
+            status: OrderStatus::Opening {
+                payment: Payment::Voucher { voucher: voucher.to_owned() },
+                attempts: 1,
+                retry_at: None,
+                deadline,
+            },
+            close_after_lease: self.config.close_expired_channels,
+            lease_closed: false,
+            client_address: self.client_addresses.get(&client.0),
+        };
+        let driver = self.driver(lightning.as_ref());
+        match self.flows.insert(&driver, &order, "voucher_claim", None, vec![OrderEffect::OpenChannel]).await {
+            Ok(()) | Err(FlowError::Store(StoreError::DuplicateId { .. })) => {}
+            Err(error) => return Err(error.into()),
+        }
+        info!(order = %order_id, %client, lsp_sat = order.request.lsp_balance_sat.get(), "prepaid LSPS1 order created from a voucher");
+        self.flows.run(&driver, [], true).await?;
+        Ok(())
+    }
+
+    /// Whether a prepaid order for `request` is within this LSP's terms now.
+    ///
+    /// # Errors
+    /// [`PrepaidError::Terms`] naming the field, or [`PrepaidError::NoNode`].
+    pub(crate) fn check_prepaid(&self, request: &CreateOrderRequest) -> Result<(), PrepaidError> {
+        let lightning = self.lightning().ok_or(PrepaidError::NoNode)?;
+        validate_create_order(request, &self.config.info(), lightning.network()).map_err(|error| {
+            let property = error.data.as_ref().and_then(|data| data.get("property")).and_then(|p| p.as_str());
+            PrepaidError::Terms(
+                property.map_or(error.message.clone(), |property| format!("{property} is outside the LSP's terms")),
+            )
+        })
+    }
+
+    /// A fresh order id (a UUIDv4 from the node's entropy), or `None` before a node is attached.
+    pub(crate) fn new_order_id(&self) -> Option<String> {
+        self.lightning().map(|lightning| uuid_v4(lightning.random_bytes()))
+    }
+
+    /// 32 bytes from the node's entropy, or `None` before a node is attached.
+    pub(crate) fn random_bytes(&self) -> Option<[u8; 32]> {
+        self.lightning().map(|lightning| lightning.random_bytes())
+    }
+
     /// Answers `lsps1.get_order`: only the caller's own orders; any other id is 101.
     pub async fn get_order(&self, client: PublicKey, request: GetOrderRequest) -> Result<Order, RpcError> {
         let order = self.order(&request.order_id).await.map_err(internal)?;
@@ -256,6 +329,26 @@ impl Lsps1Service {
             warn!("LSPS1 request before a node was attached");
             RpcError::internal_error()
         })
+    }
+}
+
+/// Why a prepaid order was not created.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepaidError {
+    /// No node is attached yet.
+    #[error("the LSP's node is not running")]
+    NoNode,
+    /// The channel is outside this LSP's terms (`lsps1.get_info`).
+    #[error("outside the LSP's terms: {0}")]
+    Terms(String),
+    /// The store failed.
+    #[error(transparent)]
+    Flow(#[from] FlowError),
+}
+
+impl From<StoreError> for PrepaidError {
+    fn from(error: StoreError) -> PrepaidError {
+        PrepaidError::Flow(FlowError::Store(error))
     }
 }
 

@@ -15,7 +15,7 @@ use super::{Lsps1Config, Lsps1Service};
 use crate::{Clock, ManualClock};
 use crate::{LspsServer, LspsServerConfig};
 
-pub(super) struct Setup {
+pub(crate) struct Setup {
     pub service: Arc<Lsps1Service>,
     pub fake: Arc<FakeNode>,
     pub clock: Arc<ManualClock>,
@@ -34,7 +34,7 @@ pub(super) async fn setup_with(config: Lsps1Config, store: Arc<dyn Store>) -> Se
     Setup { service, fake, clock, store, server }
 }
 
-pub(super) async fn setup() -> Setup {
+pub(crate) async fn setup() -> Setup {
     let store = inbound_store::open("sqlite::memory:").await.expect("store");
     setup_with(Lsps1Config::default(), store).await
 }

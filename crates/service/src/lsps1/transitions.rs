@@ -111,6 +111,7 @@ pub(super) fn apply(
                     let total = order.onchain.as_ref().map_or(*received_sat, |terms| terms.total_sat);
                     received_sat.saturating_sub(total)
                 }
+                Payment::Voucher { .. } => 0,
             };
             order.status = OrderStatus::Completed { payment, channel, refund: None };
             if excess >= REFUND_DUST_SAT {
@@ -296,6 +297,8 @@ fn fail(order: &mut OrderBook, reason: FailReason, effects: &mut Vec<OrderEffect
     match payment {
         Payment::Lightning { .. } => effects.push(OrderEffect::FailHtlc { cause: HtlcFailCause::Refund }),
         Payment::Onchain { received_sat } => request_refund(order, received_sat, effects),
+        // Nothing was paid to this order; its voucher becomes claimable again.
+        Payment::Voucher { .. } => {}
     }
 }
 

@@ -47,6 +47,7 @@ impl OrderSummary {
             | OrderStatus::Failed { payment, .. } => Some(match payment {
                 Payment::Lightning { .. } => "lightning",
                 Payment::Onchain { .. } => "onchain",
+                Payment::Voucher { .. } => "voucher",
             }),
             OrderStatus::AwaitingPayment { .. } | OrderStatus::Expired { .. } => None,
         };
