@@ -14,6 +14,7 @@ use inbound_service::clients::ClientBans;
 use inbound_service::lsps1::Lsps1Service;
 use inbound_service::lsps2::Lsps2Service;
 use inbound_service::operator::Operator;
+use inbound_service::vouchers::{LnurlConfig, Vouchers};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::error::{AdminError, ErrorCode};
@@ -36,6 +37,8 @@ pub struct AdminState {
     pub(crate) bans: Option<Arc<ClientBans>>,
     pub(crate) lsps1: Option<Arc<Lsps1Service>>,
     pub(crate) lsps2: Option<Arc<Lsps2Service>>,
+    pub(crate) vouchers: Option<Arc<Vouchers>>,
+    pub(crate) lnurl: Option<Arc<LnurlConfig>>,
     pub(crate) metrics: Option<PrometheusHandle>,
     pub(crate) key: Arc<AdminKey>,
     pub(crate) max_chain_lag_blocks: u32,
@@ -58,6 +61,8 @@ impl AdminState {
             bans: None,
             lsps1: None,
             lsps2: None,
+            vouchers: None,
+            lnurl: None,
             metrics: None,
             key,
             max_chain_lag_blocks: crate::DEFAULT_MAX_CHAIN_LAG_BLOCKS,
@@ -80,6 +85,14 @@ impl AdminState {
     /// Lets the operator fail LSPS2 sessions (`/v1/sessions/{id}/fail`).
     pub fn with_lsps2(mut self, service: Arc<Lsps2Service>) -> AdminState {
         self.lsps2 = Some(service);
+        self
+    }
+
+    /// Lets the operator issue, list and revoke vouchers (`/v1/vouchers…`); issuing needs
+    /// `lnurl`, where the vouchers' LNURLs point.
+    pub fn with_vouchers(mut self, vouchers: Arc<Vouchers>, lnurl: Option<LnurlConfig>) -> AdminState {
+        self.vouchers = Some(vouchers);
+        self.lnurl = lnurl.map(Arc::new);
         self
     }
 
@@ -139,6 +152,8 @@ pub fn app(state: AdminState) -> Router {
         .route("/v1/sessions", get(routes::flows::sessions))
         .route("/v1/sessions/{id}", get(routes::flows::session))
         .route("/v1/sessions/{id}/fail", post(routes::orders::fail_session))
+        .route("/v1/vouchers", get(routes::vouchers::list).post(routes::vouchers::issue))
+        .route("/v1/vouchers/{id}/revoke", post(routes::vouchers::revoke))
         .route("/v1/flows", get(routes::flows::counts))
         .route("/v1/clients", get(routes::flows::clients))
         .route("/v1/clients/banned", get(routes::clients::banned))

@@ -67,6 +67,7 @@ pub use routes::clients::{BanView, StandingView};
 pub use routes::health::{Readiness, READY_CHECK_TIMEOUT};
 pub use routes::node_ops::FORCE_CLOSE_CONFIRMATION;
 pub use routes::orders::{ActionView, SessionActionView};
+pub use routes::vouchers::{IssuedView, VoucherView};
 
 /// The process-wide Prometheus recorder: installed by the first call, its handle returned by
 /// every call. The services' counters go to it from then on.

@@ -18,9 +18,10 @@ use crate::config::{HttpConfig, HttpConfigError};
 use crate::error::ApiError;
 use crate::forwarded::client_ip;
 use crate::identity::{client_identity, ProofHeaders, Refusal};
-use crate::lnurl::{self, LnurlConfig, LnurlState, LNURL_PREFIX};
+use crate::lnurl::{self, LnurlState};
 use crate::rate::RateLimiter;
 use crate::replay::ReplayCache;
+use inbound_service::vouchers::{LnurlConfig, LNURL_PREFIX};
 
 /// The most node-id proofs remembered against replay (each for at most 10 minutes).
 pub const MAX_REMEMBERED_PROOFS: usize = 100_000;

@@ -147,7 +147,7 @@ pub use config::{HttpConfig, HttpConfigError, DEFAULT_MAX_TRACKED_IPS, DEFAULT_P
 pub use error::ApiError;
 pub use forwarded::{client_ip, IpNet, IpNetError, MAX_FORWARDED_HOPS};
 pub use identity::{ANONYMOUS_PEER, NODE_ID_MEMBER};
-pub use lnurl::{LnurlConfig, LNURL_PREFIX};
+pub use inbound_service::vouchers::{LnurlConfig, LNURL_PREFIX};
 pub use lsps::node_proof::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
 /// Serves [`app`] on `listener` until `shutdown` completes, then lets in-flight requests finish.

@@ -9,49 +9,16 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use inbound_service::vouchers::{VoucherError, Vouchers};
-use lsps::lnurl::{Callback, ChannelRequest, LnurlStatus, NodeUri, K1};
+use inbound_service::vouchers::{LnurlConfig, VoucherError, Vouchers};
+use lsps::lnurl::{Callback, ChannelRequest, LnurlStatus, K1};
 use tracing::{debug, error, info};
-use url::Url;
 
 use crate::app::{HttpState, FORWARDED_FOR};
 use crate::error::ApiError;
 use crate::forwarded::client_ip;
 
-/// The path prefix of the LNURL routes.
-pub const LNURL_PREFIX: &str = "/lnurlc";
 /// The longest callback query read, in bytes.
 const MAX_QUERY_BYTES: usize = 1024;
-
-/// Where wallets reach this LSP: the public base URL in the LNURLs (behind the TLS proxy) and
-/// the node they connect to.
-#[derive(Clone, Debug)]
-pub struct LnurlConfig {
-    /// `https://lsp.example` (a path prefix is kept: `https://example.com/lsp`).
-    pub public_url: Url,
-    /// `<node id>@<host>:<port>`.
-    pub node_uri: NodeUri,
-}
-
-impl LnurlConfig {
-    /// The URL an LNURL for `k1` encodes.
-    pub fn voucher_url(&self, k1: &K1) -> Url {
-        join(&self.public_url, &format!("{}/{k1}", LNURL_PREFIX.trim_start_matches('/')))
-    }
-
-    /// The callback URL of every channel request.
-    pub fn callback_url(&self) -> Url {
-        join(&self.public_url, &format!("{}/callback", LNURL_PREFIX.trim_start_matches('/')))
-    }
-}
-
-fn join(base: &Url, path: &str) -> Url {
-    let mut url = base.clone();
-    let prefix = base.path().trim_end_matches('/');
-    url.set_path(&format!("{prefix}/{path}"));
-    url.set_query(None);
-    url
-}
 
 /// The vouchers and where wallets reach the LSP.
 #[derive(Clone)]
@@ -137,27 +104,5 @@ pub(crate) async fn callback(State(state): State<HttpState>, request: Request) -
             }
             Err(error) => Ok(refusal(&error)),
         },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config(base: &str) -> LnurlConfig {
-        let node = "02e6411d8e0ae3b715dedde8e9dfc9d3759eeca9899d168984c34e6ff5aa213606";
-        let node_uri = format!("{node}@lsp.example:9735").parse().expect("uri");
-        LnurlConfig { public_url: Url::parse(base).expect("url"), node_uri }
-    }
-
-    #[test]
-    fn urls_keep_the_public_prefix() {
-        let k1 = K1([0xab; 32]);
-        let plain = config("https://lsp.example");
-        assert_eq!(plain.voucher_url(&k1).as_str(), format!("https://lsp.example/lnurlc/{k1}"));
-        assert_eq!(plain.callback_url().as_str(), "https://lsp.example/lnurlc/callback");
-        let prefixed = config("https://example.com/lsp/");
-        assert_eq!(prefixed.voucher_url(&k1).as_str(), format!("https://example.com/lsp/lnurlc/{k1}"));
-        assert_eq!(prefixed.callback_url().as_str(), "https://example.com/lsp/lnurlc/callback");
     }
 }

@@ -179,6 +179,12 @@ pub enum AdminCommand {
         #[arg(long, default_value_t = 0)]
         offset: u32,
     },
+    /// Prepaid channel vouchers (LNURL-channel QR codes).
+    Voucher {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::admin_voucher::VoucherCommand,
+    },
     /// Write a new admin key; a running LSP uses it from its next request on.
     RotateKey,
 }
@@ -326,6 +332,7 @@ async fn execute(args: AdminArgs) -> Result<ExitCode> {
             let query = [("limit", limit.to_string()), ("offset", offset.to_string())];
             (client.get_json("/v1/clients", &query).await?, crate::admin_tables::clients)
         }
+        AdminCommand::Voucher { command } => crate::admin_voucher::run(&client, command).await?,
         AdminCommand::Metrics => {
             print!("{}", client.get_text("/metrics").await?);
             return Ok(ExitCode::SUCCESS);

@@ -214,3 +214,23 @@ mod tests {
         assert_eq!(lines[3], "unreadable: lsps1_order x: bad");
     }
 }
+
+/// `/v1/vouchers`.
+pub fn vouchers(answer: &Value) -> String {
+    let rows: Vec<Vec<String>> = items(answer)
+        .iter()
+        .map(|voucher| {
+            vec![
+                short(&voucher["id"]),
+                cell(&voucher["batch"]),
+                cell(&voucher["state"]),
+                cell(&voucher["lsp_balance_sat"]),
+                cell(&voucher["channel_expiry_blocks"]),
+                cell(&voucher["claims"]),
+                short(&voucher["client"]),
+                cell(&voucher["order_id"]),
+            ]
+        })
+        .collect();
+    table(&["ID", "BATCH", "STATE", "LSP_SAT", "LEASE_BLOCKS", "CLAIMS", "CLIENT", "ORDER"], &rows)
+}

@@ -131,6 +131,8 @@ pub enum ClientCommand {
     /// `--data-dir`: webhooks belong to its node id).
     #[command(subcommand)]
     Webhook(crate::client_webhook::WebhookCommand),
+    /// Claim a channel by LNURL-channel (a voucher's QR code) and wait until it is ready.
+    LnurlChannel(crate::client_lnurl::LnurlChannelArgs),
 }
 
 /// `inbound client list-protocols` options.
@@ -183,6 +185,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Client(ClientCommand::Order(args)) => crate::client_order::order(args).await,
         Command::Client(ClientCommand::OrderStatus(args)) => crate::client_order::order_status(args).await,
         Command::Client(ClientCommand::Webhook(command)) => crate::client_webhook::run(command).await,
+        Command::Client(ClientCommand::LnurlChannel(args)) => crate::client_lnurl::lnurl_channel(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -116,6 +116,10 @@ pub fn start_http(listener: tokio::net::TcpListener, config: &Config, lsp: &Lsp)
     if let Some(lsps1) = &lsp.lsps1 {
         state = state.with_address_book(Arc::clone(lsps1.client_addresses()));
     }
+    if let (Some(vouchers), Some(lnurl)) = (&lsp.vouchers, &lsp.lnurl) {
+        state = state.with_lnurl(Arc::clone(vouchers), lnurl.clone());
+        tracing::info!(public_url = %lnurl.public_url, node_uri = %lnurl.node_uri, "LNURL-channel served (vouchers)");
+    }
     let bound = listener.local_addr().context("the HTTP endpoint's bound address")?;
     let endpoint = Endpoint::spawn("HTTP endpoint", bound, |shutdown| inbound_http::serve(listener, state, shutdown));
     tracing::info!(
@@ -151,6 +155,9 @@ pub fn start_admin(listener: tokio::net::TcpListener, config: &Config, lsp: &Lsp
     }
     if let Some(lsps2) = &lsp.lsps2 {
         state = state.with_lsps2(Arc::clone(lsps2));
+    }
+    if let Some(vouchers) = &lsp.vouchers {
+        state = state.with_vouchers(Arc::clone(vouchers), lsp.lnurl.clone());
     }
     match inbound_admin::install_metrics_recorder() {
         Ok(handle) => state = state.with_metrics(handle),

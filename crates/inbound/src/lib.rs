@@ -15,7 +15,7 @@
 //! * `daemon` (default): `serve`, `demo` and `config-check`, with the LSP's service, store
 //!   (sqlx) and HTTP endpoint (axum); it includes `wallet`.
 //! * `wallet`: only the `client …` commands (`list-protocols`, `jit-invoice`, `order`,
-//!   `order-status`), on `inbound-node` and `inbound-client`:
+//!   `order-status`, `webhook`, `lnurl-channel`) and `check`, on `inbound-node` and `inbound-client`:
 //!   `cargo build -p inbound --no-default-features --features wallet` builds a wallet CLI
 //!   without inbound-service, inbound-store, inbound-http, sqlx or axum. Of [`config`] it has
 //!   the chain part only.
@@ -32,12 +32,15 @@ compile_error!("the `inbound` crate needs the `wallet` feature, or `daemon` (the
 pub mod admin_cli;
 #[cfg(feature = "daemon")]
 pub mod admin_tables;
+#[cfg(feature = "daemon")]
+pub mod admin_voucher;
 pub mod check;
 pub mod check_http;
 pub mod check_pay;
 pub mod cli;
 pub mod client;
 pub mod client_jit;
+pub mod client_lnurl;
 pub mod client_order;
 pub mod client_webhook;
 pub mod config;

@@ -41,6 +41,10 @@ pub struct Lsp {
     pub operator: Option<inbound_service::operator::Operator>,
     /// The clients the operator banned, when the LSP keeps flows.
     pub bans: Option<Arc<inbound_service::clients::ClientBans>>,
+    /// Prepaid channel vouchers (LNURL-channel), with LSPS1.
+    pub vouchers: Option<Arc<inbound_service::vouchers::Vouchers>>,
+    /// Where wallets reach the LSP for LNURL-channel (`[lnurl]`), when both keys are set.
+    pub lnurl: Option<inbound_service::vouchers::LnurlConfig>,
     /// The services as [`LspBuilder`] wired them (their tickers stop with [`Lsp::stop`]).
     services: LspServices,
 }
@@ -128,6 +132,7 @@ pub async fn start_lsp(config: &Config) -> Result<Lsp> {
     events.attach(Arc::clone(node.channel_manager()));
     services.attach(&node);
     node.start().await.with_context(|| format!("starting the LSP node on {}", config.node.listen))?;
+    let lnurl = config.lnurl.endpoint(lsps::schema::NodeId(node.node_id()));
     let lsp = Lsp {
         node,
         server: Arc::clone(&services.server),
@@ -137,6 +142,8 @@ pub async fn start_lsp(config: &Config) -> Result<Lsp> {
         lsps5: services.lsps5.clone(),
         operator: services.operator(),
         bans: services.bans.clone(),
+        vouchers: services.vouchers.clone(),
+        lnurl,
         services,
     };
     match lsp.services.started().await {

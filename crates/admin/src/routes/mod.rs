@@ -7,6 +7,7 @@ pub(crate) mod metrics;
 pub(crate) mod node;
 pub(crate) mod node_ops;
 pub(crate) mod orders;
+pub(crate) mod vouchers;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::Query;

@@ -56,6 +56,9 @@ pub struct FileConfig {
     /// `[admin]`: the operator's admin API; keys as in [`inbound_admin::AdminConfig`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin: Option<inbound_admin::AdminConfig>,
+    /// `[lnurl]`: where wallets reach the LSP for LNURL-channel (vouchers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lnurl: Option<super::LnurlSection>,
 }
 
 /// `[node]`: the Lightning node itself.

@@ -34,6 +34,7 @@
 //! | `admin.enabled` | `true` | | |
 //! | `admin.listen` | [`inbound_admin::DEFAULT_LISTEN`] | `--admin-listen` | `INBOUND_ADMIN_LISTEN` |
 //! | `admin.*` | [`inbound_admin::AdminConfig::default`] | | |
+//! | `lnurl.public_url`, `lnurl.node_address` | none (no LNURL-channel) | | |
 //!
 //! The other `[http]` keys ([`HttpSection`]): `path`, `max_body_bytes`, `rate_burst`,
 //! `rate_per_second`, `max_tracked_ips`, `body_timeout_secs`, `cors_origins`,
@@ -80,6 +81,8 @@ mod file;
 #[cfg(feature = "daemon")]
 mod http;
 #[cfg(feature = "daemon")]
+mod lnurl;
+#[cfg(feature = "daemon")]
 mod render;
 #[cfg(feature = "daemon")]
 mod resolve;
@@ -92,6 +95,8 @@ pub use chain::{
 
 #[cfg(feature = "daemon")]
 pub use http::{HttpSection, HttpSettings, DEFAULT_HTTP_LISTEN};
+#[cfg(feature = "daemon")]
+pub use lnurl::{LnurlSection, LnurlSettings};
 
 #[cfg(feature = "daemon")]
 pub use render::{redacted_url, REDACTED};
@@ -307,6 +312,8 @@ pub struct Config {
     pub lsps5: Lsps5Config,
     /// `[admin]`, validated ([`inbound_admin::AdminConfig::validate`] passes).
     pub admin: inbound_admin::AdminConfig,
+    /// `[lnurl]`: both keys or neither.
+    pub lnurl: LnurlSettings,
 }
 
 /// The effective `[node]` table.
@@ -472,6 +479,7 @@ impl Config {
         let lsps1 = resolve_lsps1(file.lsps1.unwrap_or_default(), file_origin)?;
         let lsps5 = resolve_lsps5(file.lsps5.unwrap_or_default(), file_origin)?;
         let admin = resolve_admin(file.admin.unwrap_or_default(), file_origin, env, cli)?;
+        let lnurl = lnurl::resolve_lnurl(file.lnurl.unwrap_or_default(), file_origin)?;
         Ok(Config {
             network,
             data_dir,
@@ -485,6 +493,7 @@ impl Config {
             lsps5,
             http,
             admin,
+            lnurl,
         })
     }
 

@@ -194,13 +194,22 @@ impl FromStr for NodeUri {
     fn from_str(text: &str) -> Result<NodeUri, LnurlError> {
         let (node, address) = text.split_once('@').ok_or(LnurlError::BadUri)?;
         let node_id = node.parse().map_err(|_| LnurlError::BadUri)?;
-        let (host, port) = address.rsplit_once(':').ok_or(LnurlError::BadUri)?;
-        if host.is_empty() || host.len() > 255 || port.parse::<u16>().is_err() || address.contains(char::is_whitespace)
-        {
-            return Err(LnurlError::BadUri);
-        }
+        check_address(address)?;
         Ok(NodeUri { node_id, address: address.to_owned() })
     }
+}
+
+/// Checks a `uri`'s `host:port`: a non-empty host of at most 255 bytes without spaces, and a
+/// port number.
+///
+/// # Errors
+/// [`LnurlError::BadUri`].
+pub fn check_address(address: &str) -> Result<(), LnurlError> {
+    let (host, port) = address.rsplit_once(':').ok_or(LnurlError::BadUri)?;
+    if host.is_empty() || host.len() > 255 || port.parse::<u16>().is_err() || address.contains(char::is_whitespace) {
+        return Err(LnurlError::BadUri);
+    }
+    Ok(())
 }
 
 /// LUD-02's answer to the LNURL's GET: `{"tag":"channelRequest","uri":…,"callback":…,"k1":…}`.

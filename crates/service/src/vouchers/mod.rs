@@ -10,12 +10,13 @@ use std::time::Duration;
 
 use bitcoin::hashes::{sha256, Hash};
 use inbound_store::{Kind, Search, Store};
-use lsps::lnurl::K1;
+use lsps::lnurl::{NodeUri, K1};
 use lsps::lsps1::CreateOrderRequest;
 use lsps::schema::{DateTime, NodeId, SatAmount};
 use serde_json::json;
 use thiserror::Error;
 use tracing::{error, info};
+use url::Url;
 
 use crate::clock::Clock;
 use crate::flow::{
@@ -29,6 +30,39 @@ pub use voucher::{ClaimRefusal, Voucher, VoucherEffect, VoucherInput, VoucherSta
 pub const MAX_VOUCHERS_PER_BATCH: u32 = 1000;
 /// The longest batch label, in bytes.
 pub const MAX_BATCH_LABEL_BYTES: usize = 64;
+/// The path prefix of the LNURL routes the HTTP front end serves.
+pub const LNURL_PREFIX: &str = "/lnurlc";
+
+/// Where wallets reach this LSP: the public base URL in the LNURLs (behind the TLS proxy) and
+/// the node they connect to.
+#[derive(Clone, Debug)]
+pub struct LnurlConfig {
+    /// `https://lsp.example` (a path prefix is kept: `https://example.com/lsp`).
+    pub public_url: Url,
+    /// `<node id>@<host>:<port>`.
+    pub node_uri: NodeUri,
+}
+
+impl LnurlConfig {
+    /// The URL an LNURL for `k1` encodes.
+    pub fn voucher_url(&self, k1: &K1) -> Url {
+        join(&self.public_url, &format!("{}/{k1}", LNURL_PREFIX.trim_start_matches('/')))
+    }
+
+    /// The callback URL of every channel request.
+    pub fn callback_url(&self) -> Url {
+        join(&self.public_url, &format!("{}/callback", LNURL_PREFIX.trim_start_matches('/')))
+    }
+}
+
+fn join(base: &Url, path: &str) -> Url {
+    let mut url = base.clone();
+    let prefix = base.path().trim_end_matches('/');
+    url.set_path(&format!("{prefix}/{path}"));
+    url.set_query(None);
+    url
+}
+
 /// The longest a voucher may stay claimable.
 pub const MAX_VOUCHER_VALIDITY: Duration = Duration::from_secs(366 * 24 * 3600);
 
@@ -347,3 +381,25 @@ impl Vouchers {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod url_tests {
+    use super::*;
+
+    fn config(base: &str) -> LnurlConfig {
+        let node = "02e6411d8e0ae3b715dedde8e9dfc9d3759eeca9899d168984c34e6ff5aa213606";
+        let node_uri = format!("{node}@lsp.example:9735").parse().expect("uri");
+        LnurlConfig { public_url: Url::parse(base).expect("url"), node_uri }
+    }
+
+    #[test]
+    fn urls_keep_the_public_prefix() {
+        let k1 = K1([0xab; 32]);
+        let plain = config("https://lsp.example");
+        assert_eq!(plain.voucher_url(&k1).as_str(), format!("https://lsp.example/lnurlc/{k1}"));
+        assert_eq!(plain.callback_url().as_str(), "https://lsp.example/lnurlc/callback");
+        let prefixed = config("https://example.com/lsp/");
+        assert_eq!(prefixed.voucher_url(&k1).as_str(), format!("https://example.com/lsp/lnurlc/{k1}"));
+        assert_eq!(prefixed.callback_url().as_str(), "https://example.com/lsp/lnurlc/callback");
+    }
+}
