@@ -193,6 +193,26 @@ pub fn flows(answer: &Value) -> String {
     table(&["KIND", "STATE", "TERMINAL", "COUNT"], &rows)
 }
 
+/// `/v1/vouchers`.
+pub fn vouchers(answer: &Value) -> String {
+    let rows: Vec<Vec<String>> = items(answer)
+        .iter()
+        .map(|voucher| {
+            vec![
+                short(&voucher["id"]),
+                cell(&voucher["batch"]),
+                cell(&voucher["state"]),
+                cell(&voucher["lsp_balance_sat"]),
+                cell(&voucher["channel_expiry_blocks"]),
+                cell(&voucher["claims"]),
+                short(&voucher["client"]),
+                cell(&voucher["order_id"]),
+            ]
+        })
+        .collect();
+    table(&["ID", "BATCH", "STATE", "LSP_SAT", "LEASE_BLOCKS", "CLAIMS", "CLIENT", "ORDER"], &rows)
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -213,24 +233,4 @@ mod tests {
         assert!(lines[2].contains("03aa") && lines[2].contains(" -  "), "{text}");
         assert_eq!(lines[3], "unreadable: lsps1_order x: bad");
     }
-}
-
-/// `/v1/vouchers`.
-pub fn vouchers(answer: &Value) -> String {
-    let rows: Vec<Vec<String>> = items(answer)
-        .iter()
-        .map(|voucher| {
-            vec![
-                short(&voucher["id"]),
-                cell(&voucher["batch"]),
-                cell(&voucher["state"]),
-                cell(&voucher["lsp_balance_sat"]),
-                cell(&voucher["channel_expiry_blocks"]),
-                cell(&voucher["claims"]),
-                short(&voucher["client"]),
-                cell(&voucher["order_id"]),
-            ]
-        })
-        .collect();
-    table(&["ID", "BATCH", "STATE", "LSP_SAT", "LEASE_BLOCKS", "CLAIMS", "CLIENT", "ORDER"], &rows)
 }

@@ -4,6 +4,7 @@
 //! `uri`, calls the `callback` with the node's id, and then waits (`--wait-secs`) until the
 //! channel from that node is ready. Each step prints one JSON line on stdout.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -13,6 +14,11 @@ use lsps::lnurl::{self, ChannelRequest, LnurlStatus};
 use lsps::schema::NodeId;
 use serde_json::json;
 use url::Url;
+
+use inbound_node::bitcoin::secp256k1::PublicKey;
+use inbound_node::lightning::ln::channel_state::ChannelDetails;
+use inbound_node::lightning::ln::types::ChannelId;
+use inbound_node::Node;
 
 use crate::client::{resolve_lsp, wallet_options};
 use crate::wallet::start_wallet;
@@ -60,49 +66,153 @@ fn line(event: &str, mut value: serde_json::Value) {
 /// A malformed or insecure LNURL, an answer that is not a channel request, an `ERROR` status
 /// (its reason), an unreachable LSP, or no ready channel within `--wait-secs`.
 pub async fn lnurl_channel(args: LnurlChannelArgs) -> Result<()> {
-    let url = lnurl::decode(&args.lnurl).context("reading the LNURL")?;
-    if !lnurl::is_secure(&url) {
-        bail!("{url} is plain http to a public host: LNURL requires https (or an onion or loopback host)");
-    }
     let timeout = Duration::from_secs(args.timeout_secs.max(1));
-    let http = reqwest::Client::builder()
-        .timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .build()
-        .context("the HTTP client")?;
-    let request = ChannelRequest::from_json(&fetch(&http, &url).await?).context("the LNURL's answer")?;
+    let http = http_client(timeout)?;
+    let request = fetch_request(&http, &args.lnurl).await?;
     line("channel_request", json!({ "uri": request.uri.to_string(), "callback": request.callback.to_string() }));
 
-    let (lsp_id, address) = resolve_lsp(&request.uri.to_string()).await?;
     let (_temporary_dir, options) = wallet_options(&args.network, args.chain_url.as_deref(), args.data_dir.as_deref())?;
     let wallet = start_wallet(options).await?;
     let outcome = async {
-        tokio::time::timeout(timeout, wallet.node.connect_peer(lsp_id, address, true))
-            .await
-            .map_err(|_| anyhow!("timed out after {timeout:?} connecting to {}", request.uri))?
-            .with_context(|| format!("connecting to {}", request.uri))?;
-        let me = NodeId(wallet.node.node_id());
-        let callback = match args.cancel {
-            true => request.cancel_url(&me),
-            false => request.open_url(&me, !args.public),
-        };
-        let answer: LnurlStatus = serde_json::from_slice(&fetch(&http, &callback).await?)
-            .context("the callback's answer is not a LUD status")?;
-        if let LnurlStatus::Error { reason } = answer {
-            bail!("the LSP refused: {reason}");
-        }
-        line("accepted", json!({ "lsp": lsp_id.to_string(), "node_id": me.to_string(), "cancelled": args.cancel }));
+        let claim = Claim::start(&http, &request, &wallet.node, timeout, args.cancel, !args.public).await?;
+        line("accepted", json!({ "lsp": claim.lsp.to_string(), "node_id": wallet.node.node_id().to_string(), "cancelled": args.cancel }));
         if args.cancel || args.wait_secs == 0 {
             return Ok(());
         }
-        wait_for_channel(&wallet.node, lsp_id, Duration::from_secs(args.wait_secs)).await
+        claim
+            .wait_until_ready(&wallet.node, Duration::from_secs(args.wait_secs), |channel| line("channel", channel.json()))
+            .await
+            .map(drop)
     }
     .await;
     if let Err(error) = wallet.stop().await {
         tracing::warn!("{error:#}");
     }
     outcome
+}
+
+/// The HTTP client of LNURL requests: no redirects, no proxy, `timeout` per request.
+///
+/// # Errors
+/// If TLS cannot be set up.
+pub fn http_client(timeout: Duration) -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .context("the HTTP client")
+}
+
+/// Reads `lnurl` (refusing plain http to a public host) and fetches its channel request.
+///
+/// # Errors
+/// A malformed or insecure LNURL, an unreachable service, an `ERROR` answer or another tag.
+pub async fn fetch_request(http: &reqwest::Client, lnurl: &str) -> Result<ChannelRequest> {
+    let url = lnurl::decode(lnurl).context("reading the LNURL")?;
+    if !lnurl::is_secure(&url) {
+        bail!("{url} is plain http to a public host: LNURL requires https (or an onion or loopback host)");
+    }
+    ChannelRequest::from_json(&fetch(http, &url).await?).context("the LNURL's answer")
+}
+
+/// A channel the LSP agreed to open to a node (LUD-02's callback answered `OK`).
+pub struct Claim {
+    /// The LSP's node.
+    pub lsp: PublicKey,
+    /// The node's channels with the LSP before the claim (the new one is the one not here).
+    before: HashSet<ChannelId>,
+}
+
+/// A channel from the LSP as the wallet sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeenChannel {
+    /// `txid:vout`, once known.
+    pub funding_outpoint: Option<String>,
+    /// Its capacity.
+    pub capacity_sat: u64,
+    /// Confirmations of the funding.
+    pub confirmations: u32,
+    /// Usable.
+    pub ready: bool,
+}
+
+impl SeenChannel {
+    /// As a JSON object.
+    pub fn json(&self) -> serde_json::Value {
+        json!({ "funding_outpoint": self.funding_outpoint, "capacity_sat": self.capacity_sat,
+                "confirmations": self.confirmations, "ready": self.ready })
+    }
+}
+
+impl Claim {
+    /// Connects `node` to the request's `uri` (kept: reconnected after a restart) and calls the
+    /// callback: open a channel (`private` or announced), or with `cancel` decline it.
+    ///
+    /// # Errors
+    /// An unreachable LSP, or the LSP's `ERROR` with its reason.
+    pub async fn start(
+        http: &reqwest::Client,
+        request: &ChannelRequest,
+        node: &Node,
+        timeout: Duration,
+        cancel: bool,
+        private: bool,
+    ) -> Result<Claim> {
+        let (lsp, address) = resolve_lsp(&request.uri.to_string()).await?;
+        tokio::time::timeout(timeout, node.connect_peer(lsp, address, true))
+            .await
+            .map_err(|_| anyhow!("timed out after {timeout:?} connecting to {}", request.uri))?
+            .with_context(|| format!("connecting to {}", request.uri))?;
+        let before = channels_with(node, lsp).into_iter().map(|details| details.channel_id).collect();
+        let me = NodeId(node.node_id());
+        let callback = if cancel { request.cancel_url(&me) } else { request.open_url(&me, private) };
+        let answer: LnurlStatus = serde_json::from_slice(&fetch(http, &callback).await?)
+            .context("the callback's answer is not a LUD status")?;
+        if let LnurlStatus::Error { reason } = answer {
+            bail!("the LSP refused: {reason}");
+        }
+        Ok(Claim { lsp, before })
+    }
+
+    /// Waits until the new channel from the LSP is ready, calling `seen` each time it changes.
+    ///
+    /// # Errors
+    /// No ready new channel within `wait`.
+    pub async fn wait_until_ready(
+        &self,
+        node: &Node,
+        wait: Duration,
+        mut seen: impl FnMut(&SeenChannel),
+    ) -> Result<SeenChannel> {
+        let started = tokio::time::Instant::now();
+        let mut last: Option<SeenChannel> = None;
+        loop {
+            let channel =
+                channels_with(node, self.lsp).into_iter().find(|details| !self.before.contains(&details.channel_id));
+            let view = channel.map(|details| SeenChannel {
+                funding_outpoint: details.funding_txo.map(|txo| format!("{}:{}", txo.txid, txo.index)),
+                capacity_sat: details.channel_value_satoshis,
+                confirmations: details.confirmations.unwrap_or(0),
+                ready: details.is_channel_ready,
+            });
+            if let Some(view) = view.as_ref().filter(|view| last.as_ref() != Some(*view)) {
+                seen(view);
+            }
+            if let Some(view) = view.as_ref().filter(|view| view.ready) {
+                return Ok(view.clone());
+            }
+            last = view;
+            if started.elapsed() > wait {
+                bail!("no ready channel from {} after {wait:?}", self.lsp);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+fn channels_with(node: &Node, lsp: PublicKey) -> Vec<ChannelDetails> {
+    node.list_channels().into_iter().filter(|details| details.counterparty.node_id == lsp).collect()
 }
 
 /// GETs `url`: a 200 answer up to [`MAX_ANSWER_BYTES`].
@@ -119,38 +229,4 @@ async fn fetch(http: &reqwest::Client, url: &Url) -> Result<Vec<u8>> {
         body.extend_from_slice(&chunk);
     }
     Ok(body)
-}
-
-/// Prints the channel from `lsp` each time it changes, until it is ready.
-async fn wait_for_channel(
-    node: &inbound_node::Node,
-    lsp: inbound_node::bitcoin::secp256k1::PublicKey,
-    wait: Duration,
-) -> Result<()> {
-    let started = tokio::time::Instant::now();
-    let mut last = None;
-    loop {
-        let channel = node.list_channels().into_iter().find(|details| details.counterparty.node_id == lsp);
-        let view = channel.as_ref().map(|details| {
-            let outpoint = details.funding_txo.map(|txo| format!("{}:{}", txo.txid, txo.index));
-            (outpoint, details.channel_value_satoshis, details.confirmations.unwrap_or(0), details.is_channel_ready)
-        });
-        if view != last {
-            if let Some((outpoint, capacity_sat, confirmations, ready)) = &view {
-                line(
-                    "channel",
-                    json!({ "funding_outpoint": outpoint, "capacity_sat": capacity_sat,
-                            "confirmations": confirmations, "ready": ready }),
-                );
-            }
-            last = view.clone();
-        }
-        if view.is_some_and(|(.., ready)| ready) {
-            return Ok(());
-        }
-        if started.elapsed() > wait {
-            bail!("no ready channel from {lsp} after {wait:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
 }

@@ -68,6 +68,14 @@ fn demo_runs_every_flow_and_prints_one_json_summary() {
     let jit_fees = 2 * msat("fee_msat");
     assert_eq!(count("fees_earned_msat"), sat("fee_total_sat") * 1000 + jit_fees, "{summary}");
     assert_eq!(operator["ready"], true, "{summary}");
+    // A prepaid voucher claimed by LNURL-channel: its channel delivered by a voucher-paid LSPS1
+    // order; the same voucher refused to a second node.
+    let vouchers = &summary["vouchers"];
+    assert_eq!(vouchers["order_state"], "completed", "{summary}");
+    assert_eq!(vouchers["channel_capacity_sat"], 150_000, "{summary}");
+    assert!(vouchers["lnurl"].as_str().is_some_and(|lnurl| lnurl.starts_with("LNURL1")), "{summary}");
+    assert_eq!(vouchers["voucher_id"].as_str().map(str::len), Some(64), "{summary}");
+    assert!(vouchers["reuse_refused"].as_str().is_some_and(|why| why.contains("already been claimed")), "{summary}");
     // The conformance checker against the demo's own LSP: every catalogue entry, no MUST broken.
     let check = &summary["check"];
     let outcome = |key: &str| check[key].as_u64().unwrap_or_else(|| panic!("check.{key} missing: {summary}"));

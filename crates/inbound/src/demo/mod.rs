@@ -13,7 +13,9 @@
 //!    the [`DemoReport`];
 //! 6. start the admin API as `inbound serve` does and check, in `operator.rs`, that it lists
 //!    what the flows did and that `/metrics` counted their fees;
-//! 7. run `inbound check` (the conformance checker, `check.rs`) against the LSP through a node of
+//! 7. start the HTTP front end as `inbound serve` does, issue a voucher through the admin API and
+//!    claim it by LNURL-channel from the payer (`vouchers.rs`);
+//! 8. run `inbound check` (the conformance checker, `check.rs`) against the LSP through a node of
 //!    its own.
 //!
 //! Stdout gets exactly one JSON object, the report, whether the run succeeded or not; on failure
@@ -28,6 +30,7 @@ mod flows;
 mod operator;
 mod order;
 mod setup;
+mod vouchers;
 mod wake;
 
 use std::future::Future;
@@ -49,6 +52,7 @@ pub use check::CheckReport;
 pub use flows::{ChainReport, ChannelReport, Lsps0Report, Lsps2Report, PaymentReport};
 pub use operator::OperatorReport;
 pub use order::Lsps1Report;
+pub use vouchers::VouchersReport;
 pub use wake::Lsps5Report;
 
 /// Time allowed to start bcoin; the first run installs it from npm.
@@ -87,6 +91,10 @@ pub struct DemoReport {
     /// The operator's admin API: the flows above listed, their fees in `/metrics`, `/readyz`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub operator: Option<OperatorReport>,
+    /// A prepaid voucher issued through the admin API, claimed by LNURL-channel over the HTTP
+    /// front end, its channel delivered; the same voucher refused to a second node.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vouchers: Option<VouchersReport>,
     /// `inbound check` against the LSP: passes, failures (always 0 on success), warnings, skips.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub check: Option<CheckReport>,
@@ -107,6 +115,7 @@ struct Parts {
     sleeper: Option<Wallet>,
     relay: Option<inbound_push_relay::PushRelay>,
     admin: Option<crate::endpoint::Endpoint>,
+    http: Option<crate::endpoint::Endpoint>,
 }
 
 /// The running system, as the flows see it.
@@ -162,9 +171,8 @@ async fn run_flows(parts: &mut Parts, report: &mut DemoReport, progress: &mut Pr
         progress.step("start a bcoin regtest chain", BCOIN_START_TIMEOUT, async { Ok(Bcoin::start().await?) }).await?,
     );
     let (relay_tls, relay_ca_file) = setup::relay_tls(&root_path)?;
-    let lsp = parts.lsp.insert(
-        progress.step("start the LSP", STEP_TIMEOUT, setup::start_lsp(bcoin, &root_path, &relay_ca_file)).await?,
-    );
+    let config = setup::lsp_config(bcoin, &root_path, &relay_ca_file, setup::DemoPorts::pick()?)?;
+    let lsp = parts.lsp.insert(progress.step("start the LSP", STEP_TIMEOUT, setup::start_lsp(&config)).await?);
     let wallet = parts.wallet.insert(
         progress
             .step("start the wallet node", STEP_TIMEOUT, setup::start_wallet(bcoin, &root_path, "wallet", true))
@@ -204,7 +212,6 @@ async fn run_flows(parts: &mut Parts, report: &mut DemoReport, progress: &mut Pr
             )
             .await?,
     );
-    let config = setup::lsp_config(bcoin, &root_path, &relay_ca_file)?;
     let admin = parts.admin.insert(operator::start(&config, &net).await?);
     let done = operator::Done {
         lsps1: report.lsps1.as_ref().context("the LSPS1 section")?,
@@ -219,6 +226,16 @@ async fn run_flows(parts: &mut Parts, report: &mut DemoReport, progress: &mut Pr
         )
         .await?;
     report.operator = Some(operator_report);
+    let http = parts.http.insert(vouchers::start_http(&config, &net).await?);
+    report.vouchers = Some(
+        progress
+            .step(
+                "claim a prepaid voucher by LNURL-channel (operator issues, payer claims, reuse refused)",
+                STEP_TIMEOUT,
+                vouchers::vouchers(&config, admin, http, &net),
+            )
+            .await?,
+    );
     report.check = Some(
         progress
             .step(
@@ -235,6 +252,9 @@ async fn run_flows(parts: &mut Parts, report: &mut DemoReport, progress: &mut Pr
 /// Stops what was started, newest first, and removes (or keeps) the directories.
 async fn teardown(parts: Parts, keep_dirs: bool) {
     drop(parts.relay);
+    if let Some(http) = parts.http {
+        http.stop().await;
+    }
     if let Some(admin) = parts.admin {
         admin.stop().await;
     }

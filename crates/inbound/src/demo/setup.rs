@@ -13,23 +13,53 @@ use inbound_regtest::{Bcoin, COINBASE_MATURITY};
 use inbound_service::lsps5::Lsps5Config;
 
 use super::{poll_until, DemoNet, STEP_TIMEOUT};
-use crate::config::{ChainSection, Config, FileConfig, LspsSection, NetworkName, NodeSection, Overrides, ProtocolName};
+use crate::config::{
+    ChainSection, Config, FileConfig, HttpSection, LnurlSection, LspsSection, NetworkName, NodeSection, Overrides,
+    ProtocolName,
+};
 use crate::lsp::Lsp;
 use crate::wallet::{Wallet, WalletOptions};
 
 /// The demo nodes look at the chain this often (the demo also syncs them after each mining).
 pub const DEMO_POLL_INTERVAL_SECS: u64 = 1;
 
-/// The LSP's configuration in the demo: regtest, a free local port, the bcoin chain, LSPS1, LSPS2
-/// and LSPS5 on (their store is the default SQLite file in the LSP's data directory), LSPS5
-/// trusting the demo's push relay (`relay_ca_file`, on loopback), every other value at its
-/// default. It goes through the same resolution and validation as a file.
-pub fn lsp_config(bcoin: &Bcoin, root: &Path, relay_ca_file: &Path) -> Result<Config> {
+/// The local ports of the demo's LSP, picked before it starts because its `[lnurl]` names them.
+#[derive(Clone, Copy, Debug)]
+pub struct DemoPorts {
+    /// The node's listening port.
+    pub node: u16,
+    /// The HTTP front end's (LSPS over HTTP, LNURL-channel).
+    pub http: u16,
+}
+
+impl DemoPorts {
+    /// Two ports free on loopback now.
+    ///
+    /// # Errors
+    /// If loopback cannot be bound.
+    pub fn pick() -> Result<DemoPorts> {
+        let free = || -> Result<(std::net::TcpListener, u16)> {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").context("binding a free loopback port")?;
+            let port = listener.local_addr().context("a bound port")?.port();
+            Ok((listener, port))
+        };
+        // Both held at once, so that they differ.
+        let ((_node, node), (_http, http)) = (free()?, free()?);
+        Ok(DemoPorts { node, http })
+    }
+}
+
+/// The LSP's configuration in the demo: regtest, the bcoin chain, LSPS1, LSPS2 and LSPS5 on
+/// (their store is the default SQLite file in the LSP's data directory), LSPS5 trusting the
+/// demo's push relay (`relay_ca_file`, on loopback), the HTTP front end and `[lnurl]` on the
+/// loopback `ports`, every other value at its default. It goes through the same resolution and
+/// validation as a file.
+pub fn lsp_config(bcoin: &Bcoin, root: &Path, relay_ca_file: &Path, ports: DemoPorts) -> Result<Config> {
     let file = FileConfig {
         network: Some(NetworkName::Regtest),
         data_dir: Some(root.join("lsp")),
         node: Some(NodeSection {
-            listen: "127.0.0.1:0".parse().ok(),
+            listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], ports.node))),
             alias: Some("demo-lsp".to_string()),
             ..NodeSection::default()
         }),
@@ -56,7 +86,15 @@ pub fn lsp_config(bcoin: &Bcoin, root: &Path, relay_ca_file: &Path) -> Result<Co
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             ..inbound_admin::AdminConfig::default()
         }),
-        ..FileConfig::default()
+        http: Some(HttpSection {
+            enabled: Some(true),
+            listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], ports.http))),
+            ..HttpSection::default()
+        }),
+        lnurl: Some(LnurlSection {
+            public_url: Some(format!("http://127.0.0.1:{}", ports.http)),
+            node_address: Some(format!("127.0.0.1:{}", ports.node)),
+        }),
     };
     Ok(Config::resolve(file, "the demo's LSP configuration", &Overrides::default(), &Overrides::default())?)
 }
@@ -70,10 +108,9 @@ pub fn relay_tls(root: &Path) -> Result<(Arc<TlsConfig>, PathBuf)> {
     Ok((tls, ca_file))
 }
 
-/// Starts the LSP with [`lsp_config`], the way `inbound serve` does.
-pub async fn start_lsp(bcoin: &Bcoin, root: &Path, relay_ca_file: &Path) -> Result<Lsp> {
-    let config = lsp_config(bcoin, root, relay_ca_file)?;
-    let lsp = crate::lsp::start_lsp(&config).await?;
+/// Starts the LSP with `config` ([`lsp_config`]), the way `inbound serve` does.
+pub async fn start_lsp(config: &Config) -> Result<Lsp> {
+    let lsp = crate::lsp::start_lsp(config).await?;
     eprintln!("[demo]     LSP {}@{}", lsp.node.node_id(), lsp.listening_address()?);
     Ok(lsp)
 }
