@@ -27,7 +27,7 @@ use inbound_service::vouchers::{LnurlConfig, LNURL_PREFIX};
 pub const MAX_REMEMBERED_PROOFS: usize = 100_000;
 
 /// The `X-Forwarded-For` header.
-pub(crate) const FORWARDED_FOR: &str = "x-forwarded-for";
+const FORWARDED_FOR: &str = "x-forwarded-for";
 
 /// What [`app`] needs: the dispatcher shared with the peer transport, and the limits.
 #[derive(Clone)]
@@ -37,13 +37,15 @@ pub struct HttpState {
     /// Checked settings.
     pub(crate) config: Arc<HttpConfig>,
     /// Per-IP request budget, shared by every connection.
-    pub(crate) limiter: Arc<RateLimiter>,
+    limiter: Arc<RateLimiter>,
     /// Node-id proofs already used.
     pub(crate) replay: Arc<ReplayCache>,
     /// Where clients said their nodes listen, if an LSPS service uses it.
     pub(crate) addresses: Option<Arc<inbound_service::PeerAddressBook>>,
     /// LNURL-channel for vouchers, if served.
     pub(crate) lnurl: Option<LnurlState>,
+    /// The web widget, if served.
+    pub(crate) web: Option<crate::web::WebState>,
 }
 
 impl HttpState {
@@ -59,6 +61,7 @@ impl HttpState {
             replay,
             addresses: None,
             lnurl: None,
+            web: None,
         })
     }
 
@@ -66,6 +69,18 @@ impl HttpState {
     /// `client_addresses`). Without a book the address is checked and then ignored.
     pub fn with_address_book(mut self, book: Arc<inbound_service::PeerAddressBook>) -> HttpState {
         self.addresses = Some(book);
+        self
+    }
+
+    /// Serves the web widget (`/`, `/order/…`, `/embed…`, `/widget/…`, see [`crate::web`]),
+    /// which sells `lsps1`'s channels on a node of `network`.
+    pub fn with_web(
+        mut self,
+        lsps1: Arc<inbound_service::lsps1::Lsps1Service>,
+        config: crate::web::WebConfig,
+        network: bitcoin::Network,
+    ) -> HttpState {
+        self.web = Some(crate::web::WebState { lsps1, config: Arc::new(config), network });
         self
     }
 
@@ -85,6 +100,7 @@ pub fn app(state: HttpState) -> Router {
         .route(&config.path, post(lsps_endpoint))
         .route(&format!("{LNURL_PREFIX}/callback"), get(lnurl::callback))
         .route(&format!("{LNURL_PREFIX}/{{k1}}"), get(lnurl::channel_request))
+        .merge(crate::web::routes())
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .with_state(state);
     if config.cors_allowed_origins.is_empty() {
@@ -105,17 +121,25 @@ pub fn app(state: HttpState) -> Router {
     )
 }
 
-async fn lsps_endpoint(State(state): State<HttpState>, request: Request) -> Result<Response, ApiError> {
+/// Takes one token from the client IP's bucket (the TCP peer, or the client named by trusted
+/// proxies' `X-Forwarded-For`); [`ApiError::RateLimited`] when it is empty.
+pub(crate) fn rate_limit(state: &HttpState, request: &Request) -> Result<(), ApiError> {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| addr.ip());
     let forwarded = request.headers().get_all(FORWARDED_FOR).iter().filter_map(|value| value.to_str().ok());
     let ip = client_ip(peer, forwarded, &state.config.trusted_proxies);
-    if !state.limiter.allow(ip) {
-        debug!(%ip, "rate limited");
-        return Err(ApiError::RateLimited);
+    if state.limiter.allow(ip) {
+        Ok(())
+    } else {
+        debug!(%ip, path = request.uri().path(), "rate limited");
+        Err(ApiError::RateLimited)
     }
+}
+
+async fn lsps_endpoint(State(state): State<HttpState>, request: Request) -> Result<Response, ApiError> {
+    rate_limit(&state, &request)?;
     if !is_json(request.headers().get(header::CONTENT_TYPE)) {
         return Err(ApiError::UnsupportedMediaType);
     }

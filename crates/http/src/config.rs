@@ -64,6 +64,9 @@ pub enum HttpConfigError {
     /// A limit is zero.
     #[error("http setting {0} must be greater than zero")]
     Zero(&'static str),
+    /// The path is one the LNURL routes or the web widget use.
+    #[error("http path {0:?} is taken by the web widget or LNURL routes (/, /order, /embed, /widget, /lnurlc)")]
+    Reserved(String),
     /// An origin is not a valid header value, or is `*` (use explicit origins).
     #[error("CORS origin {0:?} is not a valid origin (scheme://host[:port], no '*')")]
     Origin(String),
@@ -74,6 +77,12 @@ impl HttpConfig {
     pub fn validate(&self) -> Result<(), HttpConfigError> {
         if !self.path.starts_with('/') || self.path.contains(['{', '}', '*']) {
             return Err(HttpConfigError::Path(self.path.clone()));
+        }
+        let taken = ["/order", "/embed", "/widget", "/lnurlc"];
+        if self.path == "/"
+            || taken.iter().any(|prefix| self.path == *prefix || self.path.starts_with(&format!("{prefix}/")))
+        {
+            return Err(HttpConfigError::Reserved(self.path.clone()));
         }
         for (name, value) in [
             ("max_body_bytes", self.max_body_bytes),

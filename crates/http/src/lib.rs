@@ -137,6 +137,7 @@ mod identity;
 mod lnurl;
 mod rate;
 mod replay;
+pub mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;

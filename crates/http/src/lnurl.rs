@@ -3,19 +3,17 @@
 //! answer is LUD JSON (`{"status":"ERROR","reason":…}` for a refusal, with HTTP 200 as wallets
 //! expect); the per-IP rate limit of the LSPS endpoint applies, so k1s cannot be tried fast.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use inbound_service::vouchers::{LnurlConfig, VoucherError, Vouchers};
 use lsps::lnurl::{Callback, ChannelRequest, LnurlStatus, K1};
-use tracing::{debug, error, info};
+use tracing::{error, info};
 
-use crate::app::{HttpState, FORWARDED_FOR};
+use crate::app::{rate_limit, HttpState};
 use crate::error::ApiError;
-use crate::forwarded::client_ip;
 
 /// The longest callback query read, in bytes.
 const MAX_QUERY_BYTES: usize = 1024;
@@ -42,28 +40,13 @@ fn refusal(error: &VoucherError) -> Response {
     }
 }
 
-fn limited(state: &HttpState, request: &Request) -> Result<(), ApiError> {
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| addr.ip());
-    let forwarded = request.headers().get_all(FORWARDED_FOR).iter().filter_map(|value| value.to_str().ok());
-    let ip = client_ip(peer, forwarded, &state.config.trusted_proxies);
-    if state.limiter.allow(ip) {
-        Ok(())
-    } else {
-        debug!(%ip, "LNURL request rate limited");
-        Err(ApiError::RateLimited)
-    }
-}
-
 /// `GET /lnurlc/<k1>`: the channel request of a claimable voucher.
 pub(crate) async fn channel_request(
     State(state): State<HttpState>,
     Path(k1): Path<String>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    limited(&state, &request)?;
+    rate_limit(&state, &request)?;
     let Some(lnurl) = &state.lnurl else { return Err(ApiError::NotFound) };
     let Ok(k1) = k1.parse::<K1>() else { return Ok(status(LnurlStatus::error("unknown voucher"))) };
     match lnurl.vouchers.claimable(&k1).await {
@@ -77,7 +60,7 @@ pub(crate) async fn channel_request(
 
 /// `GET /lnurlc/callback?…`: claims (or declines) a voucher for the wallet's node.
 pub(crate) async fn callback(State(state): State<HttpState>, request: Request) -> Result<Response, ApiError> {
-    limited(&state, &request)?;
+    rate_limit(&state, &request)?;
     let Some(lnurl) = &state.lnurl else { return Err(ApiError::NotFound) };
     let query = request.uri().query().unwrap_or_default();
     if query.len() > MAX_QUERY_BYTES {

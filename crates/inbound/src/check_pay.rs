@@ -100,7 +100,22 @@ impl PayRig {
         Ok(rig)
     }
 
-    /// Stops both nodes.
+    /// The funded payer, with its channel to the LSP.
+    pub fn payer(&self) -> &Wallet {
+        &self.payer
+    }
+
+    /// The wallet (buys JIT channels; connected to the LSP).
+    pub fn wallet(&self) -> &Wallet {
+        &self.wallet
+    }
+
+    /// The node that refuses every channel (connected to the LSP).
+    pub fn refuser(&self) -> &Wallet {
+        &self.refuser
+    }
+
+    /// Stops the nodes.
     pub async fn stop(&self) {
         for (name, node) in [("payer", &self.payer), ("wallet", &self.wallet), ("refuser", &self.refuser)] {
             if let Err(error) = node.stop().await {

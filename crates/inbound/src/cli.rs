@@ -1,5 +1,6 @@
 //! The command line, and the dispatch from a parsed command to the module that runs it.
 
+#[cfg(feature = "daemon")]
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -141,19 +142,9 @@ pub struct ListProtocolsArgs {
     /// The LSP, as <node_id>@<host:port>.
     #[arg(long, value_name = "NODE_ID@HOST:PORT")]
     pub lsp: String,
-    /// The wallet node's data directory. Default: a temporary one, deleted at exit (the wallet
-    /// then has a new node id every run).
-    #[arg(long, value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// The chain backend's RPC URL (default: INBOUND_CHAIN_URL, else bitcoind's default for the network).
-    #[arg(long, value_name = "URL")]
-    pub chain_url: Option<String>,
-    /// The network of the wallet node; must match the LSP's.
-    #[arg(long, default_value = "regtest")]
-    pub network: String,
-    /// How long to wait for the connection and for the answer.
-    #[arg(long, default_value_t = 30, value_name = "SECS")]
-    pub timeout_secs: u64,
+    /// The wallet node.
+    #[command(flatten)]
+    pub node: crate::client::WalletNodeArgs,
 }
 
 /// Runs `cli` to completion and returns the process exit code. Logging is set up here, with a

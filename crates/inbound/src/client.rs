@@ -49,10 +49,10 @@ where
     Fut: std::future::Future<Output = Result<T>>,
 {
     let (lsp_id, address) = resolve_lsp(&args.lsp).await?;
-    let (_temporary_dir, options) = wallet_options(&args.network, args.chain_url.as_deref(), args.data_dir.as_deref())?;
+    let (_temporary_dir, options) = args.node.options()?;
     let wallet = Arc::new(start_wallet(options).await?);
 
-    let timeout = Duration::from_secs(args.timeout_secs.max(1));
+    let timeout = args.node.timeout();
     let outcome = async {
         tokio::time::timeout(timeout, wallet.node.connect_peer(lsp_id, address, false))
             .await
@@ -98,6 +98,39 @@ pub fn parse_lsp(text: &str) -> Result<(PublicKey, &str)> {
         bail!("--lsp: {host_port:?} is not host:port");
     }
     Ok((node_id, host_port))
+}
+
+/// The wallet node a client command starts: where it lives, its chain, how long to wait.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WalletNodeArgs {
+    /// The wallet node's data directory. Default: a temporary one, deleted at exit (the node then
+    /// has a new id every run; keep one to own a channel afterwards).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
+    /// The chain backend's RPC URL (default: INBOUND_CHAIN_URL, else bitcoind's default for the network).
+    #[arg(long, value_name = "URL")]
+    pub chain_url: Option<String>,
+    /// The network of the wallet node; must match the LSP's.
+    #[arg(long, default_value = "regtest")]
+    pub network: String,
+    /// How long to wait for the connection and for each answer.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub timeout_secs: u64,
+}
+
+impl WalletNodeArgs {
+    /// The node's options ([`wallet_options`]) and the temporary directory to keep alive.
+    ///
+    /// # Errors
+    /// A bad network or chain URL, or no temporary directory.
+    pub fn options(&self) -> Result<(Option<tempfile::TempDir>, WalletOptions)> {
+        wallet_options(&self.network, self.chain_url.as_deref(), self.data_dir.as_deref())
+    }
+
+    /// `--timeout-secs`, at least one second.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs.max(1))
+    }
 }
 
 /// The options of a throwaway client wallet node: network and chain URL from the flags (only the

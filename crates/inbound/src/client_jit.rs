@@ -10,7 +10,6 @@
 //! JSON line. Without it (the default, 0) the command exits at once; a payment arriving while no
 //! wallet process runs waits at the LSP for the wallet to connect, and fails back if it does not.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
@@ -47,18 +46,9 @@ pub struct JitInvoiceArgs {
     /// Stay online this long to receive the payment (0: exit after printing the invoice).
     #[arg(long, default_value_t = 0, value_name = "SECS")]
     pub wait_secs: u64,
-    /// The wallet node's data directory. Default: a temporary one, deleted at exit.
-    #[arg(long, value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// The chain backend's RPC URL (default: INBOUND_CHAIN_URL, else bitcoind's default for the network).
-    #[arg(long, value_name = "URL")]
-    pub chain_url: Option<String>,
-    /// The network of the wallet node; must match the LSP's.
-    #[arg(long, default_value = "regtest")]
-    pub network: String,
-    /// How long to wait for the connection and for each LSP answer.
-    #[arg(long, default_value_t = 30, value_name = "SECS")]
-    pub timeout_secs: u64,
+    /// The wallet node.
+    #[command(flatten)]
+    pub node: crate::client::WalletNodeArgs,
 }
 
 /// Runs `inbound client jit-invoice`; see the module documentation.
@@ -68,14 +58,13 @@ pub struct JitInvoiceArgs {
 /// cap, or a timeout.
 pub async fn jit_invoice(args: JitInvoiceArgs) -> Result<()> {
     let (lsp_id, address) = resolve_lsp(&args.lsp).await?;
-    let (_temporary_dir, options) =
-        crate::client::wallet_options(&args.network, args.chain_url.as_deref(), args.data_dir.as_deref())?;
+    let (_temporary_dir, options) = args.node.options()?;
     let wallet = start_jit_wallet(options).await?;
     let node = &wallet.node;
     let events = &wallet.events;
     let lsps2 = wallet.lsps2.clone().ok_or_else(|| anyhow!("the wallet node was started without LSPS2"))?;
 
-    let timeout = Duration::from_secs(args.timeout_secs.max(1));
+    let timeout = args.node.timeout();
     let mut subscription = events.subscribe();
     let outcome = async {
         tokio::time::timeout(timeout, node.connect_peer(lsp_id, address, false))

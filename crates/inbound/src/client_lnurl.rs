@@ -5,7 +5,6 @@
 //! channel from that node is ready. Each step prints one JSON line on stdout.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -20,7 +19,7 @@ use inbound_node::lightning::ln::channel_state::ChannelDetails;
 use inbound_node::lightning::ln::types::ChannelId;
 use inbound_node::Node;
 
-use crate::client::{resolve_lsp, wallet_options};
+use crate::client::resolve_lsp;
 use crate::wallet::start_wallet;
 
 /// The largest LNURL answer read.
@@ -40,19 +39,9 @@ pub struct LnurlChannelArgs {
     /// How long to wait for the channel to be ready after the LSP said OK (0: do not wait).
     #[arg(long, default_value_t = 300, value_name = "SECS")]
     pub wait_secs: u64,
-    /// The wallet node's data directory. Default: a temporary one, deleted at exit (the channel
-    /// is then lost with it: give a directory to keep the channel).
-    #[arg(long, value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// The chain backend's RPC URL (default: INBOUND_CHAIN_URL, else bitcoind's default for the network).
-    #[arg(long, value_name = "URL")]
-    pub chain_url: Option<String>,
-    /// The network of the wallet node; must match the LSP's.
-    #[arg(long, default_value = "regtest")]
-    pub network: String,
-    /// How long to wait for each HTTP answer and for the connection.
-    #[arg(long, default_value_t = 30, value_name = "SECS")]
-    pub timeout_secs: u64,
+    /// The wallet node (give `--data-dir` to keep the channel).
+    #[command(flatten)]
+    pub node: crate::client::WalletNodeArgs,
 }
 
 fn line(event: &str, mut value: serde_json::Value) {
@@ -66,12 +55,12 @@ fn line(event: &str, mut value: serde_json::Value) {
 /// A malformed or insecure LNURL, an answer that is not a channel request, an `ERROR` status
 /// (its reason), an unreachable LSP, or no ready channel within `--wait-secs`.
 pub async fn lnurl_channel(args: LnurlChannelArgs) -> Result<()> {
-    let timeout = Duration::from_secs(args.timeout_secs.max(1));
+    let timeout = args.node.timeout();
     let http = http_client(timeout)?;
     let request = fetch_request(&http, &args.lnurl).await?;
     line("channel_request", json!({ "uri": request.uri.to_string(), "callback": request.callback.to_string() }));
 
-    let (_temporary_dir, options) = wallet_options(&args.network, args.chain_url.as_deref(), args.data_dir.as_deref())?;
+    let (_temporary_dir, options) = args.node.options()?;
     let wallet = start_wallet(options).await?;
     let outcome = async {
         let claim = Claim::start(&http, &request, &wallet.node, timeout, args.cancel, !args.public).await?;

@@ -19,7 +19,6 @@
 //! (`{"event": "order", …}`, `{"event": "progress", …}`, `{"event": "paid", …}`,
 //! `{"event": "channel", …}`).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,19 +63,9 @@ pub struct WalletArgs {
     /// Lightning connection.
     #[arg(long, value_name = "URL")]
     pub http: Option<String>,
-    /// The wallet node's data directory. Default: a temporary one, deleted at exit (keep one to
-    /// own the channel afterwards).
-    #[arg(long, value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// The chain backend's RPC URL (default: INBOUND_CHAIN_URL, else bitcoind's default for the network).
-    #[arg(long, value_name = "URL")]
-    pub chain_url: Option<String>,
-    /// The network of the wallet node; must match the LSP's.
-    #[arg(long, default_value = "regtest")]
-    pub network: String,
-    /// How long to wait for the connection and for each LSP answer.
-    #[arg(long, default_value_t = 30, value_name = "SECS")]
-    pub timeout_secs: u64,
+    /// The wallet node.
+    #[command(flatten)]
+    pub node: crate::client::WalletNodeArgs,
     /// Print JSON lines instead of text.
     #[arg(long)]
     pub json: bool,
@@ -189,11 +178,10 @@ struct Session {
 impl Session {
     async fn start(args: &WalletArgs) -> Result<Session> {
         let (lsp_id, address) = resolve_lsp(&args.lsp).await?;
-        let (temporary_dir, options) =
-            crate::client::wallet_options(&args.network, args.chain_url.as_deref(), args.data_dir.as_deref())?;
+        let (temporary_dir, options) = args.node.options()?;
         let network = options.network;
         let wallet = start_wallet(options).await?;
-        let timeout = Duration::from_secs(args.timeout_secs.max(1));
+        let timeout = args.node.timeout();
         let connected = tokio::time::timeout(timeout, wallet.node.connect_peer(lsp_id, address, false))
             .await
             .map_err(|_| anyhow!("timed out after {timeout:?} connecting to {lsp_id}@{address}"))

@@ -116,6 +116,10 @@ pub fn start_http(listener: tokio::net::TcpListener, config: &Config, lsp: &Lsp)
     if let Some(lsps1) = &lsp.lsps1 {
         state = state.with_address_book(Arc::clone(lsps1.client_addresses()));
     }
+    if let (true, Some(lsps1)) = (config.web.enabled, &lsp.lsps1) {
+        state = state.with_web(Arc::clone(lsps1), config.web.config.clone(), config.network);
+        tracing::info!(frame_ancestors = config.web.config.frame_ancestors.len(), "web widget served at /");
+    }
     if let (Some(vouchers), Some(lnurl)) = (&lsp.vouchers, &lsp.lnurl) {
         state = state.with_lnurl(Arc::clone(vouchers), lnurl.clone());
         tracing::info!(public_url = %lnurl.public_url, node_uri = %lnurl.node_uri, "LNURL-channel served (vouchers)");

@@ -72,7 +72,7 @@ fn order_defaults_and_required_flags() {
         (None, None, None, None)
     );
     assert!(!args.wallet.json);
-    assert_eq!(args.wallet.network, "regtest");
+    assert_eq!(args.wallet.node.network, "regtest");
     args.validate().expect("ordering without paying needs no cap");
 
     assert!(order(&["--lsp", LSP]).is_err(), "--lsp-balance-sat is required");

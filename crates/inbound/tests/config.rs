@@ -615,3 +615,46 @@ fn every_key_can_come_from_the_environment_and_secrets_from_files() {
     let unknown = Config::load(None, &keys(&[("INBOUND__LSPS1__COLOUR", "red")]), &Overrides::default());
     assert!(unknown.expect_err("unknown key").to_string().contains("INBOUND__LSPS1__COLOUR"));
 }
+
+#[test]
+fn lnurl_needs_both_keys_http_and_lsps1_and_checks_them() {
+    let served = "[lsps]\nenabled = [\"lsps1\"]\n[http]\nenabled = true\n";
+    let config = parse(&format!(
+        "{served}[lnurl]\npublic_url = \"https://lsp.example/base\"\nnode_address = \"lsp.example:9735\""
+    ))
+    .expect("a complete [lnurl]");
+    assert_eq!(config.lnurl.public_url.as_ref().map(|url| url.as_str()), Some("https://lsp.example/base"));
+    assert_eq!(config.lnurl.node_address.as_deref(), Some("lsp.example:9735"));
+    assert_eq!(parse(served).expect("no [lnurl]").lnurl, inbound::config::LnurlSettings::default());
+    let address = "node_address = \"lsp.example:9735\"";
+    assert_rejected(
+        &format!("{served}[lnurl]\npublic_url = \"https://lsp.example\""),
+        "lnurl.public_url",
+        "or neither",
+    );
+    assert_rejected(&format!("{served}[lnurl]\n{address}"), "lnurl.public_url", "or neither");
+    assert_rejected(
+        &format!("{served}[lnurl]\npublic_url = \"ftp://lsp.example\"\n{address}"),
+        "lnurl.public_url",
+        "https://",
+    );
+    assert_rejected(
+        &format!("{served}[lnurl]\npublic_url = \"https://lsp.example/?a=1\"\n{address}"),
+        "lnurl.public_url",
+        "no query",
+    );
+    assert_rejected(
+        &format!("{served}[lnurl]\npublic_url = \"not a url\"\n{address}"),
+        "lnurl.public_url",
+        "not a url",
+    );
+    assert_rejected(
+        &format!("{served}[lnurl]\npublic_url = \"https://lsp.example\"\nnode_address = \"lsp.example\""),
+        "lnurl.node_address",
+        "host:port",
+    );
+    let lnurl = format!("[lnurl]\npublic_url = \"https://lsp.example\"\n{address}");
+    assert_rejected(&format!("[http]\nenabled = true\n{lnurl}"), "lnurl.public_url", "lsps1");
+    assert_rejected(&format!("[lsps]\nenabled = [\"lsps1\"]\n{lnurl}"), "lnurl.public_url", "[http] enabled");
+    assert_rejected(&format!("{served}[lnurl]\npublic = \"x\""), "lnurl.public", "unknown field");
+}

@@ -59,6 +59,9 @@ pub struct FileConfig {
     /// `[lnurl]`: where wallets reach the LSP for LNURL-channel (vouchers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lnurl: Option<super::LnurlSection>,
+    /// `[web]`: the web widget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web: Option<super::WebSection>,
 }
 
 /// `[node]`: the Lightning node itself.

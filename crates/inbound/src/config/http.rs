@@ -118,7 +118,7 @@ pub(super) fn resolve_http(
     };
     config.validate().map_err(|error| {
         let key = match &error {
-            HttpConfigError::Path(_) => "http.path".to_string(),
+            HttpConfigError::Path(_) | HttpConfigError::Reserved(_) => "http.path".to_string(),
             HttpConfigError::Zero("body_timeout") => "http.body_timeout_secs".to_string(),
             HttpConfigError::Zero(name) => format!("http.{name}"),
             HttpConfigError::Origin(origin) => {

@@ -35,6 +35,8 @@
 //! | `admin.listen` | [`inbound_admin::DEFAULT_LISTEN`] | `--admin-listen` | `INBOUND_ADMIN_LISTEN` |
 //! | `admin.*` | [`inbound_admin::AdminConfig::default`] | | |
 //! | `lnurl.public_url`, `lnurl.node_address` | none (no LNURL-channel) | | |
+//! | `web.enabled` | `false` | | |
+//! | `web.frame_ancestors` | `[]` | | |
 //!
 //! The other `[http]` keys ([`HttpSection`]): `path`, `max_body_bytes`, `rate_burst`,
 //! `rate_per_second`, `max_tracked_ips`, `body_timeout_secs`, `cors_origins`,
@@ -86,6 +88,8 @@ mod lnurl;
 mod render;
 #[cfg(feature = "daemon")]
 mod resolve;
+#[cfg(feature = "daemon")]
+mod web;
 
 pub use chain::{
     default_chain_url, resolve_wallet_chain, BackendName, ChainAuth, ChainConfig, ChainSection, NetworkName,
@@ -97,6 +101,8 @@ pub use chain::{
 pub use http::{HttpSection, HttpSettings, DEFAULT_HTTP_LISTEN};
 #[cfg(feature = "daemon")]
 pub use lnurl::{LnurlSection, LnurlSettings};
+#[cfg(feature = "daemon")]
+pub use web::{WebSection, WebSettings};
 
 #[cfg(feature = "daemon")]
 pub use render::{redacted_url, REDACTED};
@@ -314,6 +320,8 @@ pub struct Config {
     pub admin: inbound_admin::AdminConfig,
     /// `[lnurl]`: both keys or neither.
     pub lnurl: LnurlSettings,
+    /// `[web]`: the widget.
+    pub web: WebSettings,
 }
 
 /// The effective `[node]` table.
@@ -480,6 +488,19 @@ impl Config {
         let lsps5 = resolve_lsps5(file.lsps5.unwrap_or_default(), file_origin)?;
         let admin = resolve_admin(file.admin.unwrap_or_default(), file_origin, env, cli)?;
         let lnurl = lnurl::resolve_lnurl(file.lnurl.unwrap_or_default(), file_origin)?;
+        if lnurl.public_url.is_some() && !(http.enabled && lsps.enabled.contains(&Protocol::Lsps1)) {
+            let why = "LNURL-channel (vouchers) needs [http] enabled and \"lsps1\" in lsps.enabled";
+            return Err(ConfigError::invalid("lnurl.public_url", file_origin, why));
+        }
+        let web = web::resolve_web(file.web.unwrap_or_default(), file_origin)?;
+        if web.enabled && !(http.enabled && lsps.enabled.contains(&Protocol::Lsps1)) {
+            let why = "the widget needs [http] enabled and \"lsps1\" in lsps.enabled";
+            return Err(ConfigError::invalid("web.enabled", file_origin, why));
+        }
+        if web.enabled && http.config.require_node_signature {
+            let why = "a browser cannot sign with the wallet's node key: the widget needs http.require_node_signature = false";
+            return Err(ConfigError::invalid("web.enabled", file_origin, why));
+        }
         Ok(Config {
             network,
             data_dir,
@@ -494,6 +515,7 @@ impl Config {
             http,
             admin,
             lnurl,
+            web,
         })
     }
 

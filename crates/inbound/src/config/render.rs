@@ -60,6 +60,7 @@ pub(super) fn redacted_toml(config: &Config) -> String {
         lsps5: Some(config.lsps5.clone()),
         admin: Some(config.admin.clone()),
         lnurl: Some(config.lnurl.section()),
+        web: Some(config.web.section()),
     };
     match toml::to_string(&file) {
         // An array of tables at the end is written without the final newline.

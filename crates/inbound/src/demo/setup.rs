@@ -15,7 +15,7 @@ use inbound_service::lsps5::Lsps5Config;
 use super::{poll_until, DemoNet, STEP_TIMEOUT};
 use crate::config::{
     ChainSection, Config, FileConfig, HttpSection, LnurlSection, LspsSection, NetworkName, NodeSection, Overrides,
-    ProtocolName,
+    ProtocolName, WebSection,
 };
 use crate::lsp::Lsp;
 use crate::wallet::{Wallet, WalletOptions};
@@ -51,7 +51,7 @@ impl DemoPorts {
 
 /// The LSP's configuration in the demo: regtest, the bcoin chain, LSPS1, LSPS2 and LSPS5 on
 /// (their store is the default SQLite file in the LSP's data directory), LSPS5 trusting the
-/// demo's push relay (`relay_ca_file`, on loopback), the HTTP front end and `[lnurl]` on the
+/// demo's push relay (`relay_ca_file`, on loopback), the HTTP front end with the widget and `[lnurl]` on the
 /// loopback `ports`, every other value at its default. It goes through the same resolution and
 /// validation as a file.
 pub fn lsp_config(bcoin: &Bcoin, root: &Path, relay_ca_file: &Path, ports: DemoPorts) -> Result<Config> {
@@ -95,6 +95,7 @@ pub fn lsp_config(bcoin: &Bcoin, root: &Path, relay_ca_file: &Path, ports: DemoP
             public_url: Some(format!("http://127.0.0.1:{}", ports.http)),
             node_address: Some(format!("127.0.0.1:{}", ports.node)),
         }),
+        web: Some(WebSection { enabled: Some(true), frame_ancestors: None }),
     };
     Ok(Config::resolve(file, "the demo's LSP configuration", &Overrides::default(), &Overrides::default())?)
 }

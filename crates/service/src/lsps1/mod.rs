@@ -61,7 +61,7 @@ pub use operator::{OrderAction, OrderActionError};
 pub use ops::{OrderLightning, OrderOpen, Receipt, UnconfirmedReceipt};
 pub use order::{OrderBook, OrderEffect, OrderInput, OrderStatus};
 pub use runner::OrderEvent;
-pub use service::{to_wire, Lsps1Service, PrepaidError};
+pub use service::{to_wire, Lsps1Service, OnchainQuote, PrepaidError, Quote};
 
 #[cfg(test)]
 mod compat_tests;

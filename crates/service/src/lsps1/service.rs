@@ -139,20 +139,13 @@ impl Lsps1Service {
         let node_id = NodeId(client);
         let now = self.clock.now();
         let expires_at = now.checked_add_secs(self.config.payment_window_secs).ok_or_else(RpcError::internal_error)?;
-        let fee_rate = lightning.fee_rate_sat_per_kwu();
         let lsp_sat = request.lsp_balance_sat.get();
         let client_sat = request.client_balance_sat.get();
-        let fee_sat = self.config.fee_sat(lsp_sat, fee_rate).ok_or_else(overflow)?;
-        let total_sat = order_total_sat(SatAmount(fee_sat), request.client_balance_sat).ok_or_else(overflow)?.get();
+        let price = self.price(&request, lightning.fee_rate_sat_per_kwu())?;
+        let (fee_sat, total_sat) = (price.fee_sat, price.order_total_sat);
         let total_msat = total_sat.checked_mul(1000).ok_or_else(overflow)?;
-        let offers_onchain = self.config.accept_onchain
-            && self
-                .compat
-                .lsps1_offers_onchain(self.config.onchain_payment_confirmations, self.config.min_fee_for_0conf);
-        let onchain = match (&request.refund_onchain_address, offers_onchain) {
-            (Some(refund), true) => {
-                let fee_sat = self.config.onchain_fee_sat(lsp_sat, fee_rate).ok_or_else(overflow)?;
-                let total_sat = fee_sat.checked_add(client_sat).ok_or_else(overflow)?;
+        let onchain = match (&request.refund_onchain_address, price.onchain) {
+            (Some(refund), Some(OnchainQuote { fee_sat, order_total_sat: total_sat })) => {
                 let address = lightning.new_address().map_err(|e| {
                     error!(error = %e, "cannot reveal a deposit address");
                     RpcError::internal_error()
@@ -295,6 +288,37 @@ impl Lsps1Service {
         self.lightning().map(|lightning| lightning.random_bytes())
     }
 
+    /// What an order of `request`'s sizes costs now, checked as `create_order` checks it (the
+    /// web widget's live price; the same formula, never a copy).
+    ///
+    /// # Errors
+    /// bLIP-51's -32602 / 100 with the property that is out of range.
+    pub fn quote(&self, request: &CreateOrderRequest) -> Result<Quote, RpcError> {
+        let lightning = self.ready()?;
+        validate_create_order(request, &self.config.info(), lightning.network())?;
+        self.price(request, lightning.fee_rate_sat_per_kwu())
+    }
+
+    /// The fees and totals of each option for `request` at `fee_rate`.
+    fn price(&self, request: &CreateOrderRequest, fee_rate: u32) -> Result<Quote, RpcError> {
+        let lsp_sat = request.lsp_balance_sat.get();
+        let fee_sat = self.config.fee_sat(lsp_sat, fee_rate).ok_or_else(overflow)?;
+        let order_total = order_total_sat(SatAmount(fee_sat), request.client_balance_sat).ok_or_else(overflow)?.get();
+        let offers_onchain = self.config.accept_onchain
+            && self
+                .compat
+                .lsps1_offers_onchain(self.config.onchain_payment_confirmations, self.config.min_fee_for_0conf);
+        let onchain = match offers_onchain {
+            true => {
+                let fee_sat = self.config.onchain_fee_sat(lsp_sat, fee_rate).ok_or_else(overflow)?;
+                let order_total_sat = fee_sat.checked_add(request.client_balance_sat.get()).ok_or_else(overflow)?;
+                Some(OnchainQuote { fee_sat, order_total_sat })
+            }
+            false => None,
+        };
+        Ok(Quote { fee_sat, order_total_sat: order_total, onchain })
+    }
+
     /// Answers `lsps1.get_order`: only the caller's own orders; any other id is 101.
     pub async fn get_order(&self, client: PublicKey, request: GetOrderRequest) -> Result<Order, RpcError> {
         let order = self.order(&request.order_id).await.map_err(internal)?;
@@ -330,6 +354,26 @@ impl Lsps1Service {
             RpcError::internal_error()
         })
     }
+}
+
+/// The price of an order now ([`Lsps1Service::quote`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Quote {
+    /// The Lightning option's fee.
+    pub fee_sat: u64,
+    /// What its invoice asks: fee + `client_balance_sat`.
+    pub order_total_sat: u64,
+    /// The on-chain option, when offered (to orders with a refund address).
+    pub onchain: Option<OnchainQuote>,
+}
+
+/// The on-chain option's price.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct OnchainQuote {
+    /// Its fee.
+    pub fee_sat: u64,
+    /// What must be paid: fee + `client_balance_sat`.
+    pub order_total_sat: u64,
 }
 
 /// Why a prepaid order was not created.

@@ -109,6 +109,26 @@ async fn create_order_prices_persists_and_answers() {
 }
 
 #[tokio::test]
+async fn a_quote_is_the_price_create_order_charges_and_is_checked_the_same_way() {
+    let s = setup().await;
+    let sent: lsps::lsps1::CreateOrderRequest = serde_json::from_value(request(Some(REFUND))).expect("request");
+    let quote = s.service.quote(&sent).expect("a quote");
+    let order = create(&s, request(Some(REFUND))).await;
+    let (bolt11, onchain) = (order.payment.bolt11.expect("bolt11"), order.payment.onchain.expect("onchain"));
+    assert_eq!((quote.fee_sat, quote.order_total_sat), (bolt11.fee_total_sat.get(), bolt11.order_total_sat.get()));
+    let offered = quote.onchain.expect("the on-chain option is quoted");
+    assert_eq!(
+        (offered.fee_sat, offered.order_total_sat),
+        (onchain.fee_total_sat.get(), onchain.order_total_sat.get())
+    );
+    let mut too_big = sent.clone();
+    too_big.lsp_balance_sat = lsps::schema::SatAmount(u64::MAX / 2);
+    let error = s.service.quote(&too_big).expect_err("out of range");
+    assert_eq!(error.code, 100);
+    assert_eq!(error.data.as_ref().and_then(|data| data["property"].as_str()), Some("max_initial_lsp_balance_sat"));
+}
+
+#[tokio::test]
 async fn no_refund_address_no_onchain_option() {
     let s = setup().await;
     let order = create(&s, request(None)).await;

@@ -1,0 +1,63 @@
+//! `GET /widget/api/quote`: what an order of these sizes costs now, from the LSPS1 service
+//! ([`Lsps1Service::quote`](inbound_service::lsps1::Lsps1Service::quote)), checked as an order
+//! would be. The page shows it as the sliders move; it never computes a fee itself.
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use lsps::lsps1::CreateOrderRequest;
+use lsps::schema::SatAmount;
+use serde_json::json;
+
+use super::{not_served, secured};
+use crate::app::{rate_limit, HttpState};
+
+/// The query parameter `name` as a number, or `name` as the error.
+fn number<T: std::str::FromStr>(query: &[(String, String)], name: &'static str) -> Result<T, &'static str> {
+    let value = query.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
+    value.and_then(|text| text.parse().ok()).ok_or(name)
+}
+
+pub(crate) async fn quote(State(state): State<HttpState>, request: Request) -> Response {
+    let Some(web) = &state.web else { return not_served() };
+    if let Err(error) = rate_limit(&state, &request) {
+        return error.into_response();
+    }
+    let query: Vec<(String, String)> =
+        url::form_urlencoded::parse(request.uri().query().unwrap_or_default().as_bytes()).into_owned().collect();
+    let parsed = (|| {
+        Ok::<_, &'static str>((
+            number::<u64>(&query, "lsp_balance_sat")?,
+            number::<u64>(&query, "client_balance_sat")?,
+            number::<u32>(&query, "channel_expiry_blocks")?,
+        ))
+    })();
+    let (lsp, client, expiry) = match parsed {
+        Ok(values) => values,
+        Err(name) => {
+            let error = json!({ "error": { "property": name, "message": format!("{name} must be a whole number") } });
+            return secured((StatusCode::BAD_REQUEST, Json(error)).into_response(), "'none'");
+        }
+    };
+    let info = web.lsps1.get_info(lsps::lsps1::GetInfoRequest::default());
+    let order = CreateOrderRequest {
+        lsp_balance_sat: SatAmount(lsp),
+        client_balance_sat: SatAmount(client),
+        required_channel_confirmations: info.min_required_channel_confirmations,
+        funding_confirms_within_blocks: info.min_funding_confirms_within_blocks,
+        channel_expiry_blocks: expiry,
+        token: None,
+        refund_onchain_address: None,
+        announce_channel: false,
+    };
+    let response = match web.lsps1.quote(&order) {
+        Ok(quote) => Json(quote).into_response(),
+        Err(error) => {
+            let property = error.data.as_ref().and_then(|data| data.get("property")).cloned();
+            let body = json!({ "error": { "property": property, "message": error.message } });
+            (StatusCode::BAD_REQUEST, Json(body)).into_response()
+        }
+    };
+    secured(response, "'none'")
+}
