@@ -76,6 +76,12 @@ fn demo_runs_every_flow_and_prints_one_json_summary() {
     assert!(vouchers["lnurl"].as_str().is_some_and(|lnurl| lnurl.starts_with("LNURL1")), "{summary}");
     assert_eq!(vouchers["voucher_id"].as_str().map(str::len), Some(64), "{summary}");
     assert!(vouchers["reuse_refused"].as_str().is_some_and(|why| why.contains("already been claimed")), "{summary}");
+    // A channel bought as the web widget buys it: the quote is what the order charged.
+    let widget = &summary["widget"];
+    assert_eq!(widget["order_state"], "COMPLETED", "{summary}");
+    assert_eq!(widget["quoted_fee_sat"], widget["order_fee_sat"], "{summary}");
+    assert!(widget["content_security_policy"].as_str().is_some_and(|csp| !csp.contains("unsafe")), "{summary}");
+    assert!(widget["funding_outpoint"].as_str().is_some_and(|outpoint| outpoint.contains(':')), "{summary}");
     // The conformance checker against the demo's own LSP: every catalogue entry, no MUST broken.
     let check = &summary["check"];
     let outcome = |key: &str| check[key].as_u64().unwrap_or_else(|| panic!("check.{key} missing: {summary}"));

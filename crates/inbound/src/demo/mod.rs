@@ -14,7 +14,8 @@
 //! 6. start the admin API as `inbound serve` does and check, in `operator.rs`, that it lists
 //!    what the flows did and that `/metrics` counted their fees;
 //! 7. start the HTTP front end as `inbound serve` does, issue a voucher through the admin API and
-//!    claim it by LNURL-channel from the payer (`vouchers.rs`);
+//!    claim it by LNURL-channel from the payer (`vouchers.rs`), then buy a channel for the wallet
+//!    through the web widget's HTTP API, as its page does (`widget.rs`);
 //! 8. run `inbound check` (the conformance checker, `check.rs`) against the LSP through a node of
 //!    its own.
 //!
@@ -32,6 +33,7 @@ mod order;
 mod setup;
 mod vouchers;
 mod wake;
+mod widget;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -54,6 +56,7 @@ pub use operator::OperatorReport;
 pub use order::Lsps1Report;
 pub use vouchers::VouchersReport;
 pub use wake::Lsps5Report;
+pub use widget::WidgetReport;
 
 /// Time allowed to start bcoin; the first run installs it from npm.
 pub const BCOIN_START_TIMEOUT: Duration = Duration::from_secs(600);
@@ -95,6 +98,9 @@ pub struct DemoReport {
     /// front end, its channel delivered; the same voucher refused to a second node.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vouchers: Option<VouchersReport>,
+    /// A channel bought through the web widget's HTTP API (page, quote, order, payment, open).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub widget: Option<WidgetReport>,
     /// `inbound check` against the LSP: passes, failures (always 0 on success), warnings, skips.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub check: Option<CheckReport>,
@@ -233,6 +239,15 @@ async fn run_flows(parts: &mut Parts, report: &mut DemoReport, progress: &mut Pr
                 "claim a prepaid voucher by LNURL-channel (operator issues, payer claims, reuse refused)",
                 STEP_TIMEOUT,
                 vouchers::vouchers(&config, admin, http, &net),
+            )
+            .await?,
+    );
+    report.widget = Some(
+        progress
+            .step(
+                "buy a channel the way the web widget does (page, quote, order over HTTP, paid by the payer)",
+                STEP_TIMEOUT,
+                widget::widget(&net, http),
             )
             .await?,
     );
