@@ -96,6 +96,12 @@ async fn config_qr_and_quote_answer_and_refuse_bad_input() {
     let long = "A".repeat(inbound_http::web::MAX_QR_TEXT_BYTES + 1);
     assert_eq!(get(&router, &format!("/widget/api/qr.svg?text={long}")).await.status(), StatusCode::BAD_REQUEST);
 
+    assert_eq!(get(&router, "/widget/api/confirmations").await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(get(&router, "/widget/api/confirmations?order_id=x&node=02zz").await.status(), StatusCode::BAD_REQUEST);
+    let node = "033dd22479352d5df4cd36f088ad2134c4758aac4713707ce43e72c0ac91938061";
+    let unknown = get(&router, &format!("/widget/api/confirmations?order_id=nope&node={node}")).await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND, "another node's or an unknown order says nothing");
+
     let bad =
         get(&router, "/widget/api/quote?lsp_balance_sat=many&client_balance_sat=0&channel_expiry_blocks=144").await;
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);

@@ -270,6 +270,28 @@ function onchainRefundPending(order) {
   return Boolean(onchain && onchain.state === "PAID");
 }
 
+// The funding transaction's depth, until it is buried deep enough not to matter.
+const DEEP = 6;
+
+async function followConfirmations(orderId, nodeId) {
+  for (;;) {
+    const query = new URLSearchParams({ order_id: orderId, node: nodeId });
+    try {
+      const response = await fetch(`/widget/api/confirmations?${query}`);
+      if (response.ok) {
+        const { confirmations } = await response.json();
+        const text = confirmations === 0 ? "Not confirmed yet." : `${confirmations} confirmation${confirmations === 1 ? "" : "s"}.`;
+        $("confirmations").textContent = text;
+        $("confirmations").dataset.count = String(confirmations);
+        if (confirmations >= DEEP) return;
+      }
+    } catch {
+      // The next poll tries again.
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+}
+
 async function orderPage(orderId) {
   const nodeId = new URLSearchParams(location.search).get("node") || "";
   if (!ORDER_ID.test(orderId) || !/^0[23][0-9a-f]{64}$/.test(nodeId)) {
@@ -283,7 +305,10 @@ async function orderPage(orderId) {
     try {
       const order = await rpc("lsps1.get_order", { order_id: orderId }, nodeId);
       status("");
-      if (render(order)) return;
+      if (render(order)) {
+        if (order.channel) await followConfirmations(orderId, nodeId);
+        return;
+      }
     } catch (error) {
       status(error.code === 101 ? "No such order for this node." : `Cannot reach the LSP: ${error.message}`);
       if (error.code === 101) return;

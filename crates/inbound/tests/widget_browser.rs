@@ -3,8 +3,9 @@
 //! opens the page, moves the size slider, types the wallet's node id and creates an order; the
 //! invoice QR code on the page is decoded from a screenshot and paid by a payer node; the page
 //! follows the order to "completed" by itself and shows the funding output, which the wallet's
-//! node has as a channel. An order for a node that refuses every channel is shown failed and
-//! refunded. Hostile input (markup in the node field and in the order URL) is shown as text
+//! node has as a channel, and its confirmations. An order paid on chain (the BIP21 QR code
+//! decoded and paid from the payer's wallet) opens its channel once the deposit confirms. An
+//! order for a node that refuses every channel is shown failed and refunded. Hostile input (markup in the node field and in the order URL) is shown as text
 //! only. No page logs a script error or a CSP violation. Screenshots of each step are saved in
 //! `<target>/tmp/widget/`.
 
@@ -130,8 +131,9 @@ struct Ordered {
     fee_sat: u64,
 }
 
-/// Creates an order for `node` on the buy page with a channel of about 200,000 sat.
-async fn create_order(browser: &Client, base: &str, node: &str, name: &str) -> Ordered {
+/// Creates an order for `node` on the buy page with a channel of about 200,000 sat (and a
+/// refund address, which offers the on-chain option).
+async fn create_order(browser: &Client, base: &str, node: &str, refund: Option<&str>, name: &str) -> Ordered {
     browser.goto(&format!("{base}/")).await.expect("the widget");
     until(browser, "the buy form", "return !document.getElementById('buy').hidden").await;
     eval(
@@ -149,11 +151,26 @@ async fn create_order(browser: &Client, base: &str, node: &str, name: &str) -> O
     let client_sat = slider("client-balance").await;
     let capacity_sat = slider("lsp-balance").await + client_sat;
     browser.find(Locator::Id("node")).await.expect("the node field").send_keys(node).await.expect("typing");
+    if let Some(refund) = refund {
+        browser.find(Locator::Id("refund")).await.expect("the refund field").send_keys(refund).await.expect("typing");
+    }
     shot(browser, &format!("{name}-1-form")).await;
     browser.find(Locator::Id("buy-button")).await.expect("the button").click().await.expect("clicking");
     until(browser, "the order page", "return location.pathname.includes('/order/') && location.href").await;
     no_problems(browser).await;
     Ordered { capacity_sat, client_sat, fee_sat }
+}
+
+/// The address and the amount (whole satoshis, read exactly from the BTC decimal) of a BIP21 URI.
+fn parse_bip21(uri: &str) -> (inbound_node::bitcoin::Address, u64) {
+    let rest = uri.strip_prefix("bitcoin:").unwrap_or_else(|| panic!("a bitcoin: URI: {uri}"));
+    let (address, query) = rest.split_once("?amount=").unwrap_or_else(|| panic!("an amount: {uri}"));
+    let (whole, fraction) = query.split_once('.').unwrap_or((query, ""));
+    assert!(fraction.len() <= 8, "{uri}");
+    let sats =
+        whole.parse::<u64>().expect("BTC") * 100_000_000 + format!("{fraction:0<8}").parse::<u64>().expect("sat");
+    let address = address.parse::<inbound_node::bitcoin::Address<_>>().expect("an address");
+    (address.require_network(Network::Regtest).expect("a regtest address"), sats)
 }
 
 /// Decodes the invoice QR code shown on the order page and pays it from the payer.
@@ -211,7 +228,7 @@ async fn a_person_buys_a_channel_in_a_browser() {
 
     // A paid order, followed to completion by the page.
     let wallet = rig.wallet().node.node_id().to_string();
-    let ordered = create_order(&browser, &base, &wallet, "paid").await;
+    let ordered = create_order(&browser, &base, &wallet, None, "paid").await;
     let invoice = pay_shown_invoice(&browser, &rig, "paid").await;
     let total_sat =
         invoice.parse::<Bolt11Invoice>().ok().and_then(|i| i.amount_milli_satoshis()).expect("an amount") / 1000;
@@ -237,6 +254,46 @@ async fn a_person_buys_a_channel_in_a_browser() {
         Some(ordered.capacity_sat),
         "the wallet has the channel {funding}"
     );
+    // The page follows the funding transaction's confirmations.
+    bcoin.mine(1, None).await.expect("a block");
+    until(&browser, "a confirmation", "return Number(document.getElementById('confirmations').dataset.count) >= 1")
+        .await;
+    shot(&browser, "paid-4-confirmed").await;
+    no_problems(&browser).await;
+
+    // Paid on chain: the payment request's QR code decoded and paid from the payer's wallet.
+    let refund = rig.payer().node.new_onchain_address().expect("a refund address").to_string();
+    create_order(&browser, &base, &wallet, Some(&refund), "onchain").await;
+    until(
+        &browser,
+        "the payment request's QR code",
+        "const qr = document.getElementById('onchain-qr'); \
+         return !document.getElementById('pay-onchain').hidden && qr.complete && qr.naturalWidth > 0",
+    )
+    .await;
+    shot(&browser, "onchain-2-request").await;
+    let qr = browser.find(Locator::Id("onchain-qr")).await.expect("the QR image");
+    let bip21 = decode_qr(&qr.screenshot().await.expect("the QR code's pixels"));
+    let (address, sats) = parse_bip21(&bip21);
+    rig.payer()
+        .node
+        .send_onchain(&address, inbound_node::SendAmount::Sat(sats), None)
+        .expect("paying the order on chain");
+    // Blocks confirm the deposit; the LSP opens the channel; the page shows it.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let state = eval(&browser, "return document.getElementById('order-state').dataset.state", vec![]).await;
+        if state == json!("completed") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the on-chain order did not complete: {state}");
+        bcoin.mine(1, None).await.expect("a block");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    bcoin.mine(1, None).await.expect("a block");
+    until(&browser, "a confirmation", "return Number(document.getElementById('confirmations').dataset.count) >= 1")
+        .await;
+    shot(&browser, "onchain-3-completed").await;
     no_problems(&browser).await;
 
     // Markup typed into the node field stays text; the order is not sent.
@@ -265,13 +322,32 @@ async fn a_person_buys_a_channel_in_a_browser() {
 
     // An order for a node that refuses every channel: paid, then failed and refunded.
     let refuser = rig.refuser().node.node_id().to_string();
-    create_order(&browser, &base, &refuser, "refused").await;
+    create_order(&browser, &base, &refuser, None, "refused").await;
     pay_shown_invoice(&browser, &rig, "refused").await;
     until(&browser, "the payment to be held", "return document.getElementById('order-state').dataset.state === 'paid'")
         .await;
     until(&browser, "the refund", "return document.getElementById('order-state').dataset.state === 'refunded'").await;
     shot(&browser, "refused-3-refunded").await;
     no_problems(&browser).await;
+
+    // A flood of order creations from one IP meets the rate limit; an oversized field is refused.
+    let http = reqwest::Client::new();
+    let create = |node: String| {
+        json!({ "jsonrpc": "2.0", "id": "flood", "method": "lsps1.create_order", "x-inbound-node-id": node,
+                "params": { "lsp_balance_sat": "200000", "client_balance_sat": "0", "required_channel_confirmations": 0,
+                            "funding_confirms_within_blocks": 6, "channel_expiry_blocks": 144, "announce_channel": false } })
+    };
+    let mut limited = 0;
+    for _ in 0..40 {
+        let response = http.post(format!("{base}/lsps")).json(&create(wallet.clone())).send().await.expect("POST");
+        limited += usize::from(response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS);
+    }
+    assert!(limited > 0, "40 order creations at once from one IP are rate limited");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mut oversized = create(wallet.clone());
+    oversized["params"]["refund_onchain_address"] = json!("bcrt1".repeat(20_000));
+    let response = http.post(format!("{base}/lsps")).json(&oversized).send().await.expect("POST");
+    assert_eq!(response.status(), reqwest::StatusCode::PAYLOAD_TOO_LARGE);
 
     browser.close().await.expect("closing the browser");
     rig.stop().await;

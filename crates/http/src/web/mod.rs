@@ -6,6 +6,7 @@
 //! | `GET /embed`, `GET /embed/order/{id}` | the same, to be framed by the sites in `frame_ancestors` |
 //! | `GET /widget/app.js`, `/widget/app.css`, `/widget/embed.js` | its assets, served from the binary |
 //! | `GET /widget/api/config` | the network and the LSPS endpoint's path |
+//! | `GET /widget/api/confirmations?order_id=&node=` | the funding transaction's confirmations of the node's completed order |
 //! | `GET /widget/api/quote?lsp_balance_sat=&client_balance_sat=&channel_expiry_blocks=` | the price now, from the LSPS1 service's own formula ([`Lsps1Service::quote`]) |
 //! | `GET /widget/api/qr.svg?text=…` | a QR code as SVG |
 //!
@@ -19,6 +20,7 @@
 //! `Referrer-Policy: no-referrer` (an order page's URL names the order).
 
 mod assets;
+mod confirmations;
 mod qr;
 mod quote;
 
@@ -66,6 +68,7 @@ pub(crate) fn routes() -> Router<HttpState> {
         .route("/widget/api/config", get(config))
         .route("/widget/api/quote", get(quote::quote))
         .route("/widget/api/qr.svg", get(qr::qr_svg))
+        .route("/widget/api/confirmations", get(confirmations::confirmations))
 }
 
 /// The Content-Security-Policy of every widget answer; `frame_ancestors` is `'none'` or the

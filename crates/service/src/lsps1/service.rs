@@ -299,6 +299,19 @@ impl Lsps1Service {
         self.price(request, lightning.fee_rate_sat_per_kwu())
     }
 
+    /// The confirmations of the funding transaction of `client`'s completed order `order_id`
+    /// (`None`: no such order of this client, not completed, or not known to the wallet).
+    /// `lsps1.get_order` does not carry them; the web widget shows them.
+    ///
+    /// # Errors
+    /// If the store fails.
+    pub async fn funding_confirmations(&self, client: PublicKey, order_id: &str) -> Result<Option<u32>, StoreError> {
+        let Some(order) = self.order(order_id).await?.filter(|order| order.client.0 == client) else { return Ok(None) };
+        let OrderStatus::Completed { channel, .. } = &order.status else { return Ok(None) };
+        let txid = channel.funding_outpoint.split(':').next().unwrap_or_default();
+        Ok(self.lightning().and_then(|lightning| lightning.tx_confirmations(txid)))
+    }
+
     /// The fees and totals of each option for `request` at `fee_rate`.
     fn price(&self, request: &CreateOrderRequest, fee_rate: u32) -> Result<Quote, RpcError> {
         let lsp_sat = request.lsp_balance_sat.get();
