@@ -658,3 +658,29 @@ fn lnurl_needs_both_keys_http_and_lsps1_and_checks_them() {
     assert_rejected(&format!("[lsps]\nenabled = [\"lsps1\"]\n{lnurl}"), "lnurl.public_url", "[http] enabled");
     assert_rejected(&format!("{served}[lnurl]\npublic = \"x\""), "lnurl.public", "unknown field");
 }
+
+#[test]
+fn the_widget_needs_http_lsps1_and_no_signatures_and_checks_its_origins() {
+    let served = "[lsps]\nenabled = [\"lsps1\"]\n[http]\nenabled = true\n";
+    let config = parse(&format!("{served}[web]\nenabled = true\nframe_ancestors = [\"https://shop.example\"]"))
+        .expect("a widget");
+    assert!(config.web.enabled);
+    assert_eq!(config.web.config.frame_ancestors, ["https://shop.example"]);
+    assert!(!parse(served).expect("no [web]").web.enabled, "off by default");
+    assert_rejected("[lsps]\nenabled = [\"lsps1\"]\n[web]\nenabled = true", "web.enabled", "[http] enabled");
+    assert_rejected("[http]\nenabled = true\n[web]\nenabled = true", "web.enabled", "lsps1");
+    assert_rejected(
+        &format!("{served}require_node_signature = true\n[web]\nenabled = true"),
+        "web.enabled",
+        "cannot sign",
+    );
+    for bad in
+        ["*", "https://shop.example/", "https://a.example; script-src *", "shop.example", "https://x.example/path"]
+    {
+        assert_rejected(
+            &format!("{served}[web]\nenabled = true\nframe_ancestors = [\"https://ok.example\", {bad:?}]"),
+            "web.frame_ancestors[1]",
+            "not an origin",
+        );
+    }
+}

@@ -238,8 +238,8 @@ impl Vouchers {
     ///
     /// # Errors
     /// Out-of-range fields, terms the LSP does not sell, no node, or the store failed (the
-    /// vouchers stored before the failure stay valid; their secrets are lost with the answer,
-    /// so the operator revokes the batch).
+    /// vouchers of the batch stored before the failure are revoked: their secrets are lost with
+    /// the answer).
     pub async fn issue(&self, request: IssueRequest) -> Result<Vec<IssuedVoucher>, VoucherError> {
         if request.count == 0 || request.count > MAX_VOUCHERS_PER_BATCH {
             return Err(VoucherError::Invalid(format!("count must be 1 to {MAX_VOUCHERS_PER_BATCH}")));
@@ -257,7 +257,7 @@ impl Vouchers {
         let expires_at = now
             .checked_add_secs(request.valid_for.as_secs())
             .ok_or_else(|| VoucherError::Invalid("validity overflows".into()))?;
-        let mut issued = Vec::with_capacity(request.count as usize);
+        let mut issued: Vec<IssuedVoucher> = Vec::with_capacity(request.count as usize);
         for _ in 0..request.count {
             let k1 = K1(self.lsps1.random_bytes().ok_or(VoucherError::NoNode)?);
             let voucher = Voucher {
@@ -269,7 +269,17 @@ impl Vouchers {
                 status: VoucherStatus::Issued,
                 claims: 0,
             };
-            self.flows.insert(&self.driver(), &voucher, "operator_issue", None, Vec::new()).await?;
+            if let Err(error) = self.flows.insert(&self.driver(), &voucher, "operator_issue", None, Vec::new()).await {
+                // Their secrets would be lost with the failed answer: withdraw what was stored.
+                for earlier in &issued {
+                    let note =
+                        json!({ "actor": "inbound", "reason": "the batch failed before its secrets were shown" });
+                    if let Err(revoke) = self.revoke(&earlier.voucher.id, note).await {
+                        error!(voucher = %earlier.voucher.id, %revoke, "cannot withdraw a voucher of a failed batch");
+                    }
+                }
+                return Err(error.into());
+            }
             issued.push(IssuedVoucher { k1, voucher });
         }
         info!(batch = %request.batch, count = request.count, lsp_sat = request.terms.lsp_balance_sat, "vouchers issued");
