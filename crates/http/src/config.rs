@@ -10,6 +10,12 @@ pub const DEFAULT_PATH: &str = "/lsps";
 /// The default cap on client IPs (or IPv6 /64s) with a rate-limit bucket.
 pub const DEFAULT_MAX_TRACKED_IPS: usize = 10_000;
 
+/// Default [`HttpConfig::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+
+/// Default [`HttpConfig::max_connections_per_ip`].
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 32;
+
 /// The HTTP transport's settings. [`Default`] is safe for a public endpoint without CORS.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpConfig {
@@ -37,6 +43,16 @@ pub struct HttpConfig {
     /// Whether methods bound to the client need proof of the node id
     /// ([`lsps::node_proof`]). A proof that is present is always checked.
     pub require_node_signature: bool,
+    /// Open connections at once; more are closed at accept. Keeps descriptors for the node and
+    /// the store whatever the HTTP clients do.
+    pub max_connections: usize,
+    /// Open connections from one IP (trusted proxies excepted).
+    pub max_connections_per_ip: usize,
+    /// How long a client may take to send a request's head (and to start the next one on a
+    /// kept-alive connection).
+    pub header_timeout: Duration,
+    /// How long one connection may live.
+    pub connection_timeout: Duration,
 }
 
 impl Default for HttpConfig {
@@ -51,6 +67,10 @@ impl Default for HttpConfig {
             body_timeout: Duration::from_secs(10),
             trusted_proxies: Vec::new(),
             require_node_signature: false,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
+            header_timeout: Duration::from_secs(10),
+            connection_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -90,6 +110,10 @@ impl HttpConfig {
             ("rate_per_second", self.rate_per_second as usize),
             ("max_tracked_ips", self.max_tracked_ips),
             ("body_timeout", self.body_timeout.as_millis() as usize),
+            ("max_connections", self.max_connections),
+            ("max_connections_per_ip", self.max_connections_per_ip),
+            ("header_timeout", self.header_timeout.as_millis() as usize),
+            ("connection_timeout", self.connection_timeout.as_millis() as usize),
         ] {
             if value == 0 {
                 return Err(HttpConfigError::Zero(name));

@@ -134,31 +134,37 @@ mod config;
 mod error;
 mod forwarded;
 mod identity;
+mod listener;
 mod lnurl;
 mod rate;
 mod replay;
 pub mod web;
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::sync::Arc;
 
 pub use address::NODE_ADDRESS_MEMBER;
 pub use app::{app, HttpState, MAX_REMEMBERED_PROOFS};
-pub use config::{HttpConfig, HttpConfigError, DEFAULT_MAX_TRACKED_IPS, DEFAULT_PATH};
+pub use config::{
+    HttpConfig, HttpConfigError, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_MAX_TRACKED_IPS,
+    DEFAULT_PATH,
+};
 pub use error::ApiError;
 pub use forwarded::{client_ip, IpNet, IpNetError, MAX_FORWARDED_HOPS};
 pub use identity::{ANONYMOUS_PEER, NODE_ID_MEMBER};
 pub use inbound_service::vouchers::{LnurlConfig, LNURL_PREFIX};
+pub use listener::DRAIN_TIMEOUT;
 pub use lsps::node_proof::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
-/// Serves [`app`] on `listener` until `shutdown` completes, then lets in-flight requests finish.
-/// The router sees each client's socket address (for the per-IP rate limit).
+/// Serves [`app`] on `listener` until `shutdown` completes, then lets in-flight requests finish
+/// (at most [`DRAIN_TIMEOUT`]). The router sees each client's socket address (for the per-IP
+/// rate limit); every connection is bounded as `listener.rs` says (connection caps, header and
+/// lifetime timeouts, back-off when accepting fails).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: HttpState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    let config = Arc::clone(&state.config);
+    listener::accept_loop(listener, app(state), &config, shutdown).await
 }

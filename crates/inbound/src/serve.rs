@@ -48,6 +48,7 @@ pub async fn run(config: Config) -> Result<()> {
         chain = %redacted_url(&config.chain.url),
         "starting the LSP"
     );
+    raise_open_file_limit();
     // Bind first, so that a taken port fails the start before the node runs.
     let http_listener = bind_http(&config).await?;
     let admin_listener = bind_admin(&config).await?;
@@ -142,4 +143,17 @@ fn start_endpoints(
         }
     };
     Ok((http, admin))
+}
+
+/// Raises the soft open-file limit to the hard one (peers, the store, the wallet and HTTP clients
+/// all take descriptors; `http.max_connections` bounds the HTTP share) and logs both.
+fn raise_open_file_limit() {
+    #[cfg(unix)]
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(soft) => {
+            let hard = rlimit::Resource::NOFILE.get().map(|(_, hard)| hard).unwrap_or(soft);
+            tracing::info!(nofile_soft = soft, nofile_hard = hard, "open-file limit");
+        }
+        Err(error) => tracing::warn!(%error, "cannot raise the open-file limit"),
+    }
 }

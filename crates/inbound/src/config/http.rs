@@ -51,6 +51,18 @@ pub struct HttpSection {
     /// `http.require_node_signature`: methods bound to a client need proof of its node id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_node_signature: Option<bool>,
+    /// `http.max_connections`: open connections at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<usize>,
+    /// `http.max_connections_per_ip`: open connections from one IP (trusted proxies excepted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connections_per_ip: Option<usize>,
+    /// `http.header_timeout_secs`: how long a client may take to send a request's head.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_timeout_secs: Option<u64>,
+    /// `http.connection_timeout_secs`: how long one connection may live.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_timeout_secs: Option<u64>,
 }
 
 /// The effective `[http]` table.
@@ -115,11 +127,17 @@ pub(super) fn resolve_http(
         body_timeout,
         trusted_proxies,
         require_node_signature: section.require_node_signature.unwrap_or(false),
+        max_connections: section.max_connections.unwrap_or(defaults.max_connections),
+        max_connections_per_ip: section.max_connections_per_ip.unwrap_or(defaults.max_connections_per_ip),
+        header_timeout: section.header_timeout_secs.map_or(defaults.header_timeout, Duration::from_secs),
+        connection_timeout: section.connection_timeout_secs.map_or(defaults.connection_timeout, Duration::from_secs),
     };
     config.validate().map_err(|error| {
         let key = match &error {
             HttpConfigError::Path(_) | HttpConfigError::Reserved(_) => "http.path".to_string(),
-            HttpConfigError::Zero("body_timeout") => "http.body_timeout_secs".to_string(),
+            HttpConfigError::Zero(name @ ("body_timeout" | "header_timeout" | "connection_timeout")) => {
+                format!("http.{name}_secs")
+            }
             HttpConfigError::Zero(name) => format!("http.{name}"),
             HttpConfigError::Origin(origin) => {
                 let index = config.cors_allowed_origins.iter().position(|o| o == origin).unwrap_or(0);
@@ -146,5 +164,9 @@ pub(super) fn http_section(settings: &HttpSettings) -> HttpSection {
         cors_origins: Some(config.cors_allowed_origins.clone()),
         trust_forwarded_for: Some(settings.trust_forwarded_for.clone()),
         require_node_signature: Some(config.require_node_signature),
+        max_connections: Some(config.max_connections),
+        max_connections_per_ip: Some(config.max_connections_per_ip),
+        header_timeout_secs: Some(config.header_timeout.as_secs()),
+        connection_timeout_secs: Some(config.connection_timeout.as_secs()),
     }
 }

@@ -41,7 +41,8 @@
 //! The other `[http]` keys ([`HttpSection`]): `path`, `max_body_bytes`, `rate_burst`,
 //! `rate_per_second`, `max_tracked_ips`, `body_timeout_secs`, `cors_origins`,
 //! `trust_forwarded_for` (proxy IPs or CIDR networks whose `X-Forwarded-For` is believed; none
-//! by default) and `require_node_signature` (default false).
+//! by default), `require_node_signature` (default false), `max_connections`,
+//! `max_connections_per_ip`, `header_timeout_secs` and `connection_timeout_secs`.
 //!
 //! README.md's configuration table lists every key with its default, and
 //! `crates/inbound/inbound.example.toml` sets every key to its default (or shows it as an
