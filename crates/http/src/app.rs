@@ -100,7 +100,7 @@ pub fn app(state: HttpState) -> Router {
         .route(&config.path, post(lsps_endpoint))
         .route(&format!("{LNURL_PREFIX}/callback"), get(lnurl::callback))
         .route(&format!("{LNURL_PREFIX}/{{k1}}"), get(lnurl::channel_request))
-        .merge(crate::web::routes())
+        .merge(crate::web::routes(state.clone()))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .with_state(state);
     if config.cors_allowed_origins.is_empty() {
@@ -136,6 +136,11 @@ pub(crate) fn rate_limit(state: &HttpState, request: &Request) -> Result<(), Api
         debug!(%ip, path = request.uri().path(), "rate limited");
         Err(ApiError::RateLimited)
     }
+}
+
+/// The request's query parameters, decoded.
+pub(crate) fn query_pairs(request: &Request) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(request.uri().query().unwrap_or_default().as_bytes()).into_owned().collect()
 }
 
 async fn lsps_endpoint(State(state): State<HttpState>, request: Request) -> Result<Response, ApiError> {

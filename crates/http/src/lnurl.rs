@@ -12,7 +12,7 @@ use inbound_service::vouchers::{LnurlConfig, VoucherError, Vouchers};
 use lsps::lnurl::{Callback, ChannelRequest, LnurlStatus, K1};
 use tracing::{error, info};
 
-use crate::app::{rate_limit, HttpState};
+use crate::app::{query_pairs, rate_limit, HttpState};
 use crate::error::ApiError;
 
 /// The longest callback query read, in bytes.
@@ -66,7 +66,7 @@ pub(crate) async fn callback(State(state): State<HttpState>, request: Request) -
     if query.len() > MAX_QUERY_BYTES {
         return Ok(status(LnurlStatus::error("the request is too long")));
     }
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let pairs = query_pairs(&request);
     let callback = match Callback::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
         Ok(callback) => callback,
         Err(error) => return Ok(status(LnurlStatus::error(error.to_string()))),

@@ -91,7 +91,9 @@ async fn config_qr_and_quote_answer_and_refuse_bad_input() {
         svg.contains("<svg") && !svg.contains("script") && !svg.contains("LNBCRT"),
         "the text is encoded, not written"
     );
-    assert_eq!(get(&router, "/widget/api/qr.svg").await.status(), StatusCode::BAD_REQUEST);
+    let refused = get(&router, "/widget/api/qr.svg").await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(header_of(&refused, header::CONTENT_SECURITY_POLICY).starts_with("default-src 'none'"), "refusals too");
     assert_eq!(get(&router, "/widget/api/qr.svg?text=").await.status(), StatusCode::BAD_REQUEST);
     let long = "A".repeat(inbound_http::web::MAX_QR_TEXT_BYTES + 1);
     assert_eq!(get(&router, &format!("/widget/api/qr.svg?text={long}")).await.status(), StatusCode::BAD_REQUEST);

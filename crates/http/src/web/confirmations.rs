@@ -11,32 +11,24 @@ use bitcoin::secp256k1::PublicKey;
 use serde_json::json;
 use tracing::error;
 
-use super::{not_served, secured};
-use crate::app::{rate_limit, HttpState};
+use super::not_served;
+use crate::app::{query_pairs, HttpState};
 
 pub(crate) async fn confirmations(State(state): State<HttpState>, request: Request) -> Response {
     let Some(web) = &state.web else { return not_served() };
-    if let Err(error) = rate_limit(&state, &request) {
-        return error.into_response();
-    }
-    let query: Vec<(String, String)> =
-        url::form_urlencoded::parse(request.uri().query().unwrap_or_default().as_bytes()).into_owned().collect();
+    let query = query_pairs(&request);
     let value = |name: &str| query.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
     let (Some(order_id), Some(node)) =
         (value("order_id"), value("node").and_then(|node| node.parse::<PublicKey>().ok()))
     else {
-        return secured(
-            (StatusCode::BAD_REQUEST, "order_id and node (a node id) are needed").into_response(),
-            "'none'",
-        );
+        return (StatusCode::BAD_REQUEST, "order_id and node (a node id) are needed").into_response();
     };
-    let response = match web.lsps1.funding_confirmations(node, order_id).await {
+    match web.lsps1.funding_confirmations(node, order_id).await {
         Ok(Some(confirmations)) => Json(json!({ "confirmations": confirmations })).into_response(),
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(store) => {
             error!(%store, "cannot read an order for the widget");
             StatusCode::SERVICE_UNAVAILABLE.into_response()
         }
-    };
-    secured(response, "'none'")
+    }
 }

@@ -15,7 +15,8 @@
 //! `x-inbound-node-id` (a browser cannot sign with the wallet's node key, so the widget needs
 //! `http.require_node_signature = false`). See `docs/widget.md` for what that binding allows.
 //!
-//! Every page and asset carries a Content-Security-Policy without `unsafe-inline` (scripts,
+//! [`guard`] stands in front of every route: 404 while `[web]` is off, the per-IP rate limit,
+//! and the headers below on every answer. Every page and asset carries a Content-Security-Policy without `unsafe-inline` (scripts,
 //! styles, images and requests from this origin only), `X-Content-Type-Options: nosniff` and
 //! `Referrer-Policy: no-referrer` (an order page's URL names the order).
 
@@ -28,8 +29,9 @@ pub use qr::MAX_QR_TEXT_BYTES;
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -37,7 +39,7 @@ use bitcoin::Network;
 use inbound_service::lsps1::Lsps1Service;
 use serde_json::json;
 
-use crate::app::HttpState;
+use crate::app::{rate_limit, HttpState};
 
 /// `[web]`: the widget's settings.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -55,8 +57,8 @@ pub(crate) struct WebState {
     pub network: Network,
 }
 
-/// The widget's routes, merged into the app's router.
-pub(crate) fn routes() -> Router<HttpState> {
+/// The widget's routes, merged into the app's router, behind [`guard`].
+pub(crate) fn routes(state: HttpState) -> Router<HttpState> {
     Router::new()
         .route("/", get(assets::page))
         .route("/order/{id}", get(assets::page))
@@ -69,6 +71,24 @@ pub(crate) fn routes() -> Router<HttpState> {
         .route("/widget/api/quote", get(quote::quote))
         .route("/widget/api/qr.svg", get(qr::qr_svg))
         .route("/widget/api/confirmations", get(confirmations::confirmations))
+        .route_layer(middleware::from_fn_with_state(state, guard))
+}
+
+/// In front of every widget route: 404 while `[web]` is off, the per-IP rate limit, and the
+/// security headers on every answer (refusals included) that has not set its own.
+async fn guard(State(state): State<HttpState>, request: Request, next: Next) -> Response {
+    if state.web.is_none() {
+        return not_served();
+    }
+    let response = match rate_limit(&state, &request) {
+        Ok(()) => next.run(request).await,
+        Err(error) => error.into_response(),
+    };
+    if response.headers().contains_key(header::CONTENT_SECURITY_POLICY) {
+        response
+    } else {
+        secured(response, "'none'")
+    }
 }
 
 /// The Content-Security-Policy of every widget answer; `frame_ancestors` is `'none'` or the
@@ -107,5 +127,5 @@ async fn config(State(state): State<HttpState>) -> Response {
         Network::Signet => "signet",
         Network::Regtest => "regtest",
     };
-    secured(Json(json!({ "network": network, "lsps_path": state.config.path })).into_response(), "'none'")
+    Json(json!({ "network": network, "lsps_path": state.config.path })).into_response()
 }

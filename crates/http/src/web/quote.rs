@@ -10,8 +10,8 @@ use lsps::lsps1::CreateOrderRequest;
 use lsps::schema::SatAmount;
 use serde_json::json;
 
-use super::{not_served, secured};
-use crate::app::{rate_limit, HttpState};
+use super::not_served;
+use crate::app::{query_pairs, HttpState};
 
 /// The query parameter `name` as a number, or `name` as the error.
 fn number<T: std::str::FromStr>(query: &[(String, String)], name: &'static str) -> Result<T, &'static str> {
@@ -21,11 +21,7 @@ fn number<T: std::str::FromStr>(query: &[(String, String)], name: &'static str) 
 
 pub(crate) async fn quote(State(state): State<HttpState>, request: Request) -> Response {
     let Some(web) = &state.web else { return not_served() };
-    if let Err(error) = rate_limit(&state, &request) {
-        return error.into_response();
-    }
-    let query: Vec<(String, String)> =
-        url::form_urlencoded::parse(request.uri().query().unwrap_or_default().as_bytes()).into_owned().collect();
+    let query = query_pairs(&request);
     let parsed = (|| {
         Ok::<_, &'static str>((
             number::<u64>(&query, "lsp_balance_sat")?,
@@ -37,7 +33,7 @@ pub(crate) async fn quote(State(state): State<HttpState>, request: Request) -> R
         Ok(values) => values,
         Err(name) => {
             let error = json!({ "error": { "property": name, "message": format!("{name} must be a whole number") } });
-            return secured((StatusCode::BAD_REQUEST, Json(error)).into_response(), "'none'");
+            return (StatusCode::BAD_REQUEST, Json(error)).into_response();
         }
     };
     let info = web.lsps1.get_info(lsps::lsps1::GetInfoRequest::default());
@@ -51,13 +47,12 @@ pub(crate) async fn quote(State(state): State<HttpState>, request: Request) -> R
         refund_onchain_address: None,
         announce_channel: false,
     };
-    let response = match web.lsps1.quote(&order) {
+    match web.lsps1.quote(&order) {
         Ok(quote) => Json(quote).into_response(),
         Err(error) => {
             let property = error.data.as_ref().and_then(|data| data.get("property")).cloned();
             let body = json!({ "error": { "property": property, "message": error.message } });
             (StatusCode::BAD_REQUEST, Json(body)).into_response()
         }
-    };
-    secured(response, "'none'")
+    }
 }
