@@ -107,16 +107,7 @@ pub fn smallest_order_request(info: &GetInfoResponse) -> Option<CreateOrderReque
         info.min_initial_lsp_balance_sat.get().max(1).max(info.min_channel_balance_sat.get().saturating_sub(client));
     let channel = lsp.checked_add(client)?;
     let fits = lsp <= info.max_initial_lsp_balance_sat.get() && channel <= info.max_channel_balance_sat.get();
-    fits.then(|| CreateOrderRequest {
-        lsp_balance_sat: SatAmount(lsp),
-        client_balance_sat: SatAmount(client),
-        required_channel_confirmations: info.min_required_channel_confirmations,
-        funding_confirms_within_blocks: info.min_funding_confirms_within_blocks.max(1),
-        channel_expiry_blocks: info.max_channel_expiry_blocks.clamp(1, 1008),
-        token: None,
-        refund_onchain_address: None,
-        announce_channel: false,
-    })
+    fits.then(|| info.order_request(lsp, client, info.max_channel_expiry_blocks.clamp(1, 1008), false))
 }
 
 fn to_params(request: &CreateOrderRequest) -> Value {

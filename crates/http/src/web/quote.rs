@@ -6,8 +6,6 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use lsps::lsps1::CreateOrderRequest;
-use lsps::schema::SatAmount;
 use serde_json::json;
 
 use super::not_served;
@@ -37,16 +35,7 @@ pub(crate) async fn quote(State(state): State<HttpState>, request: Request) -> R
         }
     };
     let info = web.lsps1.get_info(lsps::lsps1::GetInfoRequest::default());
-    let order = CreateOrderRequest {
-        lsp_balance_sat: SatAmount(lsp),
-        client_balance_sat: SatAmount(client),
-        required_channel_confirmations: info.min_required_channel_confirmations,
-        funding_confirms_within_blocks: info.min_funding_confirms_within_blocks,
-        channel_expiry_blocks: expiry,
-        token: None,
-        refund_onchain_address: None,
-        announce_channel: false,
-    };
+    let order = info.order_request(lsp, client, expiry, false);
     match web.lsps1.quote(&order) {
         Ok(quote) => Json(quote).into_response(),
         Err(error) => {

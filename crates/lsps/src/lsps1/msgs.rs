@@ -75,6 +75,30 @@ pub struct CreateOrderRequest {
     pub announce_channel: bool,
 }
 
+impl GetInfoResponse {
+    /// An order of these sizes on the easiest terms this LSP sells: its minimum confirmations
+    /// before `channel_ready` and its fastest funding target (at least 1 block), no token, no
+    /// refund address. The sizes and lease are the caller's to keep within the limits.
+    pub fn order_request(
+        &self,
+        lsp_balance_sat: u64,
+        client_balance_sat: u64,
+        channel_expiry_blocks: u32,
+        announce_channel: bool,
+    ) -> CreateOrderRequest {
+        CreateOrderRequest {
+            lsp_balance_sat: SatAmount(lsp_balance_sat),
+            client_balance_sat: SatAmount(client_balance_sat),
+            required_channel_confirmations: self.min_required_channel_confirmations,
+            funding_confirms_within_blocks: self.min_funding_confirms_within_blocks.max(1),
+            channel_expiry_blocks,
+            token: None,
+            refund_onchain_address: None,
+            announce_channel,
+        }
+    }
+}
+
 impl Params for CreateOrderRequest {
     const FIELDS: &'static [&'static str] = &[
         "lsp_balance_sat",

@@ -12,7 +12,7 @@ use bitcoin::hashes::{sha256, Hash};
 use inbound_store::{Kind, Search, Store};
 use lsps::lnurl::{NodeUri, K1};
 use lsps::lsps1::CreateOrderRequest;
-use lsps::schema::{DateTime, NodeId, SatAmount};
+use lsps::schema::{DateTime, NodeId};
 use serde_json::json;
 use thiserror::Error;
 use tracing::{error, info};
@@ -207,16 +207,7 @@ impl FlowDriver<Voucher> for Driver<'_> {
 /// LSP's own minimum confirmations, announced unless the wallet asked for a private channel.
 fn order_request(terms: &VoucherTerms, private: bool, lsps1: &Lsps1Service) -> CreateOrderRequest {
     let info = lsps1.get_info(lsps::lsps1::GetInfoRequest::default());
-    CreateOrderRequest {
-        lsp_balance_sat: SatAmount(terms.lsp_balance_sat),
-        client_balance_sat: SatAmount(0),
-        required_channel_confirmations: info.min_required_channel_confirmations,
-        funding_confirms_within_blocks: info.min_funding_confirms_within_blocks,
-        channel_expiry_blocks: terms.channel_expiry_blocks,
-        token: None,
-        refund_onchain_address: None,
-        announce_channel: !private,
-    }
+    info.order_request(terms.lsp_balance_sat, 0, terms.channel_expiry_blocks, !private)
 }
 
 /// The store id of the voucher with this `k1`: hex SHA-256.
